@@ -1,0 +1,1 @@
+"""MiniMaker: photo to printable 3D model, privacy kept by construction."""

@@ -1,0 +1,164 @@
+"""The one place that reads settings and builds the real adapters."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from minimaker.clock import Clock, SystemClock
+from minimaker.crypto.keys import MasterKey, decode_key, encode_key, generate_key
+from minimaker.domain.audit import AuditEvent
+from minimaker.domain.errors import ConfigurationError
+from minimaker.settings import Settings
+from minimaker.store import audit as audit_store
+from minimaker.store.blobs import EncryptedBlobs, LocalBlobStore
+from minimaker.store.db import make_engine, make_sessionmaker
+from minimaker.store.keystore import KeyStore
+
+log = logging.getLogger("minimaker")
+
+
+def load_master_key(settings: Settings) -> MasterKey:
+    """The master key from the environment, else the local key file (created 0600)."""
+    if settings.master_key:
+        return MasterKey(decode_key(settings.master_key))
+    path = settings.resolved_master_key_file()
+    if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise ConfigurationError(f"key file {path} is readable by others (mode {mode:o})")
+        return MasterKey(decode_key(path.read_text()))
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(encode_key(generate_key()) + "\n")
+    log.warning(
+        "!!! No MINIMAKER_MASTER_KEY set: created a local master key file at %s (mode 0600). "
+        "Fine for development; in production keep the master key outside the data directory "
+        "and back it up apart from the data: lose it and every user's data is unreadable. !!!",
+        path,
+    )
+    return MasterKey(decode_key(path.read_text()))
+
+
+@dataclass
+class Container:
+    """The real adapters of one process, built once from settings."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    master: MasterKey
+    blobs: EncryptedBlobs
+    clock: Clock = field(default_factory=SystemClock)
+    _secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def secret(self, name: str) -> bytes:
+        """A service-wide secret (blind index key, token key), unwrapped once per process."""
+        if name not in self._secrets:
+            for attempt in range(2):
+                with self.sessions() as session:
+                    try:
+                        value = KeyStore(session, self.master).secret(name)
+                        session.commit()
+                        break
+                    except IntegrityError:
+                        # Another process minted it at the same moment: read theirs.
+                        session.rollback()
+                        if attempt:
+                            raise
+            self._secrets[name] = value
+        return self._secrets[name]
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build(settings: Settings, *, clock: Clock | None = None) -> Container:
+    """Build the container for `settings`; no I/O happens before this is called."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.resolved_database_url())
+    store = LocalBlobStore(settings.blob_dir, region=settings.blob_region)
+    return Container(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        master=load_master_key(settings),
+        blobs=EncryptedBlobs(store),
+        clock=clock or SystemClock(),
+    )
+
+
+class UnitOfWork:
+    """One transaction: rows, audit events and blob writes succeed or vanish together."""
+
+    def __init__(self, container: Container) -> None:
+        self.c = container
+        self._events: list[AuditEvent] = []
+        self._new_blobs: list[str] = []
+        self._doomed_blobs: list[str] = []
+        self._committed = False
+
+    def __enter__(self) -> UnitOfWork:
+        self.session: Session = self.c.sessions()
+        self.keys = KeyStore(self.session, self.c.master)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if not self._committed:
+                self.session.rollback()
+                # Blobs written for work that did not commit must not outlive it.
+                for blob_id in self._new_blobs:
+                    self.c.blobs.delete(blob_id)
+        finally:
+            self.session.close()
+
+    def audit(
+        self,
+        action: str,
+        *,
+        actor: str,
+        subject: str | None = None,
+        object: str | None = None,
+        purpose: str | None = None,
+    ) -> None:
+        """Record an audit event; it is chained in the same transaction, at commit."""
+        self._events.append(AuditEvent(actor, action, subject, object, purpose))
+
+    def wrote_blob(self, blob_id: str) -> None:
+        """Register a blob written in this unit; it is removed if the unit does not commit."""
+        self._new_blobs.append(blob_id)
+
+    def delete_blob_after_commit(self, blob_id: str) -> None:
+        """Delete a blob once the rows that point at it are gone for good."""
+        self._doomed_blobs.append(blob_id)
+
+    def commit(self) -> None:
+        if self._events:
+            audit_store.append(self.session, self._events, now=self.c.clock.now())
+        self.session.commit()
+        self._committed = True
+        for blob_id in self._doomed_blobs:
+            self.c.blobs.delete(blob_id)
+
+
+@contextmanager
+def container_for(settings: Settings) -> Iterator[Container]:
+    """Build a container and dispose of it afterwards (CLI commands, tests)."""
+    c = build(settings)
+    try:
+        yield c
+    finally:
+        c.close()

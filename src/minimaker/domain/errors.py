@@ -1,0 +1,220 @@
+"""The one error tree: each error carries its data, a safe message and its HTTP status.
+
+Messages never include personal data: they name limits, kinds and ids we minted, never a
+name, email, username or file name a person gave us.
+"""
+
+from __future__ import annotations
+
+
+class MiniMakerError(Exception):
+    """Root of every error MiniMaker raises on purpose."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message()
+        super().__init__(self.message)
+
+    def default_message(self) -> str:
+        return "internal error"
+
+
+# --- 400 family -------------------------------------------------------------------------
+
+
+class BadRequest(MiniMakerError):
+    status = 400
+    code = "bad_request"
+
+    def default_message(self) -> str:
+        return "bad request"
+
+
+class ValidationFailed(BadRequest):
+    status = 422
+    code = "validation_failed"
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class NotAuthenticated(MiniMakerError):
+    status = 401
+    code = "not_authenticated"
+
+    def default_message(self) -> str:
+        return "authentication required"
+
+
+class InvalidCredentials(NotAuthenticated):
+    code = "invalid_credentials"
+
+    def default_message(self) -> str:
+        return "incorrect username or password"
+
+
+class Forbidden(MiniMakerError):
+    status = 403
+    code = "forbidden"
+
+    def default_message(self) -> str:
+        return "forbidden"
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+
+    def default_message(self) -> str:
+        return "the form expired or did not come from this site; reload the page and try again"
+
+
+class NotFound(MiniMakerError):
+    """Also what another subject's object answers: existence is never leaked."""
+
+    status = 404
+    code = "not_found"
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        super().__init__(f"{kind} not found")
+
+
+class Conflict(MiniMakerError):
+    status = 409
+    code = "conflict"
+
+    def default_message(self) -> str:
+        return "conflict"
+
+
+class AlreadyTaken(Conflict):
+    code = "already_taken"
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(f"that {field} is already registered")
+
+
+class NotReady(Conflict):
+    code = "not_ready"
+
+    def __init__(self, kind: str, status: str) -> None:
+        self.kind = kind
+        self.state = status
+        super().__init__(f"{kind} is {status}, not ready")
+
+
+class PayloadTooLarge(MiniMakerError):
+    status = 413
+    code = "payload_too_large"
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        super().__init__(f"the upload exceeds the limit of {limit_bytes} bytes")
+
+
+class UnsupportedMediaType(MiniMakerError):
+    status = 415
+    code = "unsupported_media_type"
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        self.allowed = allowed
+        super().__init__("unsupported file type; allowed: " + ", ".join(allowed))
+
+
+class InvalidImage(MiniMakerError):
+    status = 422
+    code = "invalid_image"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"the image cannot be used: {reason}")
+
+
+class ImageTooLarge(InvalidImage):
+    code = "image_too_large"
+
+    def __init__(self, pixels: int | None, limit_pixels: int) -> None:
+        self.pixels = pixels
+        self.limit_pixels = limit_pixels
+        size = f"{pixels} pixels" if pixels else "the image"
+        MiniMakerError.__init__(self, f"{size} exceeds the limit of {limit_pixels} pixels")
+
+
+class ProcessingRefused(MiniMakerError):
+    """A purpose the subject objected to, or processing while restricted (Art. 18, 21)."""
+
+    status = 403
+    code = "processing_refused"
+
+    def __init__(self, purpose: str, reason: str) -> None:
+        self.purpose = purpose
+        self.reason = reason
+        super().__init__(f"processing for '{purpose}' refused: {reason}")
+
+
+class TooManyAttempts(MiniMakerError):
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"too many attempts; try again in {retry_after_s} seconds")
+
+
+# --- 500 family: our side -----------------------------------------------------------------
+
+
+class IntegrityError(MiniMakerError):
+    """Stored data failed an integrity check: tampering or corruption, never user error."""
+
+    status = 500
+    code = "integrity_error"
+
+
+class BlobIntegrityError(IntegrityError):
+    code = "blob_integrity_error"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"encrypted blob failed its integrity check: {reason}")
+
+
+class KeyUnavailable(IntegrityError):
+    """The subject's data key is gone (crypto-shredded) or the master key is wrong."""
+
+    code = "key_unavailable"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"key unavailable: {reason}")
+
+
+class AuditChainBroken(IntegrityError):
+    code = "audit_chain_broken"
+
+    def __init__(self, seq: int, reason: str) -> None:
+        self.seq = seq
+        self.reason = reason
+        super().__init__(f"audit chain broken at entry {seq}: {reason}")
+
+
+class GenerationFailed(MiniMakerError):
+    status = 422
+    code = "generation_failed"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"model generation failed: {reason}")
+
+
+class ConfigurationError(MiniMakerError):
+    code = "configuration_error"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"configuration error: {reason}")

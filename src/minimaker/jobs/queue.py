@@ -1,0 +1,122 @@
+"""A durable job queue in the database: enqueue, claim (SKIP LOCKED), finish, retry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.orm import Session
+
+from minimaker.store.models import Job
+
+QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+_ID_KEYS = {"model_id", "upload_id", "request_id", "subject_id"}
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    payload: dict[str, str],
+    now: datetime,
+    subject_id: str | None = None,
+    max_attempts: int = 3,
+) -> str:
+    """Add a job in the caller's transaction. Payloads are ids only: never personal data."""
+    if not set(payload) <= _ID_KEYS or not all(_looks_like_id(v) for v in payload.values()):
+        raise ValueError("job payloads carry ids only")
+    job_id = uuid.uuid4().hex
+    session.add(
+        Job(
+            id=job_id,
+            kind=kind,
+            payload=payload,
+            subject_id=subject_id,
+            status=QUEUED,
+            attempts=0,
+            max_attempts=max_attempts,
+            run_after=now,
+            created_at=now,
+        )
+    )
+    return job_id
+
+
+def _looks_like_id(value: Any) -> bool:
+    return (
+        isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+    )
+
+
+def claim(engine: Engine, *, worker: str, now: datetime, lease_s: int) -> Job | None:
+    """Take the oldest due job, or a running one whose lease ran out; None when idle."""
+    claimable = or_(
+        (Job.status == QUEUED) & (Job.run_after <= now),
+        (Job.status == RUNNING) & (Job.locked_until < now),
+    )
+    # FOR UPDATE SKIP LOCKED on PostgreSQL lets many workers claim without waiting on each
+    # other; SQLite ignores it, and its single writer makes the UPDATE atomic anyway.
+    pick = (
+        select(Job.id)
+        .where(claimable)
+        .order_by(Job.run_after)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(Job)
+        .where(Job.id == pick, claimable)
+        .values(
+            status=RUNNING,
+            attempts=Job.attempts + 1,
+            locked_by=worker,
+            locked_until=now + timedelta(seconds=lease_s),
+        )
+        .returning(Job)
+    )
+    with Session(engine, expire_on_commit=False) as session:
+        job = session.scalars(stmt).one_or_none()
+        session.commit()
+        return job
+
+
+def finish(session: Session, job_id: str, *, now: datetime) -> None:
+    """Mark a job done (in the caller's transaction, with the work it did)."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(status=DONE, finished_at=now, locked_by=None, locked_until=None)
+    )
+
+
+def fail(engine: Engine, job: Job, *, reason: str, now: datetime, retry: bool) -> bool:
+    """Record a failure; retry with exponential backoff while attempts remain. True if final."""
+    final = not retry or job.attempts >= job.max_attempts
+    backoff = timedelta(seconds=min(2**job.attempts * 5, 3600))
+    values: dict[str, Any] = {
+        "last_error": reason[:255],
+        "locked_by": None,
+        "locked_until": None,
+        "status": FAILED if final else QUEUED,
+    }
+    if final:
+        values["finished_at"] = now
+    else:
+        values["run_after"] = now + backoff
+    with Session(engine) as session:
+        session.execute(update(Job).where(Job.id == job.id).values(**values))
+        session.commit()
+    return final
+
+
+def cancel_for_subject(session: Session, subject_id: str, *, now: datetime) -> int:
+    """Cancel every unfinished job of a subject (erasure); running ones see it and stop."""
+    result = session.execute(
+        update(Job)
+        .where(Job.subject_id == subject_id, Job.status.in_([QUEUED, RUNNING]))
+        .values(status=CANCELLED, finished_at=now, locked_by=None, locked_until=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,234 @@
+"""Generation: queue a model for a photo, run the job, serve and delete the results."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import select
+
+from minimaker.bootstrap import Container, UnitOfWork
+from minimaker.domain.errors import NotFound, NotReady, ValidationFailed
+from minimaker.generate import FORMATS, MEDIA_TYPES, ReliefParams, export_mesh, relief_from_image
+from minimaker.jobs import queue
+from minimaker.services.accounts import actor_for
+from minimaker.services.uploads import _plausible, owned_upload
+from minimaker.store.blobs import new_blob_id
+from minimaker.store.models import Job, Model3D, ModelFile, Upload
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+
+
+@dataclass(frozen=True)
+class ModelRead:
+    id: str
+    upload_id: str | None
+    status: str
+    params: dict[str, Any]
+    error: str | None
+    formats: tuple[str, ...]
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _read(row: Model3D, formats: tuple[str, ...] = ()) -> ModelRead:
+    return ModelRead(
+        row.id,
+        row.upload_id,
+        row.status,
+        row.params,
+        row.error,
+        formats,
+        row.created_at,
+        row.finished_at,
+    )
+
+
+def request_model(
+    c: Container, *, user_id: str, upload_id: str, params: dict[str, Any] | None = None
+) -> ModelRead:
+    """Queue generation of a relief model from one of the user's photos."""
+    merged: dict[str, Any] = {"max_resolution": c.settings.generation_max_resolution}
+    merged.update(params or {})
+    relief = ReliefParams.from_mapping(merged)
+    now = c.clock.now()
+    with c.uow() as uow:
+        owned_upload(uow, user_id=user_id, upload_id=upload_id)
+        row = Model3D(
+            id=uuid.uuid4().hex,
+            owner_id=user_id,
+            upload_id=upload_id,
+            status=QUEUED,
+            params=relief.to_dict(),
+            created_at=now,
+        )
+        uow.session.add(row)
+        queue.enqueue(
+            uow.session,
+            kind="generate_model",
+            payload={"model_id": row.id},
+            subject_id=user_id,
+            now=now,
+            max_attempts=c.settings.job_max_attempts,
+        )
+        uow.audit(
+            "model:generation:requested",
+            actor=actor_for(user_id),
+            subject=user_id,
+            object=f"model:{row.id}",
+            purpose="service",
+        )
+        uow.commit()
+    return _read(row)
+
+
+def run_generation_job(c: Container, job: Job) -> None:
+    """Job handler: photo -> relief -> STL/GLB/OBJ, each encrypted under the owner's key."""
+    model_id = str(job.payload["model_id"])
+    with c.uow() as uow:
+        model = uow.session.get(Model3D, model_id)
+        if model is None or model.upload_id is None:
+            # Deleted (or its photo was) before we got here: nothing to make, nothing to keep.
+            queue.finish(uow.session, job.id, now=c.clock.now())
+            uow.commit()
+            return
+        model.status = RUNNING
+        upload = uow.session.get(Upload, model.upload_id)
+        assert upload is not None
+        dek = uow.keys.subject_key(model.owner_id)
+        photo = c.blobs.read_bytes(dek, upload.blob_id)
+        params = ReliefParams.from_mapping(model.params)
+        owner_id, blob_of_photo = model.owner_id, upload.blob_id
+        uow.commit()
+    del blob_of_photo
+    with Image.open(io.BytesIO(photo)) as img:
+        mesh = relief_from_image(img, params)
+    outputs = {fmt: export_mesh(mesh, fmt) for fmt in FORMATS}
+    del mesh, photo
+    with c.uow() as uow:
+        # Re-read under lock: the model, its photo or the whole subject may be gone now.
+        model = uow.session.scalars(
+            select(Model3D).where(Model3D.id == model_id).with_for_update()
+        ).one_or_none()
+        if model is None or model.upload_id is None:
+            queue.finish(uow.session, job.id, now=c.clock.now())
+            uow.commit()
+            return
+        dek = uow.keys.subject_key(owner_id)
+        for fmt, data in outputs.items():
+            blob_id = new_blob_id()
+            uow.wrote_blob(blob_id)
+            c.blobs.put(dek, io.BytesIO(data), blob_id=blob_id)
+            uow.session.add(
+                ModelFile(
+                    model_id=model_id,
+                    format=fmt,
+                    owner_id=owner_id,
+                    blob_id=blob_id,
+                    size_bytes=len(data),
+                )
+            )
+        model.status, model.error, model.finished_at = DONE, None, c.clock.now()
+        queue.finish(uow.session, job.id, now=c.clock.now())
+        uow.audit(
+            "model:generation:completed",
+            actor="system:worker",
+            subject=owner_id,
+            object=f"model:{model_id}",
+            purpose="service",
+        )
+        uow.commit()
+
+
+def _on_final_failure(c: Container, job: Job, reason: str) -> None:
+    with c.uow() as uow:
+        model = uow.session.get(Model3D, str(job.payload.get("model_id", "")))
+        if model is not None:
+            model.status, model.error, model.finished_at = FAILED, reason[:255], c.clock.now()
+            uow.audit(
+                "model:generation:failed",
+                actor="system:worker",
+                subject=model.owner_id,
+                object=f"model:{model.id}",
+                purpose="service",
+            )
+        uow.commit()
+
+
+run_generation_job.on_final_failure = _on_final_failure  # type: ignore[attr-defined]
+
+
+def _owned_model(uow: UnitOfWork, *, user_id: str, model_id: str) -> Model3D:
+    row = uow.session.get(Model3D, model_id) if _plausible(model_id) else None
+    if row is None or row.owner_id != user_id:
+        raise NotFound("model")
+    return row
+
+
+def _formats(uow: UnitOfWork, model_id: str) -> tuple[str, ...]:
+    found = uow.session.scalars(
+        select(ModelFile.format).where(ModelFile.model_id == model_id)
+    ).all()
+    return tuple(f for f in FORMATS if f in found)
+
+
+def list_models(c: Container, *, user_id: str) -> list[ModelRead]:
+    with c.uow() as uow:
+        rows = uow.session.scalars(
+            select(Model3D).where(Model3D.owner_id == user_id).order_by(Model3D.created_at.desc())
+        ).all()
+        return [_read(r, _formats(uow, r.id) if r.status == DONE else ()) for r in rows]
+
+
+def get_model(c: Container, *, user_id: str, model_id: str) -> ModelRead:
+    with c.uow() as uow:
+        row = _owned_model(uow, user_id=user_id, model_id=model_id)
+        return _read(row, _formats(uow, row.id))
+
+
+def open_model_content(
+    c: Container, *, user_id: str, model_id: str, fmt: str
+) -> tuple[str, Iterator[bytes]]:
+    """The model file in `fmt` (stl, glb, obj) as a decrypted stream; the read is audited."""
+    if fmt not in FORMATS:
+        raise ValidationFailed("format", "must be one of " + ", ".join(FORMATS))
+    with c.uow() as uow:
+        row = _owned_model(uow, user_id=user_id, model_id=model_id)
+        if row.status != DONE:
+            raise NotReady("model", row.status)
+        file = uow.session.get(ModelFile, (model_id, fmt))
+        if file is None:
+            raise NotFound("model file")
+        dek = uow.keys.subject_key(user_id)
+        uow.audit(
+            "model:content:read",
+            actor=actor_for(user_id),
+            subject=user_id,
+            object=f"model:{model_id}:{fmt}",
+            purpose="service",
+        )
+        uow.commit()
+        return MEDIA_TYPES[fmt], c.blobs.iter_plain(dek, file.blob_id)
+
+
+def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
+    """Delete a model, its files and (after commit) their encrypted blobs."""
+    with c.uow() as uow:
+        row = _owned_model(uow, user_id=user_id, model_id=model_id)
+        for file in uow.session.scalars(select(ModelFile).where(ModelFile.model_id == model_id)):
+            uow.delete_blob_after_commit(file.blob_id)
+            uow.session.delete(file)
+        uow.session.delete(row)
+        uow.audit(
+            "model:model:deleted",
+            actor=actor_for(user_id),
+            subject=user_id,
+            object=f"model:{model_id}",
+            purpose="service",
+        )
+        uow.commit()

@@ -1,0 +1,175 @@
+"""Tables. Every row that holds personal data carries its subject's id and policy category."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from minimaker.store.db import Base, UTCDateTime
+
+ID = String(32)  # uuid4 hex: random, so ids reveal nothing about their subject or order
+
+
+class SubjectKey(Base):
+    """A subject's data key (DEK), wrapped by the master key. Deleting it shreds the subject."""
+
+    __tablename__ = "subject_keys"
+    subject_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KeyringSecret(Base):
+    """Service-wide secrets (blind index key, token key), wrapped by the master key."""
+
+    __tablename__ = "keyring_secrets"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))
+
+
+class User(Base):
+    """An account. Name, email and username are sealed under the subject's own key."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), default="account")
+    username_bidx: Mapped[str] = mapped_column(String(64), unique=True)
+    email_bidx: Mapped[str] = mapped_column(String(64), unique=True)
+    username_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    email_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AuthSession(Base):
+    """A signed-in session; a bearer token or cookie is valid only while its row exists."""
+
+    __tablename__ = "auth_sessions"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LoginFailure(Base):
+    """A failed login, keyed by a keyed hash of the account or IP: nothing readable."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Upload(Base):
+    """An uploaded photo; its bytes live encrypted in the blob store under `blob_id`."""
+
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(32), default="uploaded_image")
+    blob_id: Mapped[str] = mapped_column(String(32), unique=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_uploads_owner_created", "owner_id", "created_at"),)
+
+
+class Model3D(Base):
+    """A generated 3D model of an upload, made by a job."""
+
+    __tablename__ = "models"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"))
+    upload_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("uploads.id", ondelete="SET NULL"), nullable=True
+    )
+    category: Mapped[str] = mapped_column(String(32), default="generated_model")
+    status: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_models_owner_created", "owner_id", "created_at"),)
+
+
+class ModelFile(Base):
+    """One exported format of a model, encrypted in the blob store."""
+
+    __tablename__ = "model_files"
+    model_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    format: Mapped[str] = mapped_column(String(8), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ID, index=True)
+    blob_id: Mapped[str] = mapped_column(String(32), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class Job(Base):
+    """A durable unit of background work. Payloads carry ids only, never personal data."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    subject_id: Mapped[str | None] = mapped_column(ID, nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_jobs_claim", "status", "run_after"),)
+
+
+class AuditEntry(Base):
+    """One link of the append-only, hash-chained audit log. Subjects by pseudonym only."""
+
+    __tablename__ = "audit_log"
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    ts: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    object: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    purpose: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    # A second writer that read the same head would reuse its hash: refused, never forked.
+    __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_prev_hash"),)
+
+
+class AuditHead(Base):
+    """The chain's head (one row). Appends lock it first, which serialises every writer."""
+
+    __tablename__ = "audit_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,170 @@
+"""Fixtures: every database test runs on real SQLite, and on real PostgreSQL when
+MINIMAKER_TEST_DATABASE_URL is set (a fresh database per run, dropped afterwards)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from minimaker.api.app import create_app
+from minimaker.bootstrap import Container, build
+from minimaker.clock import ManualClock
+from minimaker.crypto.keys import encode_key, generate_key
+from minimaker.jobs.worker import Worker
+from minimaker.settings import Settings
+from minimaker.store import migrate
+from minimaker.store.db import make_engine
+
+PG_URL = os.environ.get("MINIMAKER_TEST_DATABASE_URL")
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=pytest.mark.skipif(not PG_URL, reason="MINIMAKER_TEST_DATABASE_URL not set"),
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file; each test gets its own copy, so tests never share state."""
+    path = tmp_path_factory.mktemp("template") / "minimaker.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this run; dropped at the end."""
+    assert PG_URL
+    admin_url = make_url(PG_URL)
+    name = f"minimaker_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _truncate_all(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables if t != "alembic_version")
+        if names:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty, migrated database of the parametrised backend."""
+    if request.param == "sqlite":
+        data_dir = tmp_path / "data"
+        data_dir.mkdir(mode=0o700)
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), data_dir / "minimaker.db")
+        yield f"sqlite:///{data_dir / 'minimaker.db'}"
+        return
+    url = request.getfixturevalue("pg_database")
+    try:
+        yield url
+    finally:
+        _truncate_all(url)
+
+
+@pytest.fixture
+def master_key() -> str:
+    return encode_key(generate_key())
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, master_key: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        master_key=master_key,
+        max_upload_bytes=2 * 1024 * 1024,
+        max_image_pixels=4_000_000,
+        max_image_side=4000,
+        generation_max_resolution=64,
+        embedded_worker=False,
+    )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def container(settings: Settings, clock: ManualClock) -> Iterator[Container]:
+    c = build(settings, clock=clock)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    """httpx against the real app (no server), with the worker run explicitly by tests."""
+    with TestClient(create_app(container, worker=False), base_url="https://testserver") as tc:
+        yield tc
+
+
+@pytest.fixture
+def worker(container: Container) -> Worker:
+    return Worker(container)
+
+
+def photo_bytes(width: int = 48, height: int = 32, fmt: str = "PNG", seed: int = 7) -> bytes:
+    """A small synthetic photo with structure (gradient + pattern) in the given format."""
+    img = Image.new("RGB", (width, height))
+    px = img.load()
+    assert px is not None
+    for y in range(height):
+        for x in range(width):
+            px[x, y] = ((x * 5 + seed) % 256, (y * 7) % 256, ((x ^ y) * 3) % 256)
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def signup_and_login(
+    client: TestClient, *, username: str = "ada", email: str | None = None, name: str = "Ada Lovelace"
+) -> dict[str, str]:
+    """Create an account over HTTP and return the Authorization header for it."""
+    email = email or f"{username}@example.org"
+    password = "correct horse battery staple"
+    r = client.post(
+        "/api/v1/auth/signup",
+        json={"name": name, "email": email, "username": username, "password": password},
+    )
+    assert r.status_code == 201, r.text
+    r = client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
