@@ -20,7 +20,7 @@ from minimaker.domain.errors import ConfigurationError
 from minimaker.settings import Settings
 from minimaker.store import audit as audit_store
 from minimaker.store.blobs import EncryptedBlobs, LocalBlobStore
-from minimaker.store.db import make_engine, make_sessionmaker
+from minimaker.store.db import WRITE_OPTION, make_engine, make_sessionmaker
 from minimaker.store.keystore import KeyStore
 
 log = logging.getLogger("minimaker")
@@ -66,6 +66,7 @@ class Container:
         if name not in self._secrets:
             for attempt in range(2):
                 with self.sessions() as session:
+                    session.connection(execution_options={WRITE_OPTION: True})
                     try:
                         value = KeyStore(session, self.master).secret(name)
                         session.commit()
@@ -78,8 +79,9 @@ class Container:
             self._secrets[name] = value
         return self._secrets[name]
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self)
+    def uow(self, *, write: bool = True) -> UnitOfWork:
+        """A unit of work; `write=False` for reads, which never block writers."""
+        return UnitOfWork(self, write=write)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -103,8 +105,9 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
 class UnitOfWork:
     """One transaction: rows, audit events and blob writes succeed or vanish together."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, *, write: bool = True) -> None:
         self.c = container
+        self._write = write
         self._events: list[AuditEvent] = []
         self._new_blobs: list[str] = []
         self._doomed_blobs: list[str] = []
@@ -112,6 +115,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self.session: Session = self.c.sessions()
+        if self._write:
+            self.session.connection(execution_options={WRITE_OPTION: True})
         self.keys = KeyStore(self.session, self.c.master)
         return self
 
@@ -146,6 +151,8 @@ class UnitOfWork:
         self._doomed_blobs.append(blob_id)
 
     def commit(self) -> None:
+        if not self._write:
+            raise RuntimeError("a read-only unit of work cannot commit")
         if self._events:
             audit_store.append(self.session, self._events, now=self.c.clock.now())
         self.session.commit()

@@ -51,9 +51,16 @@ def serve(
     from minimaker.store import migrate
 
     _logging()
-    c = build(_settings())
+    settings = _settings()
+    c = build(settings)
     migrate.upgrade(c.engine)
-    uvicorn.run(create_app(c, worker=worker), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(c, worker=worker),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=settings.access_log,
+    )
 
 
 @app.command("worker")

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     )
     login_window_s: int = Field(900, ge=1, description="Window for counting failed logins.")
     embedded_worker: bool = Field(True, description="Run a job worker inside `minimaker serve`.")
+    access_log: bool = Field(
+        False,
+        description="Log one line per HTTP request. Off by default: the lines carry client "
+        "IP addresses, which are personal data.",
+    )
     worker_poll_s: float = Field(0.5, gt=0, description="Idle poll interval of job workers.")
     job_max_attempts: int = Field(3, ge=1, description="Attempts before a job is failed.")
     job_lease_s: int = Field(

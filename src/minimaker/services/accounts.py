@@ -216,7 +216,7 @@ def logout(c: Container, *, user_id: str, token: str) -> None:
 
 def get_profile(c: Container, *, user_id: str) -> Profile:
     """The subject's own profile, decrypted with their key."""
-    with c.uow() as uow:
+    with c.uow(write=False) as uow:
         return _profile(uow, _user(uow, user_id))
 
 

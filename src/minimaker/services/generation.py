@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from minimaker.bootstrap import Container, UnitOfWork
 from minimaker.domain.errors import NotFound, NotReady, ValidationFailed
@@ -178,7 +178,7 @@ def _formats(uow: UnitOfWork, model_id: str) -> tuple[str, ...]:
 
 
 def list_models(c: Container, *, user_id: str) -> list[ModelRead]:
-    with c.uow() as uow:
+    with c.uow(write=False) as uow:
         rows = uow.session.scalars(
             select(Model3D).where(Model3D.owner_id == user_id).order_by(Model3D.created_at.desc())
         ).all()
@@ -186,7 +186,7 @@ def list_models(c: Container, *, user_id: str) -> list[ModelRead]:
 
 
 def get_model(c: Container, *, user_id: str, model_id: str) -> ModelRead:
-    with c.uow() as uow:
+    with c.uow(write=False) as uow:
         row = _owned_model(uow, user_id=user_id, model_id=model_id)
         return _read(row, _formats(uow, row.id))
 
@@ -220,9 +220,12 @@ def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
     """Delete a model, its files and (after commit) their encrypted blobs."""
     with c.uow() as uow:
         row = _owned_model(uow, user_id=user_id, model_id=model_id)
-        for file in uow.session.scalars(select(ModelFile).where(ModelFile.model_id == model_id)):
-            uow.delete_blob_after_commit(file.blob_id)
-            uow.session.delete(file)
+        blob_ids = uow.session.scalars(
+            select(ModelFile.blob_id).where(ModelFile.model_id == model_id)
+        ).all()
+        for blob_id in blob_ids:
+            uow.delete_blob_after_commit(blob_id)
+        uow.session.execute(delete(ModelFile).where(ModelFile.model_id == model_id))
         uow.session.delete(row)
         uow.audit(
             "model:model:deleted",

@@ -90,7 +90,7 @@ def list_uploads(c: Container, *, user_id: str) -> list[UploadRead]:
 
 
 def get_upload(c: Container, *, user_id: str, upload_id: str) -> UploadRead:
-    with c.uow() as uow:
+    with c.uow(write=False) as uow:
         return _read(owned_upload(uow, user_id=user_id, upload_id=upload_id))
 
 

@@ -12,6 +12,10 @@ from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 
+#: Execution option a write transaction sets on its connection (see _sqlite_on_begin).
+WRITE_OPTION = "minimaker_write"
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table."""
 
@@ -48,10 +52,14 @@ def _sqlite_on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Any) -> None:
-    # A plain BEGIN is deferred: two processes could both read and then both try to write,
-    # and one gets SQLITE_BUSY mid-transaction. Writers that must serialise (audit appends,
-    # job claims) take the write lock early by writing first; readers stay concurrent in WAL.
-    conn.exec_driver_sql("BEGIN")
+    # A deferred BEGIN that reads and then writes fails at once with SQLITE_BUSY if another
+    # process committed in between (WAL cannot upgrade a stale snapshot; the busy timeout
+    # does not apply). Units of work that will write ask for BEGIN IMMEDIATE, which takes
+    # the write lock up front and waits its turn; readers stay deferred and concurrent.
+    if conn.get_execution_options().get(WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
