@@ -8,12 +8,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
+from minimaker.domain.errors import MiniMakerError
 from minimaker.settings import Settings, load_settings
 
-app = typer.Typer(help="MiniMaker: photo to printable 3D model, privacy kept by construction.")
+# Tracebacks with locals would print settings, keys and personal data: never show locals.
+app = typer.Typer(
+    help="MiniMaker: photo to printable 3D model, privacy kept by construction.",
+    pretty_exceptions_show_locals=False,
+)
 db_app = typer.Typer(help="Database schema.")
 keys_app = typer.Typer(help="Master key and data keys.")
 audit_app = typer.Typer(help="The tamper-evident audit log.")
@@ -26,9 +32,12 @@ console = Console(stderr=True)
 def _settings() -> Settings:
     try:
         return load_settings()
-    except Exception as exc:  # pydantic's message names the setting, never a secret
-        console.print(f"[red]configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
+    except ValidationError as exc:
+        # Name the setting and the rule, never the value: it may be a key.
+        for err in exc.errors():
+            name = "MINIMAKER_" + "_".join(str(p) for p in err["loc"]).upper()
+            console.print(f"[red]configuration error:[/red] {name}: {err['msg']}")
+        raise typer.Exit(2) from None
 
 
 def _logging() -> None:
@@ -169,5 +178,14 @@ def audit_verify() -> None:
     typer.echo(f"audit chain intact: {report.entries} entries, head {report.head_hash}")
 
 
+def main() -> None:
+    """Console entry point: our errors become one clear line and exit code 2."""
+    try:
+        app()
+    except MiniMakerError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()
