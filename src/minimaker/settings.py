@@ -43,11 +43,6 @@ class Settings(BaseSettings):
     blob_region: str = Field(
         "eu-local", description="Region the blob store declares; non-EU regions are refused."
     )
-    secret_key: str | None = Field(
-        None,
-        description="Key signing bearer tokens and CSRF tokens. Default: derived from the "
-        "master key, so one secret is enough for a laptop install.",
-    )
     token_ttl_s: int = Field(3600, ge=60, description="Lifetime of a bearer token/session.")
     cookie_secure: bool = Field(
         True, description="Mark the session cookie Secure (browsers accept it on localhost)."

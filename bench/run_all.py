@@ -1,0 +1,23 @@
+"""Run every benchmark in turn; each prints its own ratios and the machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+BENCHES = ["bench_crypto.py", "bench_generate.py", "bench_audit.py", "bench_api.py"]
+
+
+def main() -> int:
+    failed = 0
+    for name in BENCHES:
+        print(f"\n=== {name} ===", flush=True)
+        failed |= subprocess.call([sys.executable, str(HERE / name)], env=os.environ.copy())
+    return failed
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
