@@ -183,13 +183,18 @@ def test_one_pixel_photo_becomes_a_square_block() -> None:
     np.testing.assert_allclose(mesh.bounds, [[0, 0, 0], [10.0, 10.0, 5.0]])
 
 
-@pytest.mark.parametrize(("width", "height"), [(1, 7), (7, 1), (1, 3000), (3000, 1)])
+@pytest.mark.parametrize(("width", "height"), [(1, 7), (7, 1), (1, 150), (3000, 1)])
 def test_one_pixel_wide_or_tall_photo_gives_a_closed_strip(width: int, height: int) -> None:
     mesh = relief_from_image(gradient(width, height), ReliefParams(width_mm=5.0))
     assert_closed_solid(mesh)
     rows, cols = height_grid(mesh).shape
     assert min(rows, cols) == 2
     assert max(rows, cols) == min(max(width, height), 512)
+
+
+def test_a_photo_that_would_make_a_model_over_a_metre_long_is_refused() -> None:
+    with pytest.raises(GenerationFailed, match="mm long"):
+        relief_from_image(gradient(1, 3000), ReliefParams(width_mm=5.0))
 
 
 def test_truncated_image_data_fails_without_naming_the_file() -> None:
@@ -305,7 +310,13 @@ def test_any_small_photo_gives_a_closed_model_of_the_asked_size(
     lithophane: bool,
 ) -> None:
     params = ReliefParams(width_mm, base_mm, max_relief_mm, max_resolution, lithophane)
-    mesh = relief_from_image(photo, params)
+    try:
+        mesh = relief_from_image(photo, params)
+    except GenerationFailed as exc:
+        # The one refusal allowed: a tall photo whose model would pass the length limit.
+        assert "mm long" in exc.message, exc.message
+        assert photo.height > photo.width
+        return
     assert_closed_solid(mesh)
     (x0, y0, z0), (x1, _, z1) = mesh.bounds
     assert (x0, y0, z0) == (0.0, 0.0, 0.0)

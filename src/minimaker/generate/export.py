@@ -8,8 +8,10 @@ would otherwise carry that file's name into the export.
 
 from __future__ import annotations
 
+import io
 from typing import Any, Literal
 
+import numpy as np
 import trimesh
 
 from minimaker.domain.errors import GenerationFailed, ValidationFailed
@@ -27,6 +29,8 @@ def export_mesh(mesh: trimesh.Trimesh, fmt: str) -> bytes:
     """The mesh's geometry as fmt bytes (binary STL, GLB or OBJ); other fmt -> ValidationFailed."""
     if fmt not in FORMATS:
         raise ValidationFailed("format", f"must be one of {', '.join(FORMATS)}")
+    if fmt == "obj":
+        return _obj_bytes(np.asarray(mesh.vertices), np.asarray(mesh.faces))
     # a bare copy of the arrays drops metadata, names and visuals the mesh may carry
     bare = trimesh.Trimesh(vertices=mesh.vertices, faces=mesh.faces, process=False)
     exported = bare.export(file_type=fmt, **_exporter_options(fmt))
@@ -41,14 +45,26 @@ def _exporter_options(fmt: str) -> dict[str, Any]:
     """Keyword arguments for trimesh's exporter of fmt that keep the file to bare geometry."""
     if fmt == "glb":
         return {"include_normals": False, "tree_postprocessor": _strip_gltf_tree}
-    if fmt == "obj":
-        return {
-            "include_normals": False,
-            "include_color": False,
-            "include_texture": False,
-            "header": None,  # else trimesh writes its project URL as a comment
-        }
     return {}  # binary STL: an all-zero 80-byte header, then the triangles
+
+
+_OBJ_BLOCK = 1 << 16
+
+
+def _obj_bytes(vertices: np.ndarray, faces: np.ndarray) -> bytes:
+    """Plain OBJ (v and f lines only), written in blocks with one C-level format per block.
+
+    trimesh's OBJ exporter formats line by line in Python and took ~20 s for a 1024^2 relief;
+    one %-format over a block of rows is ~6x faster and the memory stays bounded.
+    """
+    out = io.StringIO()
+    for start in range(0, len(vertices), _OBJ_BLOCK):
+        block = vertices[start : start + _OBJ_BLOCK]
+        out.write(("v %.4f %.4f %.4f\n" * len(block)) % tuple(block.ravel().tolist()))
+    for start in range(0, len(faces), _OBJ_BLOCK):
+        block = faces[start : start + _OBJ_BLOCK] + 1  # OBJ indices start at 1
+        out.write(("f %d %d %d\n" * len(block)) % tuple(block.ravel().tolist()))
+    return out.getvalue().encode("ascii")
 
 
 def _strip_gltf_tree(tree: dict[str, Any]) -> None:

@@ -31,6 +31,10 @@ _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 
 
+#: Longest model side along y we make; the x side is bounded by width_mm's own limit.
+MAX_LENGTH_MM = 1000.0
+
+
 @dataclass(frozen=True)
 class ReliefParams:
     """How a photo becomes a relief; invalid values raise ValidationFailed on construction."""
@@ -153,6 +157,13 @@ def _closed_grid_mesh(
     """Vertices and outward-wound faces of the solid under a (rows, cols) height grid."""
     rows, cols = heights.shape
     spacing = width_mm / (cols - 1)
+    length_mm = (rows - 1) * spacing
+    if length_mm > MAX_LENGTH_MM:
+        # A sliver of a photo at a printable width would make a model metres long.
+        raise GenerationFailed(
+            f"the model would be {length_mm:.0f} mm long (limit {MAX_LENGTH_MM:.0f} mm); "
+            "choose a smaller width or a less elongated photo"
+        )
     ring = _border_ring(rows, cols)
     n_top, n_ring = rows * cols, ring.size
 
