@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe  # noqa: E402
+from machine import describe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,20 +79,37 @@ def main() -> None:
         mm_port, bare_port = free_port(), free_port()
         mm = start(
             [sys.executable, "-m", "minimaker.cli", "serve", "--port", str(mm_port), "--no-worker"],
-            env, mm_port,
+            env,
+            mm_port,
         )
         bare = start(
-            [sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
-             "--log-level", "warning", "--no-access-log"],
-            env, bare_port,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bare_app:app",
+                "--port",
+                str(bare_port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env,
+            bare_port,
         )
         try:
             base = f"http://127.0.0.1:{mm_port}"
-            user = {"name": "Bench Mark", "email": f"b{mm_port}@example.org",
-                    "username": f"bench{mm_port}", "password": "benchmark password"}
+            user = {
+                "name": "Bench Mark",
+                "email": f"b{mm_port}@example.org",
+                "username": f"bench{mm_port}",
+                "password": "benchmark password",
+            }
             httpx.post(base + "/api/v1/auth/signup", json=user).raise_for_status()
-            tok = httpx.post(base + "/api/v1/auth/token",
-                             data={"username": user["username"], "password": user["password"]})
+            tok = httpx.post(
+                base + "/api/v1/auth/token",
+                data={"username": user["username"], "password": user["password"]},
+            )
             headers = {"Authorization": f"Bearer {tok.json()['access_token']}"}
             asyncio.run(load(base + "/api/v1/me", headers, 1, args.concurrency))  # warm up
             asyncio.run(load(f"http://127.0.0.1:{bare_port}/api/v1/me", {}, 1, args.concurrency))

@@ -155,7 +155,11 @@ def photo_bytes(width: int = 48, height: int = 32, fmt: str = "PNG", seed: int =
 
 
 def signup_and_login(
-    client: TestClient, *, username: str = "ada", email: str | None = None, name: str = "Ada Lovelace"
+    client: TestClient,
+    *,
+    username: str = "ada",
+    email: str | None = None,
+    name: str = "Ada Lovelace",
 ) -> dict[str, str]:
     """Create an account over HTTP and return the Authorization header for it."""
     email = email or f"{username}@example.org"

@@ -35,7 +35,9 @@ def scan_files(root: Path, needles: list[bytes], photo_windows: set[bytes]) -> d
     return found
 
 
-def scan_database(engine: Engine, needles: list[bytes], photo_windows: set[bytes]) -> dict[str, list[str]]:
+def scan_database(
+    engine: Engine, needles: list[bytes], photo_windows: set[bytes]
+) -> dict[str, list[str]]:
     """Every value of every column of every table, as bytes."""
     found: dict[str, list[str]] = {}
     with engine.connect() as conn:
@@ -44,7 +46,11 @@ def scan_database(engine: Engine, needles: list[bytes], photo_windows: set[bytes
                 for value in row:
                     if value is None:
                         continue
-                    raw = bytes(value) if isinstance(value, (bytes, memoryview)) else str(value).encode()
+                    raw = (
+                        bytes(value)
+                        if isinstance(value, (bytes, memoryview))
+                        else str(value).encode()
+                    )
                     hits = find_in_bytes(raw, needles, photo_windows)
                     if hits:
                         found.setdefault(table, []).extend(hits)

@@ -60,7 +60,16 @@ def server(tmp_path: Path, database_url: str, master_key: str) -> Iterator[tuple
     }
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "minimaker.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "minimaker.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -108,10 +117,14 @@ def test_signup_upload_generate_download_then_nothing_personal_is_readable_at_re
             model = http.get(f"/api/v1/models/{model['id']}", headers=headers).json()
         assert model["status"] == "done", model
         for fmt in ("stl", "glb", "obj"):
-            r = http.get(f"/api/v1/models/{model['id']}/content", params={"format": fmt}, headers=headers)
+            r = http.get(
+                f"/api/v1/models/{model['id']}/content", params={"format": fmt}, headers=headers
+            )
             assert r.status_code == 200
             assert trimesh.load(io.BytesIO(r.content), file_type=fmt, force="mesh").is_watertight
-        assert http.get(f"/api/v1/uploads/{up.json()['id']}/content", headers=headers).content == photo
+        assert (
+            http.get(f"/api/v1/uploads/{up.json()['id']}/content", headers=headers).content == photo
+        )
 
     needles = needles_for(PERSON["email"], PERSON["name"], PERSON["username"])
     photo_windows = windows(photo)

@@ -46,7 +46,7 @@ def test_settings_come_from_the_environment_and_a_toml_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tmp_path / "minimaker.toml"
-    config.write_text('max_upload_bytes = 4096\ntoken_ttl_s = 120\n')
+    config.write_text("max_upload_bytes = 4096\ntoken_ttl_s = 120\n")
     monkeypatch.setenv("MINIMAKER_CONFIG", str(config))
     monkeypatch.setenv("MINIMAKER_TOKEN_TTL_S", "600")
     settings = Settings()

@@ -45,7 +45,9 @@ def test_duplicate_email_or_username_is_a_conflict(client: TestClient) -> None:
     r = client.post("/api/v1/auth/signup", json=again)
     assert r.status_code == 409
     assert r.json()["error"]["field"] == "email"
-    r = client.post("/api/v1/auth/signup", json=dict(SIGNUP, email="x@example.org", username="Grace"))
+    r = client.post(
+        "/api/v1/auth/signup", json=dict(SIGNUP, email="x@example.org", username="Grace")
+    )
     assert r.status_code == 409
     assert r.json()["error"]["field"] == "username"
 

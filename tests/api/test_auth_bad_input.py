@@ -70,8 +70,12 @@ def test_validation_errors_do_not_echo_what_was_sent(client: TestClient) -> None
 
 def test_wrong_password_and_unknown_user_answer_alike(client: TestClient) -> None:
     client.post("/api/v1/auth/signup", json=GOOD)
-    wrong = client.post("/api/v1/auth/token", data={"username": "kjohnson", "password": "nope nope nope"})
-    unknown = client.post("/api/v1/auth/token", data={"username": "nobody", "password": "nope nope nope"})
+    wrong = client.post(
+        "/api/v1/auth/token", data={"username": "kjohnson", "password": "nope nope nope"}
+    )
+    unknown = client.post(
+        "/api/v1/auth/token", data={"username": "nobody", "password": "nope nope nope"}
+    )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json()
     missing = client.post("/api/v1/auth/token", data={"username": "kjohnson"})
@@ -84,14 +88,20 @@ def test_logins_are_rate_limited_per_account_then_released_after_the_window(
     client.post("/api/v1/auth/signup", json=GOOD)
     limit = container.settings.login_max_failures
     for _ in range(limit):
-        r = client.post("/api/v1/auth/token", data={"username": "kjohnson", "password": "bad guess!"})
+        r = client.post(
+            "/api/v1/auth/token", data={"username": "kjohnson", "password": "bad guess!"}
+        )
         assert r.status_code == 401
     # Even the right password is refused while the account is locked.
-    r = client.post("/api/v1/auth/token", data={"username": "kjohnson", "password": GOOD["password"]})
+    r = client.post(
+        "/api/v1/auth/token", data={"username": "kjohnson", "password": GOOD["password"]}
+    )
     assert r.status_code == 429
     assert int(r.headers["retry-after"]) > 0
     clock.advance(seconds=container.settings.login_window_s + 1)
-    r = client.post("/api/v1/auth/token", data={"username": "kjohnson", "password": GOOD["password"]})
+    r = client.post(
+        "/api/v1/auth/token", data={"username": "kjohnson", "password": GOOD["password"]}
+    )
     assert r.status_code == 200
 
 
@@ -103,7 +113,9 @@ def test_logins_are_rate_limited_per_ip_across_accounts(
         r = client.post("/api/v1/auth/token", data={"username": f"guess{i}", "password": "x" * 12})
         assert r.status_code == 401
     client.post("/api/v1/auth/signup", json=GOOD)
-    r = client.post("/api/v1/auth/token", data={"username": "kjohnson", "password": GOOD["password"]})
+    r = client.post(
+        "/api/v1/auth/token", data={"username": "kjohnson", "password": GOOD["password"]}
+    )
     assert r.status_code == 429
 
 

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import minimaker.domain
 
-FORBIDDEN = ("sqlalchemy", "fastapi", "starlette", "cryptography", "PIL", "httpx", "minimaker.store")
+FORBIDDEN = (
+    "sqlalchemy",
+    "fastapi",
+    "starlette",
+    "cryptography",
+    "PIL",
+    "httpx",
+    "minimaker.store",
+)
 
 
 def test_domain_modules_import_nothing_from_io_layers() -> None:
@@ -21,7 +29,9 @@ def test_domain_modules_import_nothing_from_io_layers() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
             offenders += [
-                f"{path.name}: {n}" for n in names if any(n == f or n.startswith(f + ".") for f in FORBIDDEN)
+                f"{path.name}: {n}"
+                for n in names
+                if any(n == f or n.startswith(f + ".") for f in FORBIDDEN)
             ]
     assert offenders == []
     assert len(list(root.glob("*.py"))) >= 3  # the walk really looked at the layer

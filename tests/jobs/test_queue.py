@@ -21,8 +21,11 @@ def _enqueue(c: Container, kind: str = "probe", n: int = 1) -> list[str]:
         for _ in range(n):
             ids.append(
                 queue.enqueue(
-                    uow.session, kind=kind, payload={"model_id": uuid.uuid4().hex},
-                    now=c.clock.now(), max_attempts=3,
+                    uow.session,
+                    kind=kind,
+                    payload={"model_id": uuid.uuid4().hex},
+                    now=c.clock.now(),
+                    max_attempts=3,
                 )
             )
         uow.commit()
@@ -109,7 +112,7 @@ def test_a_job_whose_worker_died_is_claimed_again_after_its_lease(
 def test_two_claims_never_take_the_same_job(container: Container) -> None:
     ids = set(_enqueue(container, n=5))
     taken = []
-    while (job := queue.claim(container.engine, worker="w", now=container.clock.now(), lease_s=60)):
+    while job := queue.claim(container.engine, worker="w", now=container.clock.now(), lease_s=60):
         taken.append(job.id)
     assert sorted(taken) == sorted(ids)
 
@@ -127,8 +130,11 @@ def test_cancel_for_subject_stops_only_that_subjects_jobs(container: Container) 
     with container.uow() as uow:
         for subject in (a, a, b):
             queue.enqueue(
-                uow.session, kind="probe", payload={"model_id": uuid.uuid4().hex},
-                now=container.clock.now(), subject_id=subject,
+                uow.session,
+                kind="probe",
+                payload={"model_id": uuid.uuid4().hex},
+                now=container.clock.now(),
+                subject_id=subject,
             )
         uow.commit()
     with container.uow() as uow:

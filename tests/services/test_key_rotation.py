@@ -21,7 +21,10 @@ def _people(c, n: int = 3) -> list[tuple[str, str, bytes]]:  # type: ignore[no-u
     made = []
     for i in range(n):
         p = accounts.signup(
-            c, name=f"Person {i}", email=f"p{i}@example.org", username=f"person{i}",
+            c,
+            name=f"Person {i}",
+            email=f"p{i}@example.org",
+            username=f"person{i}",
             password="long enough password",
         )
         data = photo_bytes(seed=i)
@@ -61,7 +64,10 @@ def test_rotation_with_a_given_key_keeps_everything_readable_and_retires_the_old
     }
     done = subprocess.run(
         [sys.executable, "-m", "minimaker.cli", "keys", "rotate-master", "--new-key", new_key],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "re-wrapped 3 data key(s)" in done.stderr
@@ -86,15 +92,16 @@ def test_rotation_of_the_local_key_file_rewrites_the_file_with_mode_0600(
     c.close()
     key_file = file_settings.resolved_master_key_file()
     old_text = key_file.read_text()
-    env = {
-        k: v for k, v in os.environ.items() if k != "MINIMAKER_MASTER_KEY"
-    } | {
+    env = {k: v for k, v in os.environ.items() if k != "MINIMAKER_MASTER_KEY"} | {
         "MINIMAKER_DATA_DIR": str(settings.data_dir),
         "MINIMAKER_DATABASE_URL": settings.resolved_database_url(),
     }
     done = subprocess.run(
         [sys.executable, "-m", "minimaker.cli", "keys", "rotate-master"],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert key_file.read_text() != old_text
@@ -116,7 +123,10 @@ def test_rotation_refuses_to_guess_when_the_key_comes_from_the_environment(
     env.pop("MINIMAKER_NEW_MASTER_KEY", None)
     done = subprocess.run(
         [sys.executable, "-m", "minimaker.cli", "keys", "rotate-master"],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 2
     assert "--new-key" in done.stderr
@@ -134,7 +144,10 @@ def test_a_malformed_new_key_changes_nothing(settings: Settings) -> None:
     }
     done = subprocess.run(
         [sys.executable, "-m", "minimaker.cli", "keys", "rotate-master", "--new-key", "too-short"],
-        env=env, capture_output=True, text=True, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode != 0
     _read_all(settings, made)

@@ -11,7 +11,6 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-
 #: Execution option a write transaction sets on its connection (see _sqlite_on_begin).
 WRITE_OPTION = "minimaker_write"
 
