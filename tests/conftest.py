@@ -22,7 +22,7 @@ from minimaker.clock import ManualClock
 from minimaker.crypto.keys import encode_key, generate_key
 from minimaker.jobs.worker import Worker
 from minimaker.settings import Settings
-from minimaker.store import migrate
+from minimaker.store import keystore, migrate
 from minimaker.store.db import make_engine
 
 PG_URL = os.environ.get("MINIMAKER_TEST_DATABASE_URL")
@@ -37,14 +37,15 @@ BACKENDS = [
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file; each test gets its own copy, so tests never share state."""
-    path = tmp_path_factory.mktemp("template") / "minimaker.db"
-    engine = make_engine(f"sqlite:///{path}")
-    migrate.upgrade(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
+    """A migrated data database and key store; each test gets its own copies."""
+    folder = tmp_path_factory.mktemp("template")
+    for name, upgrade in (("minimaker.db", migrate.upgrade), ("keys.db", keystore.upgrade)):
+        engine = make_engine(f"sqlite:///{folder / name}")
+        upgrade(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +60,7 @@ def pg_database() -> Iterator[str]:
     url = admin_url.set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
     migrate.upgrade(engine)
+    keystore.upgrade(engine)  # same database here; backups still leave its tables out
     engine.dispose()
     try:
         yield url
@@ -74,7 +76,9 @@ def _truncate_all(url: str) -> None:
         tables = conn.execute(
             text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
         ).scalars()
-        names = ", ".join(f'"{t}"' for t in tables if t != "alembic_version")
+        names = ", ".join(
+            f'"{t}"' for t in tables if t not in ("alembic_version", "keystore_version")
+        )
         if names:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
@@ -86,7 +90,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         data_dir = tmp_path / "data"
         data_dir.mkdir(mode=0o700)
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), data_dir / "minimaker.db")
+        template = request.getfixturevalue("sqlite_template")
+        for name in ("minimaker.db", "keys.db"):
+            shutil.copyfile(template / name, data_dir / name)
         yield f"sqlite:///{data_dir / 'minimaker.db'}"
         return
     url = request.getfixturevalue("pg_database")
@@ -102,10 +108,19 @@ def master_key() -> str:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str, master_key: str) -> Settings:
+def keystore_url(database_url: str, tmp_path: Path) -> str:
+    """The key store: its own SQLite file beside the data, or the PostgreSQL test database."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'data' / 'keys.db'}"
+    return database_url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, keystore_url: str, master_key: str) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
+        keystore_url=keystore_url,
         master_key=master_key,
         max_upload_bytes=2 * 1024 * 1024,
         max_image_pixels=4_000_000,

@@ -46,7 +46,9 @@ def noisy_photo() -> bytes:
 
 
 @pytest.fixture
-def server(tmp_path: Path, database_url: str, master_key: str) -> Iterator[tuple[str, Path]]:
+def server(
+    tmp_path: Path, database_url: str, keystore_url: str, master_key: str
+) -> Iterator[tuple[str, Path]]:
     """`minimaker serve` on a free port, with its embedded worker; yields its URL."""
     port = _free_port()
     data_dir = tmp_path / "data"
@@ -54,6 +56,7 @@ def server(tmp_path: Path, database_url: str, master_key: str) -> Iterator[tuple
         **os.environ,
         "MINIMAKER_DATA_DIR": str(data_dir),
         "MINIMAKER_DATABASE_URL": database_url,
+        "MINIMAKER_KEYSTORE_URL": keystore_url,
         "MINIMAKER_MASTER_KEY": master_key,
         "MINIMAKER_WORKER_POLL_S": "0.1",
         "MINIMAKER_GENERATION_MAX_RESOLUTION": "96",

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from minimaker.clock import Clock, SystemClock
@@ -57,6 +56,8 @@ class Container:
     engine: Engine
     sessions: sessionmaker[Session]
     master: MasterKey
+    key_engine: Engine
+    keys: KeyStore
     blobs: EncryptedBlobs
     clock: Clock = field(default_factory=SystemClock)
     _secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
@@ -64,19 +65,7 @@ class Container:
     def secret(self, name: str) -> bytes:
         """A service-wide secret (blind index key, token key), unwrapped once per process."""
         if name not in self._secrets:
-            for attempt in range(2):
-                with self.sessions() as session:
-                    session.connection(execution_options={WRITE_OPTION: True})
-                    try:
-                        value = KeyStore(session, self.master).secret(name)
-                        session.commit()
-                        break
-                    except IntegrityError:
-                        # Another process minted it at the same moment: read theirs.
-                        session.rollback()
-                        if attempt:
-                            raise
-            self._secrets[name] = value
+            self._secrets[name] = self.keys.secret(name)
         return self._secrets[name]
 
     def uow(self, *, write: bool = True) -> UnitOfWork:
@@ -85,18 +74,23 @@ class Container:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.key_engine.dispose()
 
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Build the container for `settings`; no I/O happens before this is called."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.resolved_database_url())
+    key_engine = make_engine(settings.resolved_keystore_url())
+    master = load_master_key(settings)
     store = LocalBlobStore(settings.blob_dir, region=settings.blob_region)
     return Container(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
-        master=load_master_key(settings),
+        master=master,
+        key_engine=key_engine,
+        keys=KeyStore(make_sessionmaker(key_engine), master),
         blobs=EncryptedBlobs(store),
         clock=clock or SystemClock(),
     )
@@ -110,6 +104,7 @@ class UnitOfWork:
         self._write = write
         self._events: list[AuditEvent] = []
         self._new_blobs: list[str] = []
+        self._new_keys: list[str] = []
         self._doomed_blobs: list[str] = []
         self._committed = False
 
@@ -117,7 +112,7 @@ class UnitOfWork:
         self.session: Session = self.c.sessions()
         if self._write:
             self.session.connection(execution_options={WRITE_OPTION: True})
-        self.keys = KeyStore(self.session, self.c.master)
+        self.keys = self.c.keys
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -127,6 +122,8 @@ class UnitOfWork:
                 # Blobs written for work that did not commit must not outlive it.
                 for blob_id in self._new_blobs:
                     self.c.blobs.delete(blob_id)
+                for subject_id in self._new_keys:
+                    self.c.keys.discard_subject_key(subject_id)
         finally:
             self.session.close()
 
@@ -141,6 +138,11 @@ class UnitOfWork:
     ) -> None:
         """Record an audit event; it is chained in the same transaction, at commit."""
         self._events.append(AuditEvent(actor, action, subject, object, purpose))
+
+    def new_subject_key(self, subject_id: str) -> bytes:
+        """Mint a data key for a new subject; it is discarded if this unit does not commit."""
+        self._new_keys.append(subject_id)
+        return self.c.keys.create_subject_key(subject_id, now=self.c.clock.now())
 
     def wrote_blob(self, blob_id: str) -> None:
         """Register a blob written in this unit; it is removed if the unit does not commit."""

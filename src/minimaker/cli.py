@@ -62,7 +62,7 @@ def serve(
     _logging()
     settings = _settings()
     c = build(settings)
-    migrate.upgrade(c.engine)
+    migrate.upgrade_all(c)
     uvicorn.run(
         create_app(c, worker=worker),
         host=host,
@@ -100,7 +100,7 @@ def db_upgrade() -> None:
 
     c = build(_settings())
     todo = migrate.pending(c.engine)
-    migrate.upgrade(c.engine)
+    migrate.upgrade_all(c)
     console.print(f"applied {len(todo)} migration(s); database is at head")
 
 
@@ -125,7 +125,6 @@ def keys_rotate_master(
     """Re-wrap every data key under a new master key; blobs are not touched."""
     from minimaker.bootstrap import build
     from minimaker.crypto.keys import MasterKey, decode_key, encode_key, generate_key
-    from minimaker.store.keystore import rotate_master
 
     settings = _settings()
     c = build(settings)
@@ -134,30 +133,29 @@ def keys_rotate_master(
         raise typer.Exit(2)
     raw = decode_key(new_key) if new_key else generate_key()
     new = MasterKey(raw)
-    with Progress(console=console) as progress, c.sessions() as session:
+    key_file = settings.resolved_master_key_file()
+    pending = key_file.with_name(key_file.name + ".next")
+    if new_key is None:
+        # Written before anything is re-wrapped: a crash mid-way leaves the new key on disk.
+        _write_key_file(pending, encode_key(raw))
+    with Progress(console=console) as progress:
         task = progress.add_task("re-wrapping data keys", total=None)
-        count = rotate_master(
-            session,
-            c.master,
-            new,
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        count = c.keys.rotate_master(
+            new, progress=lambda done, total: progress.update(task, completed=done, total=total)
         )
-        if new_key is None:
-            _replace_key_file(settings.resolved_master_key_file(), encode_key(raw))
-        session.commit()
+    if new_key is None:
+        os.replace(pending, key_file)
     console.print(f"re-wrapped {count} data key(s); new master key id {new.kek_id}")
     if new_key:
         console.print("now set MINIMAKER_MASTER_KEY to the new key and restart every process")
 
 
-def _replace_key_file(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def _write_key_file(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(text + "\n")
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @audit_app.command("verify")

@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; PostgreSQL as postgresql+psycopg://... "
         "Default: SQLite in WAL mode at <data_dir>/minimaker.db.",
     )
+    keystore_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the key store (wrapped data keys, erasure ledger), kept "
+        "apart from the data so a restored backup cannot revive an erased subject. "
+        "Default: SQLite at <data_dir>/keys.db.",
+    )
     master_key: str | None = Field(
         None,
         description="Master key (KEK): 32 random bytes, URL-safe base64, as "
@@ -105,6 +111,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'minimaker.db').resolve()}"
+
+    def resolved_keystore_url(self) -> str:
+        """The key store URL in force: the configured one, or SQLite under data_dir."""
+        if self.keystore_url:
+            return self.keystore_url
+        return f"sqlite:///{(self.data_dir / 'keys.db').resolve()}"
 
     def resolved_master_key_file(self) -> Path:
         return self.master_key_file or self.data_dir / "master.key"

@@ -60,6 +60,7 @@ def test_rotation_with_a_given_key_keeps_everything_readable_and_retires_the_old
         **os.environ,
         "MINIMAKER_DATA_DIR": str(settings.data_dir),
         "MINIMAKER_DATABASE_URL": settings.resolved_database_url(),
+        "MINIMAKER_KEYSTORE_URL": settings.resolved_keystore_url(),
         "MINIMAKER_MASTER_KEY": settings.master_key or "",
     }
     done = subprocess.run(
@@ -95,6 +96,7 @@ def test_rotation_of_the_local_key_file_rewrites_the_file_with_mode_0600(
     env = {k: v for k, v in os.environ.items() if k != "MINIMAKER_MASTER_KEY"} | {
         "MINIMAKER_DATA_DIR": str(settings.data_dir),
         "MINIMAKER_DATABASE_URL": settings.resolved_database_url(),
+        "MINIMAKER_KEYSTORE_URL": settings.resolved_keystore_url(),
     }
     done = subprocess.run(
         [sys.executable, "-m", "minimaker.cli", "keys", "rotate-master"],
@@ -118,6 +120,7 @@ def test_rotation_refuses_to_guess_when_the_key_comes_from_the_environment(
         **os.environ,
         "MINIMAKER_DATA_DIR": str(settings.data_dir),
         "MINIMAKER_DATABASE_URL": settings.resolved_database_url(),
+        "MINIMAKER_KEYSTORE_URL": settings.resolved_keystore_url(),
         "MINIMAKER_MASTER_KEY": settings.master_key or "",
     }
     env.pop("MINIMAKER_NEW_MASTER_KEY", None)
@@ -140,6 +143,7 @@ def test_a_malformed_new_key_changes_nothing(settings: Settings) -> None:
         **os.environ,
         "MINIMAKER_DATA_DIR": str(settings.data_dir),
         "MINIMAKER_DATABASE_URL": settings.resolved_database_url(),
+        "MINIMAKER_KEYSTORE_URL": settings.resolved_keystore_url(),
         "MINIMAKER_MASTER_KEY": settings.master_key or "",
     }
     done = subprocess.run(

@@ -67,7 +67,7 @@ def signup(c: Container, *, name: str, email: str, username: str, password: str)
         email_bidx = blind_index(index_key, field="email", value=rules.email_key(email))
         user_bidx = blind_index(index_key, field="username", value=rules.username_key(username))
         _ensure_free(uow, email_bidx=email_bidx, username_bidx=user_bidx)
-        dek = uow.keys.create_subject_key(user_id, now=now)
+        dek = uow.new_subject_key(user_id)
         uow.session.add(
             User(
                 id=user_id,

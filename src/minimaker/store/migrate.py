@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from minimaker.store import keystore
+
+if TYPE_CHECKING:
+    from minimaker.bootstrap import Container
 
 _SCRIPTS = Path(__file__).with_name("migrations")
 
@@ -25,6 +31,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def upgrade_all(c: Container) -> None:
+    """Bring both the data database and the key store to their latest schema."""
+    upgrade(c.engine)
+    keystore.upgrade(c.key_engine)
 
 
 def pending(engine: Engine) -> list[str]:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,25 +21,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from minimaker.store.db import Base, UTCDateTime
 
 ID = String(32)  # uuid4 hex: random, so ids reveal nothing about their subject or order
-
-
-class SubjectKey(Base):
-    """A subject's data key (DEK), wrapped by the master key. Deleting it shreds the subject."""
-
-    __tablename__ = "subject_keys"
-    subject_id: Mapped[str] = mapped_column(ID, primary_key=True)
-    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
-    kek_id: Mapped[str] = mapped_column(String(16))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class KeyringSecret(Base):
-    """Service-wide secrets (blind index key, token key), wrapped by the master key."""
-
-    __tablename__ = "keyring_secrets"
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
-    kek_id: Mapped[str] = mapped_column(String(16))
 
 
 class User(Base):
@@ -55,6 +37,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Art. 18: while set, everything but storage and the subject's own access is refused.
+    restricted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class AuthSession(Base):
@@ -173,3 +157,140 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class Objection(Base):
+    """Art. 21: the subject objects to processing for one purpose (row present = objected)."""
+
+    __tablename__ = "objections"
+    subject_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RightsRequest(Base):
+    """A data-subject request with its legal deadline. Survives erasure without personal data."""
+
+    __tablename__ = "rights_requests"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # No foreign key: the pseudonymous record must outlive the account it was about.
+    subject_id: Mapped[str] = mapped_column(ID, index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))  # app, email, staff
+    details_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    original_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    extended_months: Mapped[int] = mapped_column(Integer, default=0)
+    extension_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_by: Mapped[str | None] = mapped_column(ID, nullable=True)
+    result_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RequestEvent(Base):
+    """One step of a request's lifecycle, as the subject and the DPO see it."""
+
+    __tablename__ = "request_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("rights_requests.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class VerificationToken(Base):
+    """A single-use, expiring link proving control of the address on file (hash stored only)."""
+
+    __tablename__ = "verification_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("rights_requests.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OutboxMessage(Base):
+    """An email waiting to be sent. Its content is sealed; it is wiped once delivered."""
+
+    __tablename__ = "outbox"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    subject_id: Mapped[str | None] = mapped_column(ID, nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class Archive(Base):
+    """An access or portability archive, encrypted, for its subject only, until it expires."""
+
+    __tablename__ = "archives"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ID, index=True)
+    request_id: Mapped[str] = mapped_column(ID, index=True)
+    category: Mapped[str] = mapped_column(String(32), default="rights_archive")
+    kind: Mapped[str] = mapped_column(String(16))
+    blob_id: Mapped[str] = mapped_column(String(32), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Disclosure(Base):
+    """A copy of a subject's data given to a recipient: whom to tell under Art. 19."""
+
+    __tablename__ = "disclosures"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ID, index=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    categories: Mapped[str] = mapped_column(String(255))
+    purpose: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UsageEvent(Base):
+    """A usage event linked to a subject (analytics purpose; objection stops new ones)."""
+
+    __tablename__ = "usage_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str | None] = mapped_column(ID, nullable=True, index=True)
+    category: Mapped[str] = mapped_column(String(32), default="usage_event")
+    event: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StaffMember(Base):
+    """A staff account (not a data subject of the product): DPO, support or admin."""
+
+    __tablename__ = "staff"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StaffSession(Base):
+    __tablename__ = "staff_sessions"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    staff_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("staff.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -66,13 +66,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_jobs_subject_id"), ["subject_id"], unique=False)
 
     op.create_table(
-        "keyring_secrets",
-        sa.Column("name", sa.String(length=32), nullable=False),
-        sa.Column("wrapped", sa.LargeBinary(), nullable=False),
-        sa.Column("kek_id", sa.String(length=16), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
-    )
-    op.create_table(
         "login_failures",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
@@ -83,14 +76,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_login_failures_at"), ["at"], unique=False)
         batch_op.create_index(batch_op.f("ix_login_failures_key"), ["key"], unique=False)
 
-    op.create_table(
-        "subject_keys",
-        sa.Column("subject_id", sa.String(length=32), nullable=False),
-        sa.Column("wrapped_dek", sa.LargeBinary(), nullable=False),
-        sa.Column("kek_id", sa.String(length=16), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("subject_id"),
-    )
     op.create_table(
         "users",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -191,13 +176,11 @@ def downgrade() -> None:
 
     op.drop_table("auth_sessions")
     op.drop_table("users")
-    op.drop_table("subject_keys")
     with op.batch_alter_table("login_failures", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_login_failures_key"))
         batch_op.drop_index(batch_op.f("ix_login_failures_at"))
 
     op.drop_table("login_failures")
-    op.drop_table("keyring_secrets")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_jobs_subject_id"))
         batch_op.drop_index("ix_jobs_claim")
