@@ -200,3 +200,30 @@ def test_upload_request_shape_errors_are_4xx(client: TestClient, container: Cont
     no_auth = client.post("/api/v1/uploads", files={"file": ("p.png", photo_bytes())})
     assert no_auth.status_code == 401
     assert _counts(container) == before
+
+
+def test_a_body_far_over_the_limit_gets_json_on_the_api_and_a_page_elsewhere(
+    client: TestClient,
+) -> None:
+    headers = signup_and_login(client)
+    big = b"\xff\xd8\xff" + b"\x00" * (3 * 1024 * 1024)
+    api = _upload(client, headers, big)
+    assert api.status_code == 413
+    assert api.headers["content-type"] == "application/json"
+    page = client.post("/app/uploads", files={"file": ("p.jpg", big)})
+    assert page.status_code == 413
+    assert page.headers["content-type"].startswith("text/html")
+    assert "exceeds the limit" in page.text
+
+
+def test_a_model_whose_photo_was_deleted_before_it_ran_is_marked_failed(
+    client: TestClient, worker: Worker
+) -> None:
+    headers = signup_and_login(client)
+    upload_id = _upload(client, headers, photo_bytes()).json()["id"]
+    model_id = client.post(f"/api/v1/uploads/{upload_id}/models", headers=headers).json()["id"]
+    assert client.delete(f"/api/v1/uploads/{upload_id}", headers=headers).status_code == 204
+    worker.run_until_idle()
+    model = client.get(f"/api/v1/models/{model_id}", headers=headers).json()
+    assert model["status"] == "failed"
+    assert "deleted" in model["error"]

@@ -7,6 +7,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_PAGE = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8><title>Too large</title>"
+    '<link rel=stylesheet href="/static/site.css"></head><body><main><h1>Too large</h1>'
+    '<p>{message}.</p><p><a href="/app">Back</a></p></main></body></html>'
+)
+
 
 class BodyTooLarge(Exception):
     pass
@@ -24,8 +30,9 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
+        html = not scope.get("path", "").startswith("/api/")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _reply_413(send, self.limit)
+            await _reply_413(send, self.limit, html=html)
             return
         seen = 0
         started = False
@@ -49,20 +56,20 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
             if not started:
-                await _reply_413(send, self.limit)
+                await _reply_413(send, self.limit, html=html)
 
 
-async def _reply_413(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "error": {
-                "code": "payload_too_large",
-                "message": f"the request body exceeds the limit of {limit} bytes",
-            }
-        }
-    ).encode()
+async def _reply_413(send: Send, limit: int, *, html: bool) -> None:
+    message = f"the request body exceeds the limit of {limit} bytes"
+    if html:
+        # Pages get a page, not JSON: a browser shows this to a person.
+        body = _PAGE.format(message=message).encode()
+        content_type = b"text/html; charset=utf-8"
+    else:
+        body = json.dumps({"error": {"code": "payload_too_large", "message": message}}).encode()
+        content_type = b"application/json"
     headers: list[Any] = [
-        (b"content-type", b"application/json"),
+        (b"content-type", content_type),
         (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]

@@ -105,9 +105,7 @@ class Deadline:
             raise ExtensionRefused("the original due date has passed")
         if not reason.strip():
             raise ExtensionRefused("a reason the subject is told is required")
-        return replace(
-            self, due_at=add_months(self.due_at, months), extended_months=months
-        )
+        return replace(self, due_at=add_months(self.due_at, months), extended_months=months)
 
     def paused(self, duration: timedelta) -> Deadline:
         """Time spent waiting on the subject does not count against us; the due date moves."""

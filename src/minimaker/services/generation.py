@@ -94,6 +94,9 @@ def run_generation_job(c: Container, job: Job) -> None:
         model = uow.session.get(Model3D, model_id)
         if model is None or model.upload_id is None:
             # Deleted (or its photo was) before we got here: nothing to make, nothing to keep.
+            if model is not None:
+                model.status, model.finished_at = FAILED, c.clock.now()
+                model.error = "the photo was deleted before the model was made"
             queue.finish(uow.session, job.id, now=c.clock.now())
             uow.commit()
             return
@@ -116,6 +119,9 @@ def run_generation_job(c: Container, job: Job) -> None:
             select(Model3D).where(Model3D.id == model_id).with_for_update()
         ).one_or_none()
         if model is None or model.upload_id is None:
+            if model is not None:
+                model.status, model.finished_at = FAILED, c.clock.now()
+                model.error = "the photo was deleted while the model was being made"
             queue.finish(uow.session, job.id, now=c.clock.now())
             uow.commit()
             return
