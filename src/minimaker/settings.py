@@ -82,6 +82,29 @@ class Settings(BaseSettings):
         512, ge=2, le=2048, description="Default grid cap for generated reliefs."
     )
 
+    public_url: str = Field(
+        "http://127.0.0.1:8000",
+        description="Base URL people reach MiniMaker at; links in emails start with it.",
+    )
+    smtp_url: str | None = Field(
+        None,
+        description="Deliver email by SMTP: smtp://[user:password@]host[:port] "
+        "(add ?starttls=1 for STARTTLS) or smtps://... Default: write messages as files "
+        "into <data_dir>/outbox for an operator to read (`minimaker outbox list`).",
+    )
+    mail_from: str = Field(
+        "privacy@minimaker.ai", description="Sender address of every email MiniMaker sends."
+    )
+    verification_ttl_s: int = Field(
+        86400, ge=60, description="Lifetime of an emailed single-use verification link."
+    )
+    archive_ttl_days: int = Field(
+        7, ge=1, description="Days an access or portability archive stays downloadable."
+    )
+    periodic_s: float = Field(
+        30.0, gt=0, description="Interval of the worker's periodic duties (mail, expiry, alerts)."
+    )
+
     @field_validator("blob_region")
     @classmethod
     def _region_must_be_eu(cls, value: str) -> str:
@@ -124,6 +147,10 @@ class Settings(BaseSettings):
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
 
 
 def load_settings(**overrides: Any) -> Settings:

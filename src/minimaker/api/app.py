@@ -76,6 +76,9 @@ def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
     app.state.container = c
     errors.install(app)
     app.include_router(router)
+    from minimaker.api import privacy
+
+    app.include_router(privacy.router)
     from minimaker.web import pages
 
     pages.install(app)

@@ -112,6 +112,30 @@ def fail(engine: Engine, job: Job, *, reason: str, now: datetime, retry: bool) -
     return final
 
 
+def cancel_for_request(session: Session, request_id: str, *, now: datetime) -> int:
+    """Cancel the unfinished fulfilment jobs of one request (it was rejected)."""
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.kind == "fulfil_request",
+            Job.payload["request_id"].as_string() == request_id,
+            Job.status.in_([QUEUED, RUNNING]),
+        )
+        .values(status=CANCELLED, finished_at=now, locked_by=None, locked_until=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def cancel_kind_for_subject(session: Session, subject_id: str, *, kind: str, now: datetime) -> int:
+    """Cancel a subject's queued jobs of one kind (a restriction stops new processing)."""
+    result = session.execute(
+        update(Job)
+        .where(Job.subject_id == subject_id, Job.kind == kind, Job.status == QUEUED)
+        .values(status=CANCELLED, finished_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def cancel_for_subject(session: Session, subject_id: str, *, now: datetime) -> int:
     """Cancel every unfinished job of a subject (erasure); running ones see it and stop."""
     result = session.execute(

@@ -6,12 +6,13 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
 from minimaker.bootstrap import Container
 from minimaker.domain.errors import MiniMakerError
-from minimaker.jobs import queue
+from minimaker.jobs import periodic, queue
 from minimaker.store.models import Job
 
 log = logging.getLogger("minimaker.worker")
@@ -24,9 +25,13 @@ class PermanentFailure(MiniMakerError):
 
 
 def default_handlers() -> dict[str, Handler]:
-    from minimaker.services import generation
+    from minimaker.services import fulfilment, generation, rights
 
-    return {"generate_model": generation.run_generation_job}
+    fulfilment.load()  # registers every request type's fulfiller
+    return {
+        "generate_model": generation.run_generation_job,
+        "fulfil_request": rights.run_fulfilment_job,
+    }
 
 
 class Worker:
@@ -37,6 +42,7 @@ class Worker:
         self.handlers = handlers if handlers is not None else default_handlers()
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
+        self._last_duties = float("-inf")
 
     def run_once(self) -> bool:
         """Claim and run one job; False when there was nothing to do."""
@@ -72,16 +78,28 @@ class Worker:
             "job %s (%s) failed%s: %s", job.id, job.kind, "" if final else ", will retry", reason
         )
 
+    def run_duties(self) -> dict[str, int]:
+        """Run the periodic duties now (mail delivery, archive expiry, overdue alarms)."""
+        self._last_duties = time.monotonic()
+        return periodic.run_duties(self.c)
+
     def run_until_idle(self, max_jobs: int = 10_000) -> int:
-        """Run jobs until none is due; returns how many ran (tests, CLI `--once`)."""
+        """Run jobs and duties until nothing is due; returns how many jobs ran (tests, --once)."""
         ran = 0
-        while ran < max_jobs and self.run_once():
+        while ran < max_jobs:
+            self.run_duties()
+            if not self.run_once():
+                self.run_duties()  # what the last job queued (mail) goes out now
+                if not self.run_once():
+                    break
             ran += 1
         return ran
 
     def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
+                if time.monotonic() - self._last_duties >= self.c.settings.periodic_s:
+                    self.run_duties()
                 busy = self.run_once()
             except Exception:
                 log.exception("worker loop error")

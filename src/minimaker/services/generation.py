@@ -13,13 +13,15 @@ from PIL import Image
 from sqlalchemy import delete, select
 
 from minimaker.bootstrap import Container, UnitOfWork
-from minimaker.domain.errors import NotFound, NotReady, ValidationFailed
+from minimaker.domain.errors import KeyUnavailable, NotFound, NotReady, ValidationFailed
+from minimaker.domain.processing import Activity
 from minimaker.generate import FORMATS, MEDIA_TYPES, ReliefParams, export_mesh, relief_from_image
 from minimaker.jobs import queue
 from minimaker.services.accounts import actor_for
+from minimaker.services.processing import allowed, ensure_allowed
 from minimaker.services.uploads import _plausible, owned_upload
 from minimaker.store.blobs import new_blob_id
-from minimaker.store.models import Job, Model3D, ModelFile, Upload
+from minimaker.store.models import Job, Model3D, ModelFile, Upload, UsageEvent
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -59,6 +61,7 @@ def request_model(
     now = c.clock.now()
     with c.uow() as uow:
         owned_upload(uow, user_id=user_id, upload_id=upload_id)
+        purpose = ensure_allowed(uow.session, user_id, Activity.GENERATION)
         row = Model3D(
             id=uuid.uuid4().hex,
             owner_id=user_id,
@@ -81,7 +84,7 @@ def request_model(
             actor=actor_for(user_id),
             subject=user_id,
             object=f"model:{row.id}",
-            purpose="service",
+            purpose=purpose,
         )
         uow.commit()
     return _read(row)
@@ -100,6 +103,8 @@ def run_generation_job(c: Container, job: Job) -> None:
             queue.finish(uow.session, job.id, now=c.clock.now())
             uow.commit()
             return
+        # A restriction applied after the request was queued still stops the work (Art. 18).
+        ensure_allowed(uow.session, model.owner_id, Activity.GENERATION)
         model.status = RUNNING
         upload = uow.session.get(Upload, model.upload_id)
         assert upload is not None
@@ -125,7 +130,13 @@ def run_generation_job(c: Container, job: Job) -> None:
             queue.finish(uow.session, job.id, now=c.clock.now())
             uow.commit()
             return
-        dek = uow.keys.subject_key(owner_id)
+        try:
+            dek = uow.keys.subject_key(owner_id)
+        except KeyUnavailable:
+            # The subject was erased while we worked: keep nothing, the rows go with them.
+            queue.finish(uow.session, job.id, now=c.clock.now())
+            uow.commit()
+            return
         for fmt, data in outputs.items():
             blob_id = new_blob_id()
             uow.wrote_blob(blob_id)
@@ -141,6 +152,10 @@ def run_generation_job(c: Container, job: Job) -> None:
             )
         model.status, model.error, model.finished_at = DONE, None, c.clock.now()
         queue.finish(uow.session, job.id, now=c.clock.now())
+        if allowed(uow.session, owner_id, Activity.ANALYTICS):
+            uow.session.add(
+                UsageEvent(subject_id=owner_id, event="model.generated", at=c.clock.now())
+            )
         uow.audit(
             "model:generation:completed",
             actor="system:worker",
