@@ -50,12 +50,22 @@ def _looks_like_id(value: Any) -> bool:
     )
 
 
-def claim(engine: Engine, *, worker: str, now: datetime, lease_s: int) -> Job | None:
-    """Take the oldest due job, or a running one whose lease ran out; None when idle."""
+def claim(
+    engine: Engine,
+    *,
+    worker: str,
+    now: datetime,
+    lease_s: int,
+    kinds: tuple[str, ...] | None = None,
+) -> Job | None:
+    """Take the oldest due job (of `kinds`), or a running one whose lease ran out."""
     claimable = or_(
         (Job.status == QUEUED) & (Job.run_after <= now),
         (Job.status == RUNNING) & (Job.locked_until < now),
     )
+    if kinds is not None:
+        # A worker takes only what it can run; other kinds wait for a worker that can.
+        claimable = claimable & Job.kind.in_(kinds)
     # FOR UPDATE SKIP LOCKED on PostgreSQL lets many workers claim without waiting on each
     # other; SQLite ignores it, and its single writer makes the UPDATE atomic anyway.
     pick = (

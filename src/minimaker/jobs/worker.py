@@ -51,6 +51,7 @@ class Worker:
             worker=self.name,
             now=self.c.clock.now(),
             lease_s=self.c.settings.job_lease_s,
+            kinds=tuple(self.handlers),
         )
         if job is None:
             return False

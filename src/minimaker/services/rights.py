@@ -176,6 +176,7 @@ def create_request(
         recorded_by=recorded_by,
     )
     uow.session.add(row)
+    uow.session.flush()  # the events below reference it; no ORM relationship orders them
     uow.session.add(
         RequestEvent(
             request_id=row.id, at=now, from_status=None, to_status="received", note=channel

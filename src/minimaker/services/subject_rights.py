@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from minimaker.bootstrap import Container
 from minimaker.domain.errors import NotFound, ValidationFailed
@@ -13,7 +13,7 @@ from minimaker.domain.requests import RequestType
 from minimaker.jobs import queue
 from minimaker.services import accounts, outbox, recipients
 from minimaker.services.rights import Work, register
-from minimaker.store.models import Objection, User
+from minimaker.store.models import Model3D, Objection, User
 
 
 @register(RequestType.RECTIFICATION)
@@ -118,6 +118,15 @@ def set_restriction(c: Container, *, user_id: str, restricted: bool) -> None:
             # Queued work that would process the data stops here (it would be refused anyway).
             queue.cancel_kind_for_subject(
                 uow.session, user_id, kind="generate_model", now=c.clock.now()
+            )
+            uow.session.execute(
+                update(Model3D)
+                .where(Model3D.owner_id == user_id, Model3D.status == "queued")
+                .values(
+                    status="failed",
+                    error="stopped: processing of this account is restricted (Art. 18)",
+                    finished_at=c.clock.now(),
+                )
             )
             uow.audit(
                 "privacy:restriction:applied",
