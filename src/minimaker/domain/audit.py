@@ -37,11 +37,11 @@ class AuditEvent:
 
     def __post_init__(self) -> None:
         for name, limit in FIELD_LIMITS.items():
-            value = getattr(self, name)
-            if value is None and name not in _REQUIRED:
+            value, required = getattr(self, name), name in _REQUIRED
+            if value is None and not required:
                 continue
-            if not isinstance(value, str) or (name in _REQUIRED and not value):
-                raise ValueError(f"audit {name} must be a non-empty string")
+            if not isinstance(value, str) or (required and not value):
+                raise ValueError(f"audit {name} must be a {'non-empty ' if required else ''}string")
             if len(value) > limit:
                 raise ValueError(f"audit {name} is longer than {limit} characters")
             # The hash joins fields with \x1f: a field holding one could move a boundary and

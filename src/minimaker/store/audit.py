@@ -59,9 +59,11 @@ def _lock_head(conn: Connection, count: int) -> tuple[int, str]:
     # before the head is read, so concurrent writers queue up instead of forking the chain.
     head = conn.execute(_LOCK_HEAD, {"n": count, "id": _HEAD_ID}).one_or_none()
     if head is None:
-        # A fresh database, where several first appends may arrive at once. ON CONFLICT lets
-        # one create the head; the others wait for its transaction (PostgreSQL) or its write
-        # lock (SQLite), do nothing, then lock the row it made. A plain INSERT failed them.
+        # A fresh database, where several first appends may arrive at once. On PostgreSQL
+        # they can all get here (an UPDATE of no row locks nothing): ON CONFLICT lets one
+        # create the head while the others wait for its transaction, do nothing, then lock
+        # the row it made, where a plain INSERT failed them. On SQLite the UPDATE above has
+        # already taken the write lock, so they get here one at a time.
         conn.execute(_CREATE_HEAD, {"id": _HEAD_ID, "hash": GENESIS_HASH})
         head = conn.execute(_LOCK_HEAD, {"n": count, "id": _HEAD_ID}).one_or_none()
         if head is None:  # only under an isolation level whose snapshot predates the head
