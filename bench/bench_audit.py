@@ -1,7 +1,6 @@
 """Speed of the audit chain: batched appends up to N entries, then `verify` over all of them.
 
-Run: python bench/bench_audit.py [--entries 1000000] [--batch 5000] [--pg URL] [--no-unique]
-                                [--profile]
+Run: python bench/bench_audit.py [--entries 1000000] [--batch 5000] [--pg URL] [--profile]
 
 What is measured, in one run per backend:
 - append: `minimaker.store.audit.append(session, events, now=...)` with --batch events per
@@ -12,8 +11,6 @@ What is measured, in one run per backend:
 - verify: `minimaker.store.audit.verify(engine)` over the whole chain, as `audit verify` runs it;
 - read: the same SELECT through the same kind of driver cursor, rows fetched and dropped: the
   ceiling verify cannot pass on this backend and machine, whatever its hashing costs.
-With --no-unique the run is repeated on tables without UNIQUE(prev_hash), to show what that
-index costs the appends.
 SQLite runs on a temp file in WAL mode (as deployed); PostgreSQL (--pg or
 MINIMAKER_TEST_DATABASE_URL) on a temp database created for the run and dropped afterwards.
 Targets: >= 100k appends/s batched, >= 400k verified entries/s.
@@ -38,7 +35,7 @@ from pathlib import Path
 
 import psycopg
 import sqlalchemy
-from sqlalchemy import MetaData, create_engine, func, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine, make_url
 
 from minimaker.domain.audit import AuditEvent
@@ -86,36 +83,19 @@ def machine(pg_engine: Engine | None) -> None:
         print(f"PostgreSQL  {version} (psycopg {psycopg.__version__})")
 
 
-def drop_prev_hash_unique(engine: Engine) -> None:
-    """Rebuild audit_log without UNIQUE(prev_hash): the --no-unique comparison only."""
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE audit_log DROP CONSTRAINT uq_audit_prev_hash"))
-        return
-    # SQLite cannot drop a table constraint: recreate the (empty) table from a pruned copy.
-    table = AuditEntry.__table__.to_metadata(MetaData())
-    for constraint in [c for c in table.constraints if c.name == "uq_audit_prev_hash"]:
-        table.constraints.remove(constraint)
-    with engine.begin() as conn:
-        conn.execute(text("DROP TABLE audit_log"))
-        table.create(conn)
-
-
 @contextmanager
-def sqlite_database(unique: bool) -> Iterator[Engine]:
+def sqlite_database() -> Iterator[Engine]:
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'audit.db'}")
         try:
             migrate.upgrade(engine)
-            if not unique:
-                drop_prev_hash_unique(engine)
             yield engine
         finally:
             engine.dispose()
 
 
 @contextmanager
-def pg_database(url: str, unique: bool) -> Iterator[Engine]:
+def pg_database(url: str) -> Iterator[Engine]:
     admin_url = make_url(url)
     name = f"minimaker_bench_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -124,8 +104,6 @@ def pg_database(url: str, unique: bool) -> Iterator[Engine]:
     engine = make_engine(admin_url.set(database=name).render_as_string(hide_password=False))
     try:
         migrate.upgrade(engine)
-        if not unique:
-            drop_prev_hash_unique(engine)
         yield engine
     finally:
         engine.dispose()
@@ -236,9 +214,6 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=2_000, help="one-event transactions")
     parser.add_argument("--pg", default=os.environ.get("MINIMAKER_TEST_DATABASE_URL"))
     parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
-    parser.add_argument(
-        "--no-unique", action="store_true", help="also run without UNIQUE(prev_hash)"
-    )
     parser.add_argument("--profile", action="store_true", help="cProfile each phase")
     args = parser.parse_args()
 
@@ -252,16 +227,13 @@ def main() -> None:
         "single": args.single,
         "profile": args.profile,
     }
-    variants = [True, False] if args.no_unique else [True]
     results: dict[str, dict[str, float]] = {}
-    for unique in variants:
-        suffix = "" if unique else " (no unique)"
-        if not args.no_sqlite:
-            with sqlite_database(unique) as engine:
-                results["sqlite" + suffix] = run_backend("sqlite", engine, **kwargs)
-        if args.pg:
-            with pg_database(args.pg, unique) as engine:
-                results["postgresql" + suffix] = run_backend("postgresql", engine, **kwargs)
+    if not args.no_sqlite:
+        with sqlite_database() as engine:
+            results["sqlite"] = run_backend("sqlite", engine, **kwargs)
+    if args.pg:
+        with pg_database(args.pg) as engine:
+            results["postgresql"] = run_backend("postgresql", engine, **kwargs)
     report(results, args.entries, args.batch, args.single)
 
 

@@ -302,7 +302,7 @@ def test_a_forged_entry_inserted_in_the_middle_breaks_the_chain_right_after_it(
 ) -> None:
     # To make room at FULL, the attacker renumbers FULL.. up by one (through negatives, so no
     # seq collides midway), inserts a forgery that links to FULL - 1 and hashes correctly,
-    # and relinks the displaced entry to it (its old link is now the forgery's, and unique).
+    # and relinks the displaced entry to it (its old link is now the forgery's).
     # The forgery itself is indistinguishable; the displaced entry's hash covers its old seq
     # and link, so the break shows at FULL + 1.
     before = entry(chained, FULL - 1)
@@ -335,7 +335,6 @@ def test_two_entries_swapped_in_place_are_detected_at_the_first(
     a, b = entry(chained, low), entry(chained, high)
     columns = [c for c in a if c != "seq"]
     assign = ", ".join(f"{c} = :{c}" for c in columns)
-    # Park one link first: prev_hash is unique, so the rows cannot hold each other's at once.
     tamper(chained, "UPDATE audit_log SET prev_hash = 'parked' WHERE seq = :seq", seq=low)
     for target, source in ((high, a), (low, b)):
         values = {c: source[c] for c in columns}

@@ -14,7 +14,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -145,9 +144,6 @@ class AuditEntry(Base):
     purpose: Mapped[str | None] = mapped_column(String(32), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
-
-    # A second writer that read the same head would reuse its hash: refused, never forked.
-    __table_args__ = (UniqueConstraint("prev_hash", name="uq_audit_prev_hash"),)
 
 
 class AuditHead(Base):

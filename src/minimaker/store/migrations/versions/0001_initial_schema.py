@@ -42,7 +42,6 @@ def upgrade() -> None:
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
-        sa.UniqueConstraint("prev_hash", name="uq_audit_prev_hash"),
     )
     op.create_table(
         "jobs",
