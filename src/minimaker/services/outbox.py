@@ -1,17 +1,40 @@
-"""The outbox: messages sealed at rest until a worker delivers them, then wiped."""
+"""The outbox: messages sealed at rest until a worker delivers them, then wiped.
+
+Delivery is at least once: a message is claimed (status `sending`, with a lease), opened,
+handed to the mailer, then marked sent and wiped in one transaction with its audit event. A
+worker that dies mid-send leaves the lease to run out, and another worker sends it again.
+
+The table has no column of its own for "not before": until a message is sent, `sent_at`
+holds the earliest time it may be claimed (the end of a retry's backoff, or of a sending
+lease); once sent, it is the time of delivery. `_not_before` is the one place that knows.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from minimaker.bootstrap import UnitOfWork
+from sqlalchemy import ColumnElement, and_, or_, select, update
+
+from minimaker.bootstrap import Container, UnitOfWork
 from minimaker.crypto.fields import open_field, seal_field
 from minimaker.crypto.keys import generate_key
 from minimaker.domain.errors import KeyUnavailable
+from minimaker.jobs.periodic import duty
+from minimaker.services import mail
 from minimaker.store.models import OutboxMessage, User
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+log = logging.getLogger("minimaker.mail")
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+#: Attempts before a message is failed; with the backoff below that is about an hour.
+MAX_ATTEMPTS = 6
+#: A message claimed this long ago and not finished is taken to be lost with its worker.
+SEND_LEASE = timedelta(minutes=5)
+_not_before = OutboxMessage.sent_at
 
 
 def queue_message(
@@ -69,3 +92,221 @@ def queue_to_subject(
     if to is None:
         return None
     return queue_message(uow, subject_id=subject_id, to=to, kind=kind, subject=subject, body=body)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the nth failed attempt: 1, 2, 4, 8... minutes, at most an hour."""
+    return timedelta(seconds=min(60 * 2 ** max(attempts - 1, 0), 3600))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message this worker holds the lease on, opened for sending."""
+
+    id: str
+    kind: str
+    subject_id: str | None
+    attempts: int
+    content: dict[str, str] | None  # None when it cannot be opened any more
+
+
+@duty("deliver_outbox")
+def deliver_pending(c: Container, *, mailer: mail.Mailer | None = None, limit: int = 100) -> int:
+    """Send every message that is due, safe with many workers; returns how many were sent."""
+    _fail_abandoned(c)
+    mailer = mailer or mail.mailer_for(c.settings)
+    sent = 0
+    for _ in range(limit):
+        claimed = _claim_next(c)
+        if claimed is None:
+            break
+        if claimed.content is None:
+            _record_failure(c, claimed, "KeyUnavailable", permanent=True)
+            continue
+        try:
+            mailer.send(
+                claimed.content["to"],
+                claimed.content["subject"],
+                claimed.content["body"],
+                claimed.id,
+            )
+        except mail.DeliveryFailed as exc:
+            _record_failure(c, claimed, exc.reason, permanent=exc.permanent)
+        except Exception as exc:
+            # Only the type: a message of an unknown error may quote the address.
+            _record_failure(c, claimed, type(exc).__name__, permanent=False)
+        else:
+            _record_sent(c, claimed)
+            sent += 1
+    return sent
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    due = or_(_not_before.is_(None), _not_before <= now)
+    return or_(
+        and_(OutboxMessage.status == PENDING, due),
+        and_(
+            OutboxMessage.status == SENDING,
+            _not_before < now,
+            OutboxMessage.attempts < MAX_ATTEMPTS,
+        ),
+    )
+
+
+def _claim_next(c: Container) -> Claimed | None:
+    """Take the oldest due message under a lease, and open it; None when nothing is due."""
+    now = c.clock.now()
+    # As jobs are claimed: SKIP LOCKED lets PostgreSQL workers pass each other by; SQLite's
+    # single writer (BEGIN IMMEDIATE) makes the UPDATE atomic anyway.
+    pick = (
+        select(OutboxMessage.id)
+        .where(_claimable(now))
+        .order_by(OutboxMessage.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == pick, _claimable(now))
+        .values(status=SENDING, attempts=OutboxMessage.attempts + 1, sent_at=now + SEND_LEASE)
+        .returning(OutboxMessage)
+    )
+    with c.uow() as uow:
+        row = uow.session.scalars(stmt).one_or_none()
+        if row is None:
+            return None
+        try:
+            content: dict[str, str] | None = open_message(uow, row)
+        except KeyUnavailable:
+            content = None
+        uow.commit()
+        return Claimed(row.id, row.kind, row.subject_id, row.attempts, content)
+
+
+def _record_sent(c: Container, claimed: Claimed) -> None:
+    """Sent: keep only id, kind, subject and times; the content and its key are wiped."""
+    with c.uow() as uow:
+        uow.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == claimed.id)
+            .values(
+                status=SENT, sent_at=c.clock.now(), sealed=None, wrapped_key=None, last_error=None
+            )
+        )
+        uow.audit(
+            "mail:message:sent",
+            actor="system:mail",
+            subject=claimed.subject_id,
+            object=f"message:{claimed.id}:{claimed.kind}",
+            purpose="service",
+        )
+        uow.commit()
+
+
+def _record_failure(c: Container, claimed: Claimed, reason: str, *, permanent: bool) -> None:
+    """Retry later with backoff, or fail for good (content wiped: it will never be sent)."""
+    final = permanent or claimed.attempts >= MAX_ATTEMPTS
+    now = c.clock.now()
+    with c.uow() as uow:
+        values: dict[str, object] = {"last_error": reason[:255]}
+        if final:
+            values.update(status=FAILED, sent_at=None, sealed=None, wrapped_key=None)
+            uow.audit(
+                "mail:message:failed",
+                actor="system:mail",
+                subject=claimed.subject_id,
+                object=f"message:{claimed.id}:{claimed.kind}",
+                purpose="service",
+            )
+        else:
+            values.update(status=PENDING, sent_at=now + retry_delay(claimed.attempts))
+        uow.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == claimed.id).values(**values)
+        )
+        uow.commit()
+    log.warning(
+        "message %s (%s) attempt %d failed%s: %s",
+        claimed.id,
+        claimed.kind,
+        claimed.attempts,
+        "" if final else ", will retry",
+        reason,
+    )
+
+
+def _fail_abandoned(c: Container) -> None:
+    """Messages whose last allowed attempt died with its worker are failed, not retried."""
+    now = c.clock.now()
+    with c.uow() as uow:
+        abandoned = uow.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.status == SENDING,
+                _not_before < now,
+                OutboxMessage.attempts >= MAX_ATTEMPTS,
+            )
+        ).all()
+        if not abandoned:
+            return
+        for row in abandoned:
+            row.status, row.last_error, row.sent_at = FAILED, "lease expired", None
+            row.sealed, row.wrapped_key = None, None
+            uow.audit(
+                "mail:message:failed",
+                actor="system:mail",
+                subject=row.subject_id,
+                object=f"message:{row.id}:{row.kind}",
+                purpose="service",
+            )
+        uow.commit()
+
+
+@dataclass(frozen=True)
+class MessageRead:
+    """What an operator may see of a message: never its recipient or content."""
+
+    id: str
+    kind: str
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime | None
+    attempts: int
+    last_error: str | None
+
+
+def list_messages(c: Container, *, limit: int = 200) -> list[MessageRead]:
+    """The newest messages, newest first."""
+    with c.uow(write=False) as uow:
+        rows = uow.session.scalars(
+            select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(limit)
+        )
+        return [
+            MessageRead(
+                id=r.id,
+                kind=r.kind,
+                status=r.status,
+                created_at=r.created_at,
+                sent_at=r.sent_at if r.status == SENT else None,
+                next_attempt_at=r.sent_at if r.status in (PENDING, SENDING) else None,
+                attempts=r.attempts,
+                last_error=r.last_error,
+            )
+            for r in rows
+        ]
+
+
+def show_file(c: Container, *, message_id: str) -> str:
+    """One .eml file of the outbox folder, for an operator; the reading is audited."""
+    text = mail.OutboxDirMailer(c.settings.outbox_dir, sender=c.settings.mail_from).read(message_id)
+    with c.uow() as uow:
+        row = uow.session.get(OutboxMessage, message_id)
+        uow.audit(
+            "mail:outbox_file:read",
+            actor="system:cli",
+            subject=row.subject_id if row else None,
+            object=f"message:{message_id}:{row.kind if row else 'unknown'}",
+            purpose="service",
+        )
+        uow.commit()
+    return text
