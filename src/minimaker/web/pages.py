@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from minimaker.web import account_pages, workspace_pages
+from minimaker.web import account_pages, admin_pages, privacy_pages, workspace_pages
 from minimaker.web.render import STATIC, install_error_pages
 
 
@@ -18,4 +18,6 @@ def install(app: FastAPI) -> None:
     install_error_pages(app)
     app.include_router(account_pages.router)
     app.include_router(workspace_pages.router)
+    app.include_router(privacy_pages.router)
+    admin_pages.install(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
