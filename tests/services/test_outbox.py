@@ -166,7 +166,7 @@ def test_a_message_whose_worker_died_mid_send_goes_out_after_its_lease(
         conn.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == message_id)
-            .values(status="sending", attempts=1, sent_at=now + outbox.SEND_LEASE)
+            .values(status="sending", attempts=1, next_attempt_at=now + outbox.SEND_LEASE)
         )
     assert outbox.deliver_pending(smtp_c) == 0
     smtp_c.clock.advance(seconds=outbox.SEND_LEASE.total_seconds() + 1)  # type: ignore[attr-defined]

@@ -3,10 +3,8 @@
 Delivery is at least once: a message is claimed (status `sending`, with a lease), opened,
 handed to the mailer, then marked sent and wiped in one transaction with its audit event. A
 worker that dies mid-send leaves the lease to run out, and another worker sends it again.
-
-The table has no column of its own for "not before": until a message is sent, `sent_at`
-holds the earliest time it may be claimed (the end of a retry's backoff, or of a sending
-lease); once sent, it is the time of delivery. `_not_before` is the one place that knows.
+`next_attempt_at` is the earliest time a message may be claimed (the end of a retry's backoff,
+or of a sending lease); `sent_at` is the time of delivery.
 """
 
 from __future__ import annotations
@@ -34,7 +32,7 @@ PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 MAX_ATTEMPTS = 6
 #: A message claimed this long ago and not finished is taken to be lost with its worker.
 SEND_LEASE = timedelta(minutes=5)
-_not_before = OutboxMessage.sent_at
+_not_before = OutboxMessage.next_attempt_at
 
 
 def queue_message(
@@ -169,7 +167,11 @@ def _claim_next(c: Container) -> Claimed | None:
     stmt = (
         update(OutboxMessage)
         .where(OutboxMessage.id == pick, _claimable(now))
-        .values(status=SENDING, attempts=OutboxMessage.attempts + 1, sent_at=now + SEND_LEASE)
+        .values(
+            status=SENDING,
+            attempts=OutboxMessage.attempts + 1,
+            next_attempt_at=now + SEND_LEASE,
+        )
         .returning(OutboxMessage)
     )
     with c.uow() as uow:
@@ -191,7 +193,12 @@ def _record_sent(c: Container, claimed: Claimed) -> None:
             update(OutboxMessage)
             .where(OutboxMessage.id == claimed.id)
             .values(
-                status=SENT, sent_at=c.clock.now(), sealed=None, wrapped_key=None, last_error=None
+                status=SENT,
+                sent_at=c.clock.now(),
+                next_attempt_at=None,
+                sealed=None,
+                wrapped_key=None,
+                last_error=None,
             )
         )
         uow.audit(
@@ -211,7 +218,7 @@ def _record_failure(c: Container, claimed: Claimed, reason: str, *, permanent: b
     with c.uow() as uow:
         values: dict[str, object] = {"last_error": reason[:255]}
         if final:
-            values.update(status=FAILED, sent_at=None, sealed=None, wrapped_key=None)
+            values.update(status=FAILED, next_attempt_at=None, sealed=None, wrapped_key=None)
             uow.audit(
                 "mail:message:failed",
                 actor="system:mail",
@@ -220,7 +227,7 @@ def _record_failure(c: Container, claimed: Claimed, reason: str, *, permanent: b
                 purpose="service",
             )
         else:
-            values.update(status=PENDING, sent_at=now + retry_delay(claimed.attempts))
+            values.update(status=PENDING, next_attempt_at=now + retry_delay(claimed.attempts))
         uow.session.execute(
             update(OutboxMessage).where(OutboxMessage.id == claimed.id).values(**values)
         )
@@ -249,7 +256,7 @@ def _fail_abandoned(c: Container) -> None:
         if not abandoned:
             return
         for row in abandoned:
-            row.status, row.last_error, row.sent_at = FAILED, "lease expired", None
+            row.status, row.last_error, row.next_attempt_at = FAILED, "lease expired", None
             row.sealed, row.wrapped_key = None, None
             uow.audit(
                 "mail:message:failed",
@@ -287,8 +294,8 @@ def list_messages(c: Container, *, limit: int = 200) -> list[MessageRead]:
                 kind=r.kind,
                 status=r.status,
                 created_at=r.created_at,
-                sent_at=r.sent_at if r.status == SENT else None,
-                next_attempt_at=r.sent_at if r.status in (PENDING, SENDING) else None,
+                sent_at=r.sent_at,
+                next_attempt_at=r.next_attempt_at,
                 attempts=r.attempts,
                 last_error=r.last_error,
             )
