@@ -8,12 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from minimaker.bootstrap import build
 from minimaker.crypto.keys import encode_key, generate_key
 from minimaker.domain.errors import KeyUnavailable
-from minimaker.services import accounts, uploads
+from minimaker.services import accounts, outbox, uploads
 from minimaker.settings import Settings
+from minimaker.store.models import OutboxMessage
 from tests.conftest import photo_bytes
 
 
@@ -65,6 +67,11 @@ def test_rotation_with_a_given_key_keeps_everything_readable_and_retires_the_old
 ) -> None:
     c = build(settings)
     made = _people(c)
+    with c.uow() as uow:
+        outbox.queue_to_subject(
+            uow, subject_id=made[0][0], kind="probe", subject="Queued before", body="rotation"
+        )
+        uow.commit()
     c.close()
     blobs_before = _blob_files(settings.data_dir)
     new_key = encode_key(generate_key())
@@ -80,6 +87,13 @@ def test_rotation_with_a_given_key_keeps_everything_readable_and_retires_the_old
     assert "re-wrapped 3 data key(s)" in done.stderr
     assert _blob_files(settings.data_dir) == blobs_before  # not one blob byte rewritten
     _read_all(settings.model_copy(update={"master_key": new_key}), made)
+    rotated = build(settings.model_copy(update={"master_key": new_key}))
+    try:
+        with rotated.uow(write=False) as uow:
+            (row,) = uow.session.scalars(select(OutboxMessage)).all()
+            assert outbox.open_message(uow, row)["body"] == "rotation"  # mail survives too
+    finally:
+        rotated.close()
     old = build(settings)
     try:
         with pytest.raises(KeyUnavailable):

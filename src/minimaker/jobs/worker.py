@@ -28,6 +28,10 @@ def default_handlers() -> dict[str, Handler]:
     from minimaker.services import fulfilment, generation, rights
 
     fulfilment.load()  # registers every request type's fulfiller
+    # Modules that register periodic duties (mail delivery, expiry, the overdue alarm).
+    import minimaker.services.outbox
+    import minimaker.services.staff_queue  # noqa: F401
+
     return {
         "generate_model": generation.run_generation_job,
         "fulfil_request": rights.run_fulfilment_job,

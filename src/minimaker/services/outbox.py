@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 
 from minimaker.bootstrap import Container, UnitOfWork
 from minimaker.crypto.fields import open_field, seal_field
-from minimaker.crypto.keys import generate_key
+from minimaker.crypto.keys import MasterKey, generate_key
 from minimaker.domain.errors import KeyUnavailable
 from minimaker.jobs.periodic import duty
 from minimaker.services import mail
@@ -317,3 +317,19 @@ def show_file(c: Container, *, message_id: str) -> str:
         )
         uow.commit()
     return text
+
+
+def rewrap_keys(c: Container, *, old: MasterKey, new: MasterKey) -> int:
+    """Master-key rotation: re-wrap the keys of messages not yet delivered."""
+    with c.uow() as uow:
+        rows = uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.wrapped_key.is_not(None))
+        ).all()
+        for row in rows:
+            assert row.wrapped_key is not None
+            context = f"outbox:{row.id}"
+            row.wrapped_key = new.wrap(
+                old.unwrap(row.wrapped_key, context=context), context=context
+            )
+        uow.commit()
+    return len(rows)

@@ -22,6 +22,7 @@ from minimaker.domain.errors import NotFound, ValidationFailed
 from minimaker.domain.requests import (
     OPEN,
     Deadline,
+    ExtensionRefused,
     RequestType,
     Status,
     parse_type,
@@ -289,6 +290,8 @@ def extend(c: Container, *, actor: str, request_id: str, months: int, reason: st
     """Art. 12(3): extend once by up to two months; the subject is told the reason."""
     with c.uow() as uow:
         row = _open_request(uow, request_id)
+        if Status(row.status) not in OPEN:
+            raise ExtensionRefused(f"the request is already {row.status}")
         deadline = deadline_of(row).extend(months, now=c.clock.now(), reason=reason)
         row.due_at, row.extended_months = deadline.due_at, deadline.extended_months
         row.extension_reason = reason.strip()
