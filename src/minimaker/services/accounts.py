@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -24,9 +25,15 @@ from minimaker.domain.errors import (
 from minimaker.store.models import AuthSession, LoginFailure, User
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+
+
 # Verifying against this when the account does not exist keeps both paths equally slow,
 # so response time does not reveal which usernames are registered.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 _TOKEN_ALG = "HS256"  # noqa: S105 - an algorithm name, not a secret
 
 
@@ -112,10 +119,10 @@ def login(c: Container, *, login: str, password: str, client_ip: str) -> IssuedT
             blind_index(index_key, field="throttle-account", value=value),
             blind_index(index_key, field="throttle-ip", value=client_ip),
         ]
-        _check_throttle(c, uow, throttle, now)
+        check_throttle(c, uow, throttle, now)
         column = User.email_bidx if field == "email" else User.username_bidx
         user = uow.session.scalar(select(User).where(column == bidx))
-        if not _password_ok(user.password_hash if user else None, password):
+        if not password_ok(user.password_hash if user else None, password):
             for key in throttle:
                 uow.session.add(LoginFailure(key=key, at=now))
             uow.audit(
@@ -136,14 +143,16 @@ def login(c: Container, *, login: str, password: str, client_ip: str) -> IssuedT
     return issued
 
 
-def _password_ok(stored: str | None, password: str) -> bool:
+def password_ok(stored: str | None, password: str) -> bool:
+    """Whether `password` matches `stored`; equally slow when there is no stored hash."""
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
 
-def _check_throttle(c: Container, uow: UnitOfWork, keys: list[str], now: datetime) -> None:
+def check_throttle(c: Container, uow: UnitOfWork, keys: list[str], now: datetime) -> None:
+    """TooManyAttempts if any keyed counter reached the limit within the window."""
     window_start = now - timedelta(seconds=c.settings.login_window_s)
     uow.session.execute(delete(LoginFailure).where(LoginFailure.at < window_start))
     for key in keys:

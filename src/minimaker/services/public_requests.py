@@ -89,7 +89,7 @@ def _take_request(c: Container, *, address: str, kind: RequestType, client_ip: s
     ]
     now = c.clock.now()
     with c.uow() as uow:
-        _check_throttle(c, uow, throttle, now)
+        check_throttle(c, uow, throttle, now)
         for key in throttle:
             uow.session.add(LoginFailure(key=key, at=now))
         bidx = blind_index(index_key, field="email", value=email_key)
@@ -99,7 +99,7 @@ def _take_request(c: Container, *, address: str, kind: RequestType, client_ip: s
         uow.commit()
 
 
-def _check_throttle(c: Container, uow: UnitOfWork, keys: list[str], now: datetime) -> None:
+def check_throttle(c: Container, uow: UnitOfWork, keys: list[str], now: datetime) -> None:
     """At most login_max_failures public requests per IP and per address in the window."""
     window = timedelta(seconds=c.settings.login_window_s)
     # The same window as the login counters: their pruning removes ours no earlier.

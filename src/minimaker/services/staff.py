@@ -27,7 +27,7 @@ from minimaker.domain.errors import (
     NotFound,
 )
 from minimaker.domain.permissions import Action, StaffForbidden, allows, parse_role
-from minimaker.services.accounts import IssuedToken, _check_throttle, _password_ok
+from minimaker.services.accounts import IssuedToken, check_throttle, password_ok
 from minimaker.services.uploads import _plausible
 from minimaker.store.models import LoginFailure, StaffMember, StaffSession
 
@@ -157,10 +157,10 @@ def login(c: Container, *, username: str, password: str, client_ip: str) -> Issu
         blind_index(index_key, field="staff-throttle-ip", value=client_ip),
     ]
     with c.uow() as uow:
-        _check_throttle(c, uow, throttle, now)
+        check_throttle(c, uow, throttle, now)
         row = uow.session.scalar(select(StaffMember).where(StaffMember.username == name))
         stored = row.password_hash if row is not None and row.disabled_at is None else None
-        if not _password_ok(stored, password):
+        if not password_ok(stored, password):
             for key in throttle:
                 uow.session.add(LoginFailure(key=key, at=now))
             uow.audit(
