@@ -8,7 +8,7 @@ from sqlalchemy import select
 from minimaker.bootstrap import Container
 from minimaker.jobs.worker import Worker
 from minimaker.policy import load_policy
-from minimaker.store.models import AuditEntry, Model3D, Upload, User
+from minimaker.store.models import AuditEntry, Model3D, Upload, UsageEvent, User
 from tests.conftest import photo_bytes, signup_and_login
 
 
@@ -44,8 +44,12 @@ def test_every_personal_row_carries_its_subject_and_a_policy_category(
     with container.sessions() as s:
         users = s.scalars(select(User)).all()
         rows = [*s.scalars(select(Upload)), *s.scalars(select(Model3D))]
-    assert users and rows
+        events = s.scalars(select(UsageEvent)).all()
+    assert users and rows and events
     assert {u.category for u in users} <= categories
     for row in rows:
         assert row.category in categories
         assert row.owner_id == users[0].id
+    for event in events:
+        assert event.category in categories
+        assert event.subject_id == users[0].id
