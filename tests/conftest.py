@@ -127,6 +127,10 @@ def settings(tmp_path: Path, database_url: str, keystore_url: str, master_key: s
         max_image_side=4000,
         generation_max_resolution=64,
         embedded_worker=False,
+        # Hash strength is not under test here; a cheap argon2id keeps the suite fast.
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+        argon2_parallelism=1,
     )
 
 

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         "decompression bomb before it is decoded.",
     )
     max_image_side: int = Field(12_000, ge=16, description="Largest accepted image side.")
+    argon2_time_cost: int = Field(3, ge=1, description="argon2id passes over memory.")
+    argon2_memory_kib: int = Field(
+        65536, ge=8, description="argon2id memory per password hash, in KiB (64 MiB default)."
+    )
+    argon2_parallelism: int = Field(4, ge=1, description="argon2id lanes.")
     login_max_failures: int = Field(
         5, ge=1, description="Failed logins allowed per account and per IP in the window."
     )

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 
 from minimaker.bootstrap import Container, UnitOfWork
@@ -22,17 +18,11 @@ from minimaker.domain.errors import (
     NotAuthenticated,
     TooManyAttempts,
 )
+from minimaker.services import passwords
 from minimaker.store.models import AuthSession, LoginFailure, User
-
-_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
-
 
 # Verifying against this when the account does not exist keeps both paths equally slow,
 # so response time does not reveal which usernames are registered.
-@functools.cache
-def _dummy_hash() -> str:
-    return _hasher.hash(secrets.token_urlsafe(16))
-
 
 _TOKEN_ALG = "HS256"  # noqa: S105 - an algorithm name, not a secret
 
@@ -65,7 +55,7 @@ def signup(c: Container, *, name: str, email: str, username: str, password: str)
         rules.clean_username(username),
     )
     rules.check_password(password)
-    pw_hash = _hasher.hash(password)
+    pw_hash = passwords.hash_password(c.settings, password)
     user_id = uuid.uuid4().hex
     now = c.clock.now()
     # Secrets first: minting one writes in its own transaction, which must not nest in ours.
@@ -122,7 +112,7 @@ def login(c: Container, *, login: str, password: str, client_ip: str) -> IssuedT
         check_throttle(c, uow, throttle, now)
         column = User.email_bidx if field == "email" else User.username_bidx
         user = uow.session.scalar(select(User).where(column == bidx))
-        if not password_ok(user.password_hash if user else None, password):
+        if not passwords.password_ok(c.settings, user.password_hash if user else None, password):
             for key in throttle:
                 uow.session.add(LoginFailure(key=key, at=now))
             uow.audit(
@@ -134,6 +124,9 @@ def login(c: Container, *, login: str, password: str, client_ip: str) -> IssuedT
             uow.commit()
             raise InvalidCredentials()
         assert user is not None
+        if passwords.needs_rehash(c.settings, user.password_hash):
+            # Parameters were raised since this hash was made: upgrade it while we can.
+            user.password_hash = passwords.hash_password(c.settings, password)
         uow.session.execute(delete(LoginFailure).where(LoginFailure.key == throttle[0]))
         issued = _open_session(c, uow, user.id, now, token_key)
         uow.audit(
@@ -141,14 +134,6 @@ def login(c: Container, *, login: str, password: str, client_ip: str) -> IssuedT
         )
         uow.commit()
     return issued
-
-
-def password_ok(stored: str | None, password: str) -> bool:
-    """Whether `password` matches `stored`; equally slow when there is no stored hash."""
-    try:
-        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def check_throttle(c: Container, uow: UnitOfWork, keys: list[str], now: datetime) -> None:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
-from argon2 import PasswordHasher
 from sqlalchemy import delete, select
 
 from minimaker.bootstrap import Container, UnitOfWork
@@ -27,11 +26,11 @@ from minimaker.domain.errors import (
     NotFound,
 )
 from minimaker.domain.permissions import Action, StaffForbidden, allows, parse_role
-from minimaker.services.accounts import IssuedToken, check_throttle, password_ok
+from minimaker.services import passwords
+from minimaker.services.accounts import IssuedToken, check_throttle
 from minimaker.services.uploads import _plausible
 from minimaker.store.models import LoginFailure, StaffMember, StaffSession
 
-_hasher = PasswordHasher()  # argon2id, as for users
 _TOKEN_ALG = "HS256"  # noqa: S105 - an algorithm name, not a secret
 _TOKEN_KEY = "staff_token_signing"  # noqa: S105 - the name of a keyring secret, not a secret
 #: The audience of staff tokens; user tokens carry none, so each side refuses the other's.
@@ -96,7 +95,7 @@ def create_staff(
     kind = parse_role(role)
     name = rules.username_key(rules.clean_username(username))
     rules.check_password(password)
-    pw_hash = _hasher.hash(password)
+    pw_hash = passwords.hash_password(c.settings, password)
     with c.uow() as uow:
         if uow.session.scalar(select(StaffMember.id).where(StaffMember.username == name)):
             raise AlreadyTaken("username")
@@ -160,7 +159,7 @@ def login(c: Container, *, username: str, password: str, client_ip: str) -> Issu
         check_throttle(c, uow, throttle, now)
         row = uow.session.scalar(select(StaffMember).where(StaffMember.username == name))
         stored = row.password_hash if row is not None and row.disabled_at is None else None
-        if not password_ok(stored, password):
+        if not passwords.password_ok(c.settings, stored, password):
             for key in throttle:
                 uow.session.add(LoginFailure(key=key, at=now))
             uow.audit(
