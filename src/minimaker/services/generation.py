@@ -90,8 +90,30 @@ def request_model(
     return _read(row)
 
 
+@dataclass(frozen=True)
+class _Loaded:
+    """What phase one read: the decrypted photo and the model's parameters."""
+
+    model_id: str
+    owner_id: str
+    photo: bytes
+    params: ReliefParams
+
+
 def run_generation_job(c: Container, job: Job) -> None:
     """Job handler: photo -> relief -> STL/GLB/OBJ, each encrypted under the owner's key."""
+    loaded = _load_for_generation(c, job)
+    if loaded is None:
+        return
+    with Image.open(io.BytesIO(loaded.photo)) as img:
+        mesh = relief_from_image(img, loaded.params)
+    outputs = {fmt: export_mesh(mesh, fmt) for fmt in FORMATS}
+    del mesh
+    _store_generation(c, job, loaded, outputs)
+
+
+def _load_for_generation(c: Container, job: Job) -> _Loaded | None:
+    """Phase one: mark the model running and read its photo; None if there is nothing to do."""
     model_id = str(job.payload["model_id"])
     with c.uow() as uow:
         model = uow.session.get(Model3D, model_id)
@@ -102,7 +124,7 @@ def run_generation_job(c: Container, job: Job) -> None:
                 model.error = "the photo was deleted before the model was made"
             queue.finish(uow.session, job.id, now=c.clock.now())
             uow.commit()
-            return
+            return None
         # A restriction applied after the request was queued still stops the work (Art. 18).
         ensure_allowed(uow.session, model.owner_id, Activity.GENERATION)
         model.status = RUNNING
@@ -110,14 +132,14 @@ def run_generation_job(c: Container, job: Job) -> None:
         assert upload is not None
         dek = uow.keys.subject_key(model.owner_id)
         photo = c.blobs.read_bytes(dek, upload.blob_id)
-        params = ReliefParams.from_mapping(model.params)
-        owner_id, blob_of_photo = model.owner_id, upload.blob_id
+        loaded = _Loaded(model_id, model.owner_id, photo, ReliefParams.from_mapping(model.params))
         uow.commit()
-    del blob_of_photo
-    with Image.open(io.BytesIO(photo)) as img:
-        mesh = relief_from_image(img, params)
-    outputs = {fmt: export_mesh(mesh, fmt) for fmt in FORMATS}
-    del mesh, photo
+    return loaded
+
+
+def _store_generation(c: Container, job: Job, loaded: _Loaded, outputs: dict[str, bytes]) -> None:
+    """Phase two: store the files, unless the model, its photo or the subject is gone now."""
+    model_id, owner_id = loaded.model_id, loaded.owner_id
     with c.uow() as uow:
         # Re-read under lock: the model, its photo or the whole subject may be gone now.
         model = uow.session.scalars(

@@ -92,7 +92,10 @@ class Model3D(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (Index("ix_models_owner_created", "owner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_models_owner_created", "owner_id", "created_at"),
+        Index("ix_models_upload_id", "upload_id"),
+    )
 
 
 class ModelFile(Base):

@@ -138,6 +138,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("models", schema=None) as batch_op:
         batch_op.create_index("ix_models_owner_created", ["owner_id", "created_at"], unique=False)
+        # Deleting a photo sets models.upload_id to NULL: without this, a scan of every model.
+        batch_op.create_index("ix_models_upload_id", ["upload_id"], unique=False)
 
     op.create_table(
         "model_files",
@@ -163,6 +165,7 @@ def downgrade() -> None:
 
     op.drop_table("model_files")
     with op.batch_alter_table("models", schema=None) as batch_op:
+        batch_op.drop_index("ix_models_upload_id")
         batch_op.drop_index("ix_models_owner_created")
 
     op.drop_table("models")
