@@ -23,9 +23,13 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.")
 keys_app = typer.Typer(help="Master key and data keys.")
 audit_app = typer.Typer(help="The tamper-evident audit log.")
+staff_app = typer.Typer(help="Staff accounts (privacy officer, support, admin).")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(staff_app, name="staff")
+outbox_app = typer.Typer(help="Email: queued, sent and failed messages; the outbox folder.")
+app.add_typer(outbox_app, name="outbox")
 console = Console(stderr=True)
 
 
@@ -57,12 +61,15 @@ def serve(
 
     from minimaker.api.app import create_app
     from minimaker.bootstrap import build
+    from minimaker.services import erasure
     from minimaker.store import migrate
 
     _logging()
     settings = _settings()
     c = build(settings)
     migrate.upgrade_all(c)
+    # Art. 17: a restored backup must not bring an erased subject back, even for a moment.
+    log_replayed(erasure.replay_ledger(c))
     uvicorn.run(
         create_app(c, worker=worker),
         host=host,
@@ -143,6 +150,10 @@ def keys_rotate_master(
         count = c.keys.rotate_master(
             new, progress=lambda done, total: progress.update(task, completed=done, total=total)
         )
+        from minimaker.services import outbox
+
+        # Mail not yet delivered is sealed under keys the master key wraps too.
+        outbox.rewrap_keys(c, old=c.master, new=new)
     if new_key is None:
         os.replace(pending, key_file)
     console.print(f"re-wrapped {count} data key(s); new master key id {new.kek_id}")
@@ -174,6 +185,156 @@ def audit_verify() -> None:
             console.print(f"[red]FAILED:[/red] {exc.message}")
             raise typer.Exit(1) from exc
     typer.echo(f"audit chain intact: {report.entries} entries, head {report.head_hash}")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    show: Annotated[
+        str | None, typer.Option("--show", help="Print one message file of the outbox folder.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many messages.")] = 200,
+) -> None:
+    """List outbox messages (never their content) and the files waiting in the outbox folder."""
+    from rich.table import Table
+
+    from minimaker.bootstrap import container_for
+    from minimaker.services import mail, outbox
+
+    settings = _settings()
+    with container_for(settings) as c:
+        if show is not None:
+            typer.echo(outbox.show_file(c, message_id=show), nl=False)
+            return
+        messages = outbox.list_messages(c, limit=limit)
+    table = Table(title=f"outbox: {len(messages)} message(s), newest first")
+    for column in ("id", "kind", "status", "created", "sent", "attempts", "error"):
+        table.add_column(column, no_wrap=column == "id")
+    for m in messages:
+        sent = (
+            f"{m.sent_at:%Y-%m-%d %H:%M:%S}"
+            if m.sent_at
+            else f"next try {m.next_attempt_at:%H:%M:%S}"
+            if m.next_attempt_at
+            else ""
+        )
+        table.add_row(
+            m.id,
+            m.kind,
+            m.status,
+            f"{m.created_at:%Y-%m-%d %H:%M:%S}",
+            sent,
+            str(m.attempts),
+            m.last_error or "",
+        )
+    out = Console()
+    out.print(table)
+    files = mail.OutboxDirMailer(settings.outbox_dir, sender=settings.mail_from).waiting()
+    out.print(f"{len(files)} message file(s) in {settings.outbox_dir}:")
+    for f in files:
+        out.print(f"  {f.message_id}.eml  {f.size_bytes} bytes")
+
+
+backup_app = typer.Typer(
+    help="Backups of the data database and blobs. WARNING: a backup holds personal data "
+    "(encrypted, but personal all the same): keep it as safely as the database itself."
+)
+app.add_typer(backup_app, name="backup")
+
+
+def log_replayed(count: int) -> None:
+    """Say how many erased subjects had rows again (counts only: ids are pseudonymous)."""
+    if count:
+        console.print(f"re-erased {count} subject(s) named in the erasure ledger")
+
+
+@backup_app.command("create")
+def backup_create(
+    path: Annotated[Path, typer.Argument(help="The tar file to write (mode 0600).")],
+) -> None:
+    """Write a backup: every row of the data database and every blob, as stored (ciphertext).
+
+    WARNING: the file holds personal data. It is written with mode 0600; store it encrypted
+    and access-controlled. Data keys are not in it (they stay in the key store), so a subject
+    erased later cannot be brought back by restoring it.
+    """
+    from minimaker.bootstrap import container_for
+    from minimaker.services import backup
+
+    with container_for(_settings()) as c:
+        report = backup.create_backup(c, path)
+    rows = sum(report.tables.values())
+    console.print(
+        f"backup written: {rows} row(s) in {len(report.tables)} tables, {report.blobs} blob(s)"
+    )
+
+
+@backup_app.command("restore")
+def backup_restore(
+    path: Annotated[Path, typer.Argument(help="The backup tar file to restore.")],
+) -> None:
+    """Replace every row and blob with a backup's, then re-erase whom the ledger names.
+
+    Stop every MiniMaker process first. The backup holds personal data: see `backup create`.
+    """
+    from minimaker.bootstrap import container_for
+    from minimaker.services import backup
+
+    with container_for(_settings()) as c:
+        report = backup.restore_backup(c, path)
+    rows = sum(report.tables.values())
+    console.print(f"restored {rows} row(s) and {report.blobs} blob(s)")
+    log_replayed(report.replayed)
+
+
+@staff_app.command("create")
+def staff_create(
+    username: Annotated[str, typer.Option(help="The staff member's sign-in name.")],
+    role: Annotated[str, typer.Option(help="dpo, support or admin.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            envvar="MINIMAKER_STAFF_PASSWORD",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            hidden=True,  # typed at the prompt or set in the environment, never in argv
+            help="The password; prompted for unless MINIMAKER_STAFF_PASSWORD is set.",
+        ),
+    ],
+) -> None:
+    """Create a staff account with one role (the first admin is made here)."""
+    from minimaker.bootstrap import container_for
+    from minimaker.services import staff
+
+    with container_for(_settings()) as c:
+        member = staff.create_staff(c, by=None, username=username, password=password, role=role)
+    typer.echo(f"created staff {member.id} ({member.role})")
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """List staff accounts: id, role, username, created, disabled."""
+    from minimaker.bootstrap import container_for
+    from minimaker.services import staff
+
+    with container_for(_settings()) as c:
+        members = staff.list_staff(c, by=None)
+    for m in members:
+        disabled = f"disabled {m.disabled_at:%Y-%m-%d}" if m.disabled_at else "active"
+        typer.echo(f"{m.id}  {m.role:<8} {m.username:<32} {m.created_at:%Y-%m-%d}  {disabled}")
+
+
+@staff_app.command("disable")
+def staff_disable(
+    staff_id: Annotated[str, typer.Argument(help="The staff id to disable.")],
+) -> None:
+    """Disable a staff account; its sessions end at once."""
+    from minimaker.bootstrap import container_for
+    from minimaker.services import staff
+
+    with container_for(_settings()) as c:
+        member = staff.disable_staff(c, by=None, staff_id=staff_id)
+    typer.echo(f"disabled staff {member.id}")
 
 
 def main() -> None:

@@ -76,9 +76,19 @@ def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
     app.state.container = c
     errors.install(app)
     app.include_router(router)
-    from minimaker.api import privacy
+    from minimaker.api import admin, privacy
 
     app.include_router(privacy.router)
+    from minimaker.api import archives
+
+    app.include_router(archives.router)
+    from minimaker.api import public
+
+    app.include_router(public.router)
+    from minimaker.api import account
+
+    app.include_router(account.router)
+    app.include_router(admin.router)
     from minimaker.web import pages
 
     pages.install(app)

@@ -9,6 +9,8 @@ from minimaker.services.rights import FULFILLERS
 
 MODULES = (
     "minimaker.services.subject_rights",  # rectification, restriction, objection
+    "minimaker.services.archives",  # access, portability
+    "minimaker.services.erasure",  # erasure
 )
 
 
