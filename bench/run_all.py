@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHES = ["bench_crypto.py", "bench_generate.py", "bench_audit.py", "bench_api.py"]
+BENCHES = [
+    "bench_crypto.py",
+    "bench_generate.py",
+    "bench_audit.py",
+    "bench_api.py",
+    "bench_erasure.py",
+    "bench_access_archive.py",
+]
 
 
 def main() -> int:
