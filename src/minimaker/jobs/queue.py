@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
+from minimaker.domain.ids import is_id
 from minimaker.store.models import Job
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
@@ -25,7 +26,7 @@ def enqueue(
     max_attempts: int = 3,
 ) -> str:
     """Add a job in the caller's transaction. Payloads are ids only: never personal data."""
-    if not set(payload) <= _ID_KEYS or not all(_looks_like_id(v) for v in payload.values()):
+    if not set(payload) <= _ID_KEYS or not all(is_id(v) for v in payload.values()):
         raise ValueError("job payloads carry ids only")
     job_id = uuid.uuid4().hex
     session.add(
@@ -42,12 +43,6 @@ def enqueue(
         )
     )
     return job_id
-
-
-def _looks_like_id(value: Any) -> bool:
-    return (
-        isinstance(value, str) and len(value) == 32 and all(c in "0123456789abcdef" for c in value)
-    )
 
 
 def claim(

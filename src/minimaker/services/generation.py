@@ -14,12 +14,13 @@ from sqlalchemy import delete, select
 
 from minimaker.bootstrap import Container, UnitOfWork
 from minimaker.domain.errors import KeyUnavailable, NotFound, NotReady, ValidationFailed
+from minimaker.domain.ids import is_id
 from minimaker.domain.processing import Activity
 from minimaker.generate import FORMATS, MEDIA_TYPES, ReliefParams, export_mesh, relief_from_image
 from minimaker.jobs import queue
 from minimaker.services.accounts import actor_for
 from minimaker.services.processing import allowed, ensure_allowed
-from minimaker.services.uploads import _plausible, owned_upload
+from minimaker.services.uploads import owned_upload
 from minimaker.store.blobs import new_blob_id
 from minimaker.store.models import Job, Model3D, ModelFile, Upload, UsageEvent
 
@@ -207,7 +208,7 @@ run_generation_job.on_final_failure = _on_final_failure  # type: ignore[attr-def
 
 
 def _owned_model(uow: UnitOfWork, *, user_id: str, model_id: str) -> Model3D:
-    row = uow.session.get(Model3D, model_id) if _plausible(model_id) else None
+    row = uow.session.get(Model3D, model_id) if is_id(model_id) else None
     if row is None or row.owner_id != user_id:
         raise NotFound("model")
     return row

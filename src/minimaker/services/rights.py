@@ -19,6 +19,7 @@ from sqlalchemy import select
 from minimaker.bootstrap import Container, UnitOfWork
 from minimaker.crypto.fields import open_field, seal_field
 from minimaker.domain.errors import NotFound, ValidationFailed
+from minimaker.domain.ids import is_id
 from minimaker.domain.requests import (
     OPEN,
     Deadline,
@@ -31,7 +32,6 @@ from minimaker.domain.requests import (
 )
 from minimaker.jobs import queue
 from minimaker.services import outbox
-from minimaker.services.uploads import _plausible
 from minimaker.store.models import Job, RequestEvent, RightsRequest
 
 
@@ -256,7 +256,7 @@ def submit(
 
 def owned_request(uow: UnitOfWork, *, user_id: str, request_id: str) -> RightsRequest:
     """The subject's request; another subject's id answers exactly like a missing one."""
-    row = uow.session.get(RightsRequest, request_id) if _plausible(request_id) else None
+    row = uow.session.get(RightsRequest, request_id) if is_id(request_id) else None
     if row is None or row.subject_id != user_id:
         raise NotFound("request")
     return row
@@ -280,7 +280,7 @@ def get_for_subject(c: Container, *, user_id: str, request_id: str) -> RequestRe
 def get_any(c: Container, *, request_id: str) -> RequestRead:
     """Any request by id (staff views, after their role was checked)."""
     with c.uow(write=False) as uow:
-        row = uow.session.get(RightsRequest, request_id) if _plausible(request_id) else None
+        row = uow.session.get(RightsRequest, request_id) if is_id(request_id) else None
         if row is None:
             raise NotFound("request")
         return _read(uow, row)
@@ -373,7 +373,7 @@ def resume(c: Container, *, actor: str, request_id: str) -> RequestRead:
 
 
 def _open_request(uow: UnitOfWork, request_id: str) -> RightsRequest:
-    row = uow.session.get(RightsRequest, request_id) if _plausible(request_id) else None
+    row = uow.session.get(RightsRequest, request_id) if is_id(request_id) else None
     if row is None:
         raise NotFound("request")
     return row

@@ -25,10 +25,10 @@ from minimaker.domain.errors import (
     NotAuthenticated,
     NotFound,
 )
+from minimaker.domain.ids import is_id
 from minimaker.domain.permissions import Action, StaffForbidden, allows, parse_role
 from minimaker.services import passwords
 from minimaker.services.accounts import IssuedToken, check_throttle
-from minimaker.services.uploads import _plausible
 from minimaker.store.models import LoginFailure, StaffMember, StaffSession
 
 _TOKEN_ALG = "HS256"  # noqa: S105 - an algorithm name, not a secret
@@ -132,7 +132,7 @@ def disable_staff(c: Container, *, by: StaffIdentity | None, staff_id: str) -> S
     if by is not None and by.id == staff_id:
         raise Conflict("you cannot disable your own account")
     with c.uow() as uow:
-        row = uow.session.get(StaffMember, staff_id) if _plausible(staff_id) else None
+        row = uow.session.get(StaffMember, staff_id) if is_id(staff_id) else None
         if row is None:
             raise NotFound("staff member")
         if row.disabled_at is None:

@@ -18,13 +18,13 @@ from sqlalchemy import select
 
 from minimaker.bootstrap import Container
 from minimaker.domain.errors import MiniMakerError, ValidationFailed
+from minimaker.domain.ids import is_id
 from minimaker.domain.permissions import Action
 from minimaker.domain.requests import OPEN, ExtensionRefused, Status
 from minimaker.jobs.periodic import duty
 from minimaker.services import rights
 from minimaker.services.rights import EventRead, RequestRead
 from minimaker.services.staff import StaffIdentity, permit
-from minimaker.services.uploads import _plausible
 from minimaker.store.models import RightsRequest
 
 log = logging.getLogger("minimaker.rights")
@@ -200,7 +200,7 @@ def record(
 
 def _ref(request_id: str) -> str:
     # The id comes from a URL: only an id we could have minted goes into the audit.
-    return f"request:{request_id}" if _plausible(request_id) else "request:malformed"
+    return f"request:{request_id}" if is_id(request_id) else "request:malformed"
 
 
 def _after(c: Container, staff: StaffIdentity, read: RequestRead, verb: str) -> StaffRequestView:

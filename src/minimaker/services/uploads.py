@@ -13,6 +13,7 @@ from sqlalchemy import select
 from minimaker import images
 from minimaker.bootstrap import Container, UnitOfWork
 from minimaker.domain.errors import NotFound, PayloadTooLarge
+from minimaker.domain.ids import is_id
 from minimaker.services.accounts import actor_for
 from minimaker.store.blobs import new_blob_id
 from minimaker.store.models import Upload
@@ -70,15 +71,10 @@ def create_upload(c: Container, *, user_id: str, data: bytes) -> UploadRead:
 
 def owned_upload(uow: UnitOfWork, *, user_id: str, upload_id: str) -> Upload:
     """The upload if it is the user's; another user's id answers exactly like a missing one."""
-    row = uow.session.get(Upload, upload_id) if _plausible(upload_id) else None
+    row = uow.session.get(Upload, upload_id) if is_id(upload_id) else None
     if row is None or row.owner_id != user_id:
         raise NotFound("upload")
     return row
-
-
-def _plausible(object_id: str) -> bool:
-    # Ids are uuid4 hex; anything else cannot exist, so it need not reach the database.
-    return len(object_id) == 32 and all(ch in "0123456789abcdef" for ch in object_id)
 
 
 def list_uploads(c: Container, *, user_id: str) -> list[UploadRead]:

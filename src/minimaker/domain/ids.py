@@ -1,0 +1,12 @@
+"""Ids we mint: uuid4 hex, 32 lowercase hex characters that reveal nothing about anyone."""
+
+from __future__ import annotations
+
+import re
+
+_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def is_id(value: object) -> bool:
+    """Whether `value` could be an id we minted; anything else need not reach the database."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
