@@ -286,6 +286,26 @@ def test_an_expired_link_is_refused_and_changes_nothing(
         assert uow.session.scalars(select(VerificationToken.used_at)).one() is None
 
 
+def test_a_request_never_confirmed_is_closed_after_its_link_expired_and_the_subject_told(
+    client: TestClient,
+    container: Container,
+    clock: ManualClock,
+    worker: Worker,
+    mailbox: Mailbox,
+) -> None:
+    _, request_id = asked_and_mailed(client, container, worker, mailbox)
+    assert public_requests.close_unconfirmed(container) == 0  # the link is still live
+    clock.advance(seconds=container.settings.verification_ttl_s + 1)
+    assert public_requests.close_unconfirmed(container) == 1
+    closed = rights.get_any(container, request_id=request_id)
+    assert closed.status == "rejected"
+    assert "confirmed" in (closed.rejection_reason or "")
+    assert public_requests.close_unconfirmed(container) == 0  # done once
+    with container.uow(write=False) as uow:
+        kinds = list(uow.session.scalars(select(OutboxMessage.kind)))
+    assert "request_rejected" in kinds
+
+
 @pytest.mark.parametrize(
     "token",
     [

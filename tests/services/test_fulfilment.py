@@ -14,4 +14,6 @@ def test_every_request_type_has_a_fulfiller() -> None:
 def test_a_default_worker_runs_generation_fulfilment_and_every_periodic_duty() -> None:
     handlers = default_handlers()
     assert set(handlers) == {"generate_model", "fulfil_request"}
-    assert {"deliver_outbox", "expire_archives", "alert_overdue"} <= set(periodic.DUTIES)
+    assert {"deliver_outbox", "expire_archives", "alert_overdue", "close_unconfirmed"} <= set(
+        periodic.DUTIES
+    )

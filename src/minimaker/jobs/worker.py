@@ -30,6 +30,7 @@ def default_handlers() -> dict[str, Handler]:
     fulfilment.load()  # registers every request type's fulfiller
     # Modules that register periodic duties (mail delivery, expiry, the overdue alarm).
     import minimaker.services.outbox
+    import minimaker.services.public_requests
     import minimaker.services.staff_queue  # noqa: F401
 
     return {

@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 
 from minimaker.bootstrap import Container, UnitOfWork
 from minimaker.crypto.fields import blind_index
 from minimaker.domain import accounts as rules
-from minimaker.domain.errors import MiniMakerError, NotFound, TooManyAttempts, ValidationFailed
+from minimaker.domain.errors import MiniMakerError, NotFound, ValidationFailed
 from minimaker.domain.requests import RequestType, parse_type
+from minimaker.jobs.periodic import duty
 from minimaker.services import outbox, rights
+from minimaker.services.accounts import check_throttle
 from minimaker.store.models import LoginFailure, RightsRequest, User, VerificationToken
 
 #: The one answer to every well-formed public request, whether or not the address exists.
@@ -97,19 +99,6 @@ def _take_request(c: Container, *, address: str, kind: RequestType, client_ip: s
         if user_id is not None:
             _open_unverified(uow, subject_id=user_id, kind=kind)
         uow.commit()
-
-
-def check_throttle(c: Container, uow: UnitOfWork, keys: list[str], now: datetime) -> None:
-    """At most login_max_failures public requests per IP and per address in the window."""
-    window = timedelta(seconds=c.settings.login_window_s)
-    # The same window as the login counters: their pruning removes ours no earlier.
-    uow.session.execute(delete(LoginFailure).where(LoginFailure.at < now - window))
-    for key in keys:
-        count, oldest = uow.session.execute(
-            select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.key == key)
-        ).one()
-        if count >= c.settings.login_max_failures:
-            raise TooManyAttempts(max(int((oldest + window - now).total_seconds()), 1))
 
 
 def _open_unverified(uow: UnitOfWork, *, subject_id: str, kind: RequestType) -> None:
@@ -231,3 +220,30 @@ def record_on_behalf(
         uow.commit()
         request_id = row.id
     return rights.get_any(c, request_id=request_id)
+
+
+UNCONFIRMED_REASON = (
+    "Nobody confirmed this request by the emailed link before it expired, so we could not "
+    "verify that it came from the account holder (Art. 12(6) GDPR). You can ask again at any time."
+)
+
+
+@duty("close_unconfirmed")
+def close_unconfirmed(c: Container) -> int:
+    """Close emailed requests whose every confirmation link expired unused (told to the subject)."""
+    now = c.clock.now()
+    with c.uow(write=False) as uow:
+        live = select(VerificationToken.request_id).where(
+            (VerificationToken.expires_at > now) | VerificationToken.used_at.is_not(None)
+        )
+        stale = uow.session.scalars(
+            select(RightsRequest.id)
+            .join(VerificationToken, VerificationToken.request_id == RightsRequest.id)
+            .where(RightsRequest.status == "received", RightsRequest.channel == "email")
+            .where(RightsRequest.id.not_in(live))
+            .distinct()
+            .limit(500)
+        ).all()
+    for request_id in stale:
+        rights.reject(c, actor="system:intake", request_id=request_id, reason=UNCONFIRMED_REASON)
+    return len(stale)
