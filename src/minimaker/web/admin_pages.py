@@ -8,8 +8,6 @@ token cannot post a staff form, nor the reverse.
 from __future__ import annotations
 
 import contextlib
-import hmac
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,7 +20,6 @@ from minimaker.api.deps import ContainerDep, client_ip
 from minimaker.bootstrap import Container
 from minimaker.domain.errors import (
     Conflict,
-    CsrfFailed,
     InvalidCredentials,
     NotAuthenticated,
     TooManyAttempts,
@@ -33,7 +30,7 @@ from minimaker.services import staff, staff_queue
 from minimaker.services.staff import StaffIdentity
 from minimaker.web import session
 from minimaker.web.render import environment, error_headers, form_failure, see_other
-from minimaker.web.session import CSRF_COOKIE, CSRF_FIELD, text_field
+from minimaker.web.session import text_field
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -71,10 +68,7 @@ class StaffVisitor:
 
 def staff_visitor(request: Request, c: ContainerDep) -> StaffVisitor:
     """Read the cookies; authenticate the staff cookie if there is one."""
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    is_new = not session._NONCE.fullmatch(nonce)
-    if is_new:
-        nonce = secrets.token_urlsafe(32)
+    nonce, is_new = session.csrf_nonce(request)
     token = request.cookies.get(STAFF_COOKIE) or None
     who = None
     if token is not None:
@@ -99,18 +93,10 @@ Staff = Annotated[StaffIdentity, Depends(signed_in_staff)]
 def checked_staff_form(
     request: Request,
     c: ContainerDep,
-    form: Annotated[FormData, Depends(session._parsed_form)],
+    form: Annotated[FormData, Depends(session.parsed_form)],
 ) -> FormData:
     """The posted form, once its `csrf` field proves it came from a staff page of this session."""
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    submitted = form.get(CSRF_FIELD)
-    if not session._NONCE.fullmatch(nonce) or not isinstance(submitted, str):
-        raise CsrfFailed()
-    token = request.cookies.get(STAFF_COOKIE) or None
-    expected = session.form_token(c.secret(_CSRF_SECRET), nonce, token)
-    if not hmac.compare_digest(expected.encode(), submitted.encode()):
-        raise CsrfFailed()
-    return form
+    return session.verify_form(request, c, form, session_cookie=STAFF_COOKIE, secret=_CSRF_SECRET)
 
 
 StaffForm = Annotated[FormData, Depends(checked_staff_form)]

@@ -58,12 +58,34 @@ def form_token(key: bytes, nonce: str, session_token: str | None) -> str:
     return hmac.new(key, f"{nonce}|{binding}".encode(), hashlib.sha256).hexdigest()
 
 
+def csrf_nonce(request: Request) -> tuple[str, bool]:
+    """The visitor's CSRF nonce from its cookie, or a fresh one (and whether it is fresh)."""
+    nonce = request.cookies.get(CSRF_COOKIE, "")
+    if _NONCE.fullmatch(nonce):
+        return nonce, False
+    return secrets.token_urlsafe(32), True
+
+
+def verify_form(
+    request: Request, c: Container, form: FormData, *, session_cookie: str, secret: str
+) -> FormData:
+    """`form` if its `csrf` field is the token for this nonce and session, else CsrfFailed."""
+    nonce = request.cookies.get(CSRF_COOKIE, "")
+    submitted = form.get(CSRF_FIELD)
+    if not _NONCE.fullmatch(nonce) or not isinstance(submitted, str):
+        raise CsrfFailed()
+    # The binding is the session cookie as sent, live or not: an ended session then meets
+    # the sign-in redirect rather than a confusing "form expired".
+    session_token = request.cookies.get(session_cookie) or None
+    expected = form_token(c.secret(secret), nonce, session_token)
+    if not hmac.compare_digest(expected.encode(), submitted.encode()):
+        raise CsrfFailed()
+    return form
+
+
 def visitor(request: Request, c: ContainerDep) -> Visitor:
     """Read the cookies; authenticate the session cookie if there is one."""
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    is_new = not _NONCE.fullmatch(nonce)
-    if is_new:
-        nonce = secrets.token_urlsafe(32)
+    nonce, is_new = csrf_nonce(request)
     token = request.cookies.get(SESSION_COOKIE) or None
     user_id = None
     if token is not None:
@@ -86,7 +108,7 @@ def signed_in_user(v: VisitorDep) -> str:
 UserId = Annotated[str, Depends(signed_in_user)]
 
 
-async def _parsed_form(request: Request) -> AsyncIterator[FormData]:
+async def parsed_form(request: Request) -> AsyncIterator[FormData]:
     form = await request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS)
     try:
         yield form
@@ -95,20 +117,10 @@ async def _parsed_form(request: Request) -> AsyncIterator[FormData]:
 
 
 def checked_form(
-    request: Request, c: ContainerDep, form: Annotated[FormData, Depends(_parsed_form)]
+    request: Request, c: ContainerDep, form: Annotated[FormData, Depends(parsed_form)]
 ) -> FormData:
     """The posted form, once its `csrf` field proves it came from one of our pages."""
-    nonce = request.cookies.get(CSRF_COOKIE, "")
-    submitted = form.get(CSRF_FIELD)
-    if not _NONCE.fullmatch(nonce) or not isinstance(submitted, str):
-        raise CsrfFailed()
-    # The binding is the session cookie as sent, live or not: an ended session then meets
-    # the sign-in redirect rather than a confusing "form expired".
-    session_token = request.cookies.get(SESSION_COOKIE) or None
-    expected = form_token(c.secret(_CSRF_SECRET), nonce, session_token)
-    if not hmac.compare_digest(expected.encode(), submitted.encode()):
-        raise CsrfFailed()
-    return form
+    return verify_form(request, c, form, session_cookie=SESSION_COOKIE, secret=_CSRF_SECRET)
 
 
 CheckedForm = Annotated[FormData, Depends(checked_form)]
