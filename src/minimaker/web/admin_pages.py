@@ -29,7 +29,12 @@ from minimaker.domain.permissions import Action, allows
 from minimaker.services import staff, staff_queue
 from minimaker.services.staff import StaffIdentity
 from minimaker.web import session
-from minimaker.web.render import environment, error_headers, form_failure, see_other
+from minimaker.web.render import (
+    error_headers,
+    form_failure,
+    render_page,
+    see_other,
+)
 from minimaker.web.session import text_field
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -110,24 +115,15 @@ def _render(
     headers: dict[str, str] | None = None,
     **ctx: Any,
 ) -> HTMLResponse:
-    context: dict[str, Any] = {
-        "signed_in": False,
-        "staff": v.staff,
-        "csrf": v.form_token(),
-        "refresh": False,
-        "error": None,
-        "field_errors": {},
-        "values": {},
-        "notice": None,
-    }
-    context.update(ctx)
-    html = environment().get_template(template).render(context)
-    response = HTMLResponse(html, status_code=status, headers={**_NO_STORE, **(headers or {})})
-    if v.csrf_is_new:
-        session.set_csrf_cookie(response, v.csrf_nonce, v.c.settings)
-    if v.ended_session:
-        _clear_staff_cookie(response, v.c)
-    return response
+    return render_page(
+        v,
+        template,
+        base={"signed_in": False, "staff": v.staff},
+        clear_ended=lambda r: _clear_staff_cookie(r, v.c),
+        status=status,
+        headers=headers,
+        **ctx,
+    )
 
 
 def _set_staff_cookie(response: Response, token: str, c: Container) -> None:

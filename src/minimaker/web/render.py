@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 from fastapi import FastAPI, Request, Response
@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from minimaker.bootstrap import Container
 from minimaker.domain.errors import (
     CsrfFailed,
     MiniMakerError,
@@ -91,6 +92,50 @@ def _sentence(message: str) -> str:
     return text[0].upper() + text[1:] + ("" if text.endswith((".", "?", "!")) else ".")
 
 
+class PageVisitor(Protocol):
+    """What a page needs of its visitor, user or staff: the container and the CSRF state."""
+
+    @property
+    def c(self) -> Container: ...
+    @property
+    def csrf_nonce(self) -> str: ...
+    @property
+    def csrf_is_new(self) -> bool: ...
+    @property
+    def ended_session(self) -> bool: ...
+    def form_token(self) -> str: ...
+
+
+def render_page(
+    v: PageVisitor,
+    template: str,
+    *,
+    base: Mapping[str, Any],
+    clear_ended: Callable[[Response], None],
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    **ctx: Any,
+) -> HTMLResponse:
+    """Render a page with its CSRF token, the nonce cookie if new, the ended session cleared."""
+    context: dict[str, Any] = {
+        "csrf": v.form_token(),
+        "refresh": False,
+        "error": None,
+        "field_errors": {},
+        "values": {},
+        "notice": None,
+        **base,
+    }
+    context.update(ctx)
+    html = environment().get_template(template).render(context)
+    response = HTMLResponse(html, status_code=status, headers={**_NO_STORE, **(headers or {})})
+    if v.csrf_is_new:
+        session.set_csrf_cookie(response, v.csrf_nonce, v.c.settings)
+    if v.ended_session:
+        clear_ended(response)
+    return response
+
+
 def render(
     v: Visitor,
     template: str,
@@ -99,24 +144,16 @@ def render(
     headers: Mapping[str, str] | None = None,
     **ctx: Any,
 ) -> HTMLResponse:
-    """Render a page for this visitor, with its CSRF token and cookie housekeeping."""
-    context: dict[str, Any] = {
-        "signed_in": v.user_id is not None,
-        "csrf": v.form_token(),
-        "refresh": False,
-        "error": None,
-        "field_errors": {},
-        "values": {},
-        "notice": None,
-    }
-    context.update(ctx)
-    html = environment().get_template(template).render(context)
-    response = HTMLResponse(html, status_code=status, headers={**_NO_STORE, **(headers or {})})
-    if v.csrf_is_new:
-        session.set_csrf_cookie(response, v.csrf_nonce, v.c.settings)
-    if v.ended_session:
-        session.clear_session_cookie(response, v.c.settings)
-    return response
+    """Render a page for this (user) visitor."""
+    return render_page(
+        v,
+        template,
+        base={"signed_in": v.user_id is not None},
+        clear_ended=lambda r: session.clear_session_cookie(r, v.c.settings),
+        status=status,
+        headers=headers,
+        **ctx,
+    )
 
 
 def see_other(url: str) -> RedirectResponse:
