@@ -67,12 +67,12 @@ def child_env(work: Path, key: str) -> dict[str, str]:
 
 def setup(work: Path, key: str, *, total: int, photo: int) -> str:
     """Migrate, create the subject, store its photos encrypted and in plain files."""
+    from minimaker.accounts import service as accounts
+    from minimaker.adapters import keystore, migrate
+    from minimaker.adapters.db import make_engine
     from minimaker.bootstrap import build
-    from minimaker.services import accounts
     from minimaker.settings import load_settings
-    from minimaker.store import keystore, migrate
-    from minimaker.store.db import make_engine
-    from minimaker.store.models import Upload
+    from minimaker.uploads.tables import Upload
 
     os.environ.update(child_env(work, key))
     settings = load_settings()
@@ -139,10 +139,11 @@ def run_plain(work: Path) -> dict[str, float]:
 def run_archive(user_id: str) -> dict[str, float]:
     """Child: build a real access archive with the fulfiller, then drop its blob."""
     from minimaker.bootstrap import build
-    from minimaker.domain.requests import RequestType
-    from minimaker.services import archives, rights
+    from minimaker.rights import archives
+    from minimaker.rights import service as rights
+    from minimaker.rights.rules import RequestType
+    from minimaker.rights.tables import Archive
     from minimaker.settings import load_settings
-    from minimaker.store.models import Archive
 
     c = build(load_settings())
     request = rights.submit(c, user_id=user_id, type="access")
@@ -203,7 +204,7 @@ def main() -> None:
         result = run_plain(Path(args.work)) if args.child == "plain" else run_archive(args.subject)
         print(json.dumps(result))
         return
-    from minimaker.crypto.keys import encode_key, generate_key
+    from minimaker.adapters.crypto.keys import encode_key, generate_key
 
     print(describe())
     load = load_avg()

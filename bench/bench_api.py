@@ -72,13 +72,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "MINIMAKER_DATA_DIR": tmp, "PYTHONPATH": str(ROOT / "bench")}
         env["MINIMAKER_MASTER_KEY"] = subprocess.check_output(
-            [sys.executable, "-m", "minimaker.cli", "keys", "generate"], text=True
+            [sys.executable, "-m", "minimaker.entrypoints.cli", "keys", "generate"], text=True
         ).strip()
         if args.pg:
             env["MINIMAKER_DATABASE_URL"] = args.pg
         mm_port, bare_port = free_port(), free_port()
         mm = start(
-            [sys.executable, "-m", "minimaker.cli", "serve", "--port", str(mm_port), "--no-worker"],
+            [
+                sys.executable,
+                "-m",
+                "minimaker.entrypoints.cli",
+                "serve",
+                "--port",
+                str(mm_port),
+                "--no-worker",
+            ],
             env,
             mm_port,
         )

@@ -3,12 +3,13 @@
 Run: python bench/bench_audit.py [--entries 1000000] [--batch 5000] [--pg URL] [--profile]
 
 What is measured, in one run per backend:
-- append: `minimaker.store.audit.append(session, events, now=...)` with --batch events per
+- append: `minimaker.adapters.audit_chain.append(session, events, now=...)` with --batch events per
   transaction (each its own session and commit), from an empty chain to --entries entries;
   the rate is entries / wall time, commits included;
 - single: --single one-event transactions on top of the full chain (the everyday cost of one
   audited action; what UnitOfWork.commit adds to a service's transaction);
-- verify: `minimaker.store.audit.verify(engine)` over the whole chain, as `audit verify` runs it;
+- verify: `minimaker.adapters.audit_chain.verify(engine)` over the whole chain, as `audit
+  verify` runs it;
 - read: the same SELECT through the same kind of driver cursor, rows fetched and dropped: the
   ceiling verify cannot pass on this backend and machine, whatever its hashing costs.
 SQLite runs on a temp file in WAL mode (as deployed); PostgreSQL (--pg or
@@ -38,10 +39,11 @@ import sqlalchemy
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine, make_url
 
-from minimaker.domain.audit import AuditEvent
-from minimaker.store import audit, migrate
-from minimaker.store.db import make_engine, make_sessionmaker
-from minimaker.store.models import AuditEntry
+from minimaker.adapters import audit_chain as audit
+from minimaker.adapters import migrate
+from minimaker.adapters.audit_chain import AuditEntry
+from minimaker.adapters.db import make_engine, make_sessionmaker
+from minimaker.kernel.audit import AuditEvent
 
 APPEND_TARGET = 100_000
 VERIFY_TARGET = 400_000

@@ -31,8 +31,8 @@ import cryptography
 from cryptography.hazmat.backends.openssl import backend as openssl_backend
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from minimaker.crypto.stream import DEFAULT_CHUNK, encrypt_stream
-from minimaker.store.blobs import EncryptedBlobs, LocalBlobStore, new_blob_id
+from minimaker.adapters.blobs import EncryptedBlobs, LocalBlobStore, new_blob_id
+from minimaker.adapters.crypto.stream import DEFAULT_CHUNK, encrypt_stream
 
 MIB = 1 << 20
 DEK = bytes(range(32))

@@ -6,7 +6,7 @@ Run: python bench/bench_erasure.py [--photos 1000] [--models 1000] [--small 1000
 What is measured, per backend, in one run:
 - the same subject (signed up for real; --photos photos and --models models, each model with
   its three files; every photo and file a small real encrypted blob) is erased by the real
-  fulfiller `minimaker.services.erasure.erase` (key destruction, confirmation, every row and
+  fulfiller `minimaker.rights.erasure.erase` (key destruction, confirmation, every row and
   blob), once among --small rows of other subjects' data and once among --large rows;
 - other subjects' rows (users, sessions, uploads, models, model files, usage events, jobs,
   requests: 50 rows per subject) are inserted in bulk with SQLAlchemy Core executemany, then
@@ -40,23 +40,21 @@ from sqlalchemy.engine import Engine, make_url
 sys.path.insert(0, str(Path(__file__).parent))
 
 from machine import describe
-from minimaker.bootstrap import Container, build
-from minimaker.crypto.keys import encode_key, generate_key
-from minimaker.domain.requests import RequestType
-from minimaker.services import accounts, erasure, rights
+from minimaker.accounts import service as accounts
+from minimaker.accounts.tables import AuthSession, User
+from minimaker.adapters import keystore, migrate
+from minimaker.adapters.crypto.keys import encode_key, generate_key
+from minimaker.adapters.db import make_engine
+from minimaker.adapters.job_queue import Job
+from minimaker.bootstrap import build
+from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
+from minimaker.kernel.container import Container
+from minimaker.rights import erasure
+from minimaker.rights import service as rights
+from minimaker.rights.rules import RequestType
+from minimaker.rights.tables import RightsRequest
 from minimaker.settings import Settings
-from minimaker.store import keystore, migrate
-from minimaker.store.db import make_engine
-from minimaker.store.models import (
-    AuthSession,
-    Job,
-    Model3D,
-    ModelFile,
-    RightsRequest,
-    Upload,
-    UsageEvent,
-    User,
-)
+from minimaker.uploads.tables import Upload
 
 TARGET_RATIO = 1.5
 ROWS_PER_OTHER = 50  # 1 user, 1 session, 10 uploads, 10 models, 20 files, 5 events, 2 jobs, 1 req

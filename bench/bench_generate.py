@@ -17,7 +17,8 @@ import PIL
 import trimesh
 from PIL import Image
 
-from minimaker.generate import FORMATS, ReliefParams, export_mesh, relief_from_image
+from minimaker.generation.export import FORMATS, export_mesh
+from minimaker.generation.relief import ReliefParams, relief_from_image
 
 TARGET_S = 2.0
 REPEATS = 3

@@ -16,14 +16,15 @@ from PIL import Image
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from minimaker.api.app import create_app
-from minimaker.bootstrap import Container, build
-from minimaker.clock import ManualClock
-from minimaker.crypto.keys import encode_key, generate_key
-from minimaker.jobs.worker import Worker
+from minimaker.adapters import keystore, migrate
+from minimaker.adapters.crypto.keys import encode_key, generate_key
+from minimaker.adapters.db import make_engine
+from minimaker.bootstrap import build
+from minimaker.entrypoints.app import create_app
+from minimaker.entrypoints.worker import Worker
+from minimaker.kernel.clock import ManualClock
+from minimaker.kernel.container import Container
 from minimaker.settings import Settings
-from minimaker.store import keystore, migrate
-from minimaker.store.db import make_engine
 
 PG_URL = os.environ.get("MINIMAKER_TEST_DATABASE_URL")
 BACKENDS = [
@@ -191,3 +192,10 @@ def signup_and_login(
     r = client.post("/api/v1/auth/token", data={"username": username, "password": password})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest.fixture
+def other_browser(client: TestClient) -> Iterator[TestClient]:
+    """Another browser (its own cookie jar) talking to the same app and database."""
+    with TestClient(client.app, base_url="https://testserver") as browser:
+        yield browser

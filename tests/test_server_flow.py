@@ -17,7 +17,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from minimaker.store.db import make_engine
+from minimaker.adapters.db import make_engine
 from tests.scan import needles_for, scan_database, scan_files, windows
 
 pytestmark = pytest.mark.server
@@ -66,7 +66,7 @@ def server(
         [
             sys.executable,
             "-m",
-            "minimaker.cli",
+            "minimaker.entrypoints.cli",
             "serve",
             "--host",
             "127.0.0.1",

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from minimaker.bootstrap import load_master_key
-from minimaker.domain.errors import ConfigurationError
+from minimaker.kernel.errors import ConfigurationError
 from minimaker.settings import Settings
 
 DOCS = Path(__file__).parent.parent / "docs" / "OPERATIONS.md"

@@ -1,4 +1,4 @@
-"""The one place that reads settings and builds the real adapters."""
+"""The composition root: reads settings, builds the real adapters and every registry."""
 
 from __future__ import annotations
 
@@ -6,23 +6,33 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import MetaData
 
-from minimaker.clock import Clock, SystemClock
-from minimaker.crypto.keys import MasterKey, decode_key, encode_key, generate_key
-from minimaker.domain.audit import AuditEvent
-from minimaker.domain.errors import ConfigurationError
+# Every table module, imported here by name: the schema is the union of these and nothing else.
+from minimaker.accounts import tables as _accounts_tables  # noqa: F401
+from minimaker.adapters import audit_chain as _audit_tables  # noqa: F401
+from minimaker.adapters import job_queue as _job_tables  # noqa: F401
+from minimaker.adapters.blobs import EncryptedBlobs, LocalBlobStore
+from minimaker.adapters.crypto.keys import MasterKey, decode_key, encode_key, generate_key
+from minimaker.adapters.db import Base, make_engine, make_sessionmaker
+from minimaker.adapters.keystore import KeyStore
+from minimaker.generation import tables as _generation_tables  # noqa: F401
+from minimaker.kernel.clock import Clock, SystemClock
+from minimaker.kernel.container import Container
+from minimaker.kernel.errors import ConfigurationError
+from minimaker.mail import tables as _mail_tables  # noqa: F401
+from minimaker.rights import tables as _rights_tables  # noqa: F401
 from minimaker.settings import Settings
-from minimaker.store import audit as audit_store
-from minimaker.store.blobs import EncryptedBlobs, LocalBlobStore
-from minimaker.store.db import WRITE_OPTION, make_engine, make_sessionmaker
-from minimaker.store.keystore import KeyStore
+from minimaker.staff import tables as _staff_tables  # noqa: F401
+from minimaker.uploads import tables as _upload_tables  # noqa: F401
 
 log = logging.getLogger("minimaker")
+
+
+def metadata() -> MetaData:
+    """The data database's schema: every table of every feature (imported above)."""
+    return Base.metadata
 
 
 def load_master_key(settings: Settings) -> MasterKey:
@@ -48,35 +58,6 @@ def load_master_key(settings: Settings) -> MasterKey:
     return MasterKey(decode_key(path.read_text()))
 
 
-@dataclass
-class Container:
-    """The real adapters of one process, built once from settings."""
-
-    settings: Settings
-    engine: Engine
-    sessions: sessionmaker[Session]
-    master: MasterKey
-    key_engine: Engine
-    keys: KeyStore
-    blobs: EncryptedBlobs
-    clock: Clock = field(default_factory=SystemClock)
-    _secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
-
-    def secret(self, name: str) -> bytes:
-        """A service-wide secret (blind index key, token key), unwrapped once per process."""
-        if name not in self._secrets:
-            self._secrets[name] = self.keys.secret(name)
-        return self._secrets[name]
-
-    def uow(self, *, write: bool = True) -> UnitOfWork:
-        """A unit of work; `write=False` for reads, which never block writers."""
-        return UnitOfWork(self, write=write)
-
-    def close(self) -> None:
-        self.engine.dispose()
-        self.key_engine.dispose()
-
-
 def build(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Build the container for `settings`; no I/O happens before this is called."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -94,73 +75,6 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
         blobs=EncryptedBlobs(store),
         clock=clock or SystemClock(),
     )
-
-
-class UnitOfWork:
-    """One transaction: rows, audit events and blob writes succeed or vanish together."""
-
-    def __init__(self, container: Container, *, write: bool = True) -> None:
-        self.c = container
-        self._write = write
-        self._events: list[AuditEvent] = []
-        self._new_blobs: list[str] = []
-        self._new_keys: list[str] = []
-        self._doomed_blobs: list[str] = []
-        self._committed = False
-
-    def __enter__(self) -> UnitOfWork:
-        self.session: Session = self.c.sessions()
-        if self._write:
-            self.session.connection(execution_options={WRITE_OPTION: True})
-        self.keys = self.c.keys
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        try:
-            if not self._committed:
-                self.session.rollback()
-                # Blobs written for work that did not commit must not outlive it.
-                for blob_id in self._new_blobs:
-                    self.c.blobs.delete(blob_id)
-                for subject_id in self._new_keys:
-                    self.c.keys.discard_subject_key(subject_id)
-        finally:
-            self.session.close()
-
-    def audit(
-        self,
-        action: str,
-        *,
-        actor: str,
-        subject: str | None = None,
-        object: str | None = None,
-        purpose: str | None = None,
-    ) -> None:
-        """Record an audit event; it is chained in the same transaction, at commit."""
-        self._events.append(AuditEvent(actor, action, subject, object, purpose))
-
-    def new_subject_key(self, subject_id: str) -> bytes:
-        """Mint a data key for a new subject; it is discarded if this unit does not commit."""
-        self._new_keys.append(subject_id)
-        return self.c.keys.create_subject_key(subject_id, now=self.c.clock.now())
-
-    def wrote_blob(self, blob_id: str) -> None:
-        """Register a blob written in this unit; it is removed if the unit does not commit."""
-        self._new_blobs.append(blob_id)
-
-    def delete_blob_after_commit(self, blob_id: str) -> None:
-        """Delete a blob once the rows that point at it are gone for good."""
-        self._doomed_blobs.append(blob_id)
-
-    def commit(self) -> None:
-        if not self._write:
-            raise RuntimeError("a read-only unit of work cannot commit")
-        if self._events:
-            audit_store.append(self.session, self._events, now=self.c.clock.now())
-        self.session.commit()
-        self._committed = True
-        for blob_id in self._doomed_blobs:
-            self.c.blobs.delete(blob_id)
 
 
 @contextmanager

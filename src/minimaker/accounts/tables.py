@@ -1,0 +1,52 @@
+"""Account tables: the subject's profile (sealed), sessions, keyed failed-login counters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from minimaker.adapters.db import ID, Base, UTCDateTime
+
+
+class User(Base):
+    """An account. Name, email and username are sealed under the subject's own key."""
+
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    category: Mapped[str] = mapped_column(String(32), default="account")
+    username_bidx: Mapped[str] = mapped_column(String(64), unique=True)
+    email_bidx: Mapped[str] = mapped_column(String(64), unique=True)
+    username_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    email_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Art. 18: while set, everything but storage and the subject's own access is refused.
+    restricted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AuthSession(Base):
+    """A signed-in session; a bearer token or cookie is valid only while its row exists."""
+
+    __tablename__ = "auth_sessions"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LoginFailure(Base):
+    """A failed login, keyed by a keyed hash of the account or IP: nothing readable."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

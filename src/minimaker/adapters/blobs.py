@@ -1,0 +1,227 @@
+"""Blob storage: the BlobStore port, its local-disk adapter, and the encrypting facade.
+
+Blob ids are opaque (random hex we mint): a file name never reveals whose data it holds or
+what it is. EncryptedBlobs is the only way services should touch blob bytes, so nothing but
+the MMB1 format (minimaker.adapters.crypto.stream) ever reaches the disk.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from minimaker.adapters.crypto.stream import (
+    DEFAULT_CHUNK,
+    ciphertext_size,
+    decrypt_stream,
+    encrypt_stream,
+    iter_decrypt,
+)
+from minimaker.kernel.errors import NotFound, ValidationFailed
+
+_BLOB_ID = re.compile(r"[0-9a-f]{32}")
+_SHARD = re.compile(r"[0-9a-f]{2}")
+
+
+class BlobStore(Protocol):
+    """Where ciphertext blobs live; implementations never see plaintext or keys."""
+
+    region: str  # data residency checks read it, e.g. "eu-local"
+
+    def open_write(self, blob_id: str) -> AbstractContextManager[BinaryIO]:
+        """Writer whose blob appears atomically on success and not at all on exception."""
+        ...
+
+    def open_read(self, blob_id: str) -> BinaryIO:
+        """Reader over the stored bytes; NotFound("blob") if missing."""
+        ...
+
+    def delete(self, blob_id: str) -> bool:
+        """Remove the blob; True if it existed. Idempotent."""
+        ...
+
+    def exists(self, blob_id: str) -> bool:
+        """Whether the blob is stored."""
+        ...
+
+    def size(self, blob_id: str) -> int:
+        """Stored (ciphertext) size in bytes; NotFound("blob") if missing."""
+        ...
+
+    def iter_ids(self) -> Iterator[str]:
+        """Every stored blob id."""
+        ...
+
+
+def new_blob_id() -> str:
+    """A fresh opaque blob id: 32 lowercase hex characters, 128 random bits."""
+    return secrets.token_hex(16)
+
+
+def validate_blob_id(blob_id: str) -> str:
+    """Return blob_id if it is one we could have minted; else ValidationFailed."""
+    # Strict whitelist: an id becomes a path, so "../x", "/etc" or "AB.." must never pass.
+    if not isinstance(blob_id, str) or _BLOB_ID.fullmatch(blob_id) is None:
+        raise ValidationFailed("blob_id", "must be 32 lowercase hexadecimal characters")
+    return blob_id
+
+
+class LocalBlobStore:
+    """Blobs as files under root/<first two hex chars>/<id>; directories 0700, files 0600."""
+
+    def __init__(self, root: Path, *, region: str = "eu-local") -> None:
+        self.root = Path(root)
+        self.region = region
+        if not self.root.is_dir():
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    @contextmanager
+    def open_write(self, blob_id: str) -> Iterator[BinaryIO]:
+        """Writer to a private temp file that replaces the blob only once fully on disk."""
+        target = self._path(blob_id)
+        shard = target.parent
+        self._ensure_shard(shard)
+        # Random temp name: nothing personal in it, and no clash between concurrent writers.
+        temp = shard / f".tmp-{secrets.token_hex(8)}"
+        try:
+            with open(temp, "xb", opener=_private_opener) as file:
+                yield file
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            # Interrupted or failed writers leave nothing behind, not even a partial blob.
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(shard)
+
+    def open_read(self, blob_id: str) -> BinaryIO:
+        """Reader over the stored bytes; NotFound("blob") if missing."""
+        try:
+            return open(self._path(blob_id), "rb")
+        except FileNotFoundError:
+            raise NotFound("blob") from None
+
+    def delete(self, blob_id: str) -> bool:
+        """Remove the blob and make the removal durable; True if it existed."""
+        path = self._path(blob_id)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)  # an erasure must survive a crash
+        return True
+
+    def exists(self, blob_id: str) -> bool:
+        """Whether the blob is stored."""
+        return self._path(blob_id).is_file()
+
+    def size(self, blob_id: str) -> int:
+        """Stored (ciphertext) size in bytes; NotFound("blob") if missing."""
+        try:
+            return self._path(blob_id).stat().st_size
+        except FileNotFoundError:
+            raise NotFound("blob") from None
+
+    def iter_ids(self) -> Iterator[str]:
+        """Every stored blob id, sorted; temp files and strangers in the tree are skipped."""
+        for shard in _sorted_names(self.root, dirs=True):
+            if _SHARD.fullmatch(shard):
+                for name in _sorted_names(self.root / shard, dirs=False):
+                    if _BLOB_ID.fullmatch(name) and name.startswith(shard):
+                        yield name
+
+    def _path(self, blob_id: str) -> Path:
+        validate_blob_id(blob_id)
+        return self.root / blob_id[:2] / blob_id
+
+    def _ensure_shard(self, shard: Path) -> None:
+        try:
+            shard.mkdir(mode=0o700)
+        except FileExistsError:
+            return
+        _fsync_dir(self.root)  # the new directory entry must be durable before blobs in it
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """What put() wrote: the id to keep, and both sizes."""
+
+    blob_id: str
+    plaintext_size: int
+    ciphertext_size: int
+
+
+class EncryptedBlobs:
+    """Blobs encrypted with the owner's data key (DEK) in the MMB1 format, over any BlobStore."""
+
+    def __init__(self, store: BlobStore, *, chunk_size: int = DEFAULT_CHUNK) -> None:
+        self.store = store
+        self._chunk_size = chunk_size
+
+    def put(self, dek: bytes, src: BinaryIO, *, blob_id: str | None = None) -> StoredBlob:
+        """Encrypt src into a new blob (or atomically replace blob_id) and describe it."""
+        blob_id = new_blob_id() if blob_id is None else validate_blob_id(blob_id)
+        with self.store.open_write(blob_id) as dst:
+            size = encrypt_stream(dek, blob_id, src, dst, chunk_size=self._chunk_size)
+        return StoredBlob(blob_id, size, ciphertext_size(size, self._chunk_size))
+
+    def put_bytes(self, dek: bytes, data: bytes) -> StoredBlob:
+        """Encrypt an in-memory payload into a new blob."""
+        return self.put(dek, io.BytesIO(data))
+
+    def read_into(self, dek: bytes, blob_id: str, dst: BinaryIO) -> int:
+        """Decrypt the blob into dst chunk by chunk, each verified first; return plaintext bytes."""
+        with self.store.open_read(blob_id) as src:
+            return decrypt_stream(dek, blob_id, src, dst)
+
+    def read_bytes(self, dek: bytes, blob_id: str) -> bytes:
+        """The whole verified plaintext; nothing is returned unless all of it verified."""
+        out = io.BytesIO()
+        self.read_into(dek, blob_id, out)
+        return out.getvalue()
+
+    def iter_plain(self, dek: bytes, blob_id: str) -> Iterator[bytes]:
+        """Verified plaintext chunks; NotFound is raised here, before any byte is produced."""
+        # Checked eagerly so an HTTP handler can still answer 404 before it starts streaming.
+        if not self.store.exists(blob_id):
+            raise NotFound("blob")
+        return self._iter_plain(dek, blob_id)
+
+    def delete(self, blob_id: str) -> bool:
+        """Remove the blob; True if it existed. Idempotent."""
+        return self.store.delete(blob_id)
+
+    def _iter_plain(self, dek: bytes, blob_id: str) -> Iterator[bytes]:
+        # The file is opened on first use and closed on exhaustion, error or generator close().
+        with self.store.open_read(blob_id) as src:
+            yield from iter_decrypt(dek, blob_id, src)
+
+
+def _private_opener(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sorted_names(directory: Path, *, dirs: bool) -> list[str]:
+    try:
+        with os.scandir(directory) as entries:
+            if dirs:
+                return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+            return sorted(e.name for e in entries if e.is_file(follow_symlinks=False))
+    except FileNotFoundError:
+        return []

@@ -1,0 +1,87 @@
+"""Engine construction: SQLite in WAL mode by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, String, create_engine, event, make_url
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+#: Execution option a write transaction sets on its connection (see _sqlite_on_begin).
+WRITE_OPTION = "minimaker_write"
+
+
+ID = String(32)  # uuid4 hex: random, so ids reveal nothing about their subject or order
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps are stored and returned in UTC, aware, on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, decide when transactions begin (see _sqlite_on_begin).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    # A deferred BEGIN that reads and then writes fails at once with SQLITE_BUSY if another
+    # process committed in between (WAL cannot upgrade a stale snapshot; the busy timeout
+    # does not apply). Units of work that will write ask for BEGIN IMMEDIATE, which takes
+    # the write lock up front and waits its turn; readers stay deferred and concurrent.
+    if conn.get_execution_options().get(WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def _create_private(path: str | None) -> None:
+    # SQLite gives its -wal and -shm files the database file's mode: create it 0600 first,
+    # so no file holding (encrypted) personal data is readable by other local users.
+    if path and path != ":memory:" and not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`, configured for this project's needs on its dialect."""
+    if url.startswith("sqlite"):
+        _create_private(make_url(url).database)
+        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
+    return sessionmaker(engine, expire_on_commit=False)

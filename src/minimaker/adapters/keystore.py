@@ -1,0 +1,179 @@
+"""The key store: wrapped data keys, service secrets and the erasure ledger.
+
+It lives in a database of its own (by default `<data_dir>/keys.db`), apart from the data it
+protects, so that restoring a data backup cannot bring a destroyed key back: an erased subject
+stays erased (Art. 17), and the ledger says whom to erase again after a restore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, LargeBinary, String, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from minimaker.adapters.crypto.keys import MasterKey, generate_key
+from minimaker.adapters.db import WRITE_OPTION, UTCDateTime
+from minimaker.kernel.errors import KeyUnavailable
+
+SECRET_NAMES = ("blind_index", "token_signing")
+
+
+class KeyBase(DeclarativeBase):
+    """Tables of the key store database (not of the data database)."""
+
+
+class SubjectKey(KeyBase):
+    """A subject's data key (DEK), wrapped by the master key. Deleting it shreds the subject."""
+
+    __tablename__ = "subject_keys"
+    subject_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KeyringSecret(KeyBase):
+    """Service-wide secrets (blind index key, token key), wrapped by the master key."""
+
+    __tablename__ = "keyring_secrets"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))
+
+
+class ErasureRecord(KeyBase):
+    """A subject whose key was destroyed: pseudonymous id and time, nothing else."""
+
+    __tablename__ = "erasure_ledger"
+    subject_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KeyStore:
+    """Data keys and secrets, each operation its own short transaction in the key database."""
+
+    def __init__(self, sessions: sessionmaker[Session], master: MasterKey) -> None:
+        self._sessions = sessions
+        self._master = master
+
+    def _write(self) -> Session:
+        session = self._sessions()
+        session.connection(execution_options={WRITE_OPTION: True})
+        return session
+
+    def create_subject_key(self, subject_id: str, *, now: datetime) -> bytes:
+        """Mint, wrap and store a fresh data key for a new subject; returns it unwrapped."""
+        dek = generate_key()
+        wrapped = self._master.wrap(dek, context=f"dek:{subject_id}")
+        with self._write() as session:
+            session.add(
+                SubjectKey(
+                    subject_id=subject_id,
+                    wrapped_dek=wrapped,
+                    kek_id=self._master.kek_id,
+                    created_at=now,
+                )
+            )
+            session.commit()
+        return dek
+
+    def subject_key(self, subject_id: str) -> bytes:
+        """The subject's data key; KeyUnavailable once it has been destroyed."""
+        with self._sessions() as session:
+            row = session.get(SubjectKey, subject_id)
+        if row is None:
+            raise KeyUnavailable("the subject's data key does not exist (erased or never made)")
+        if row.kek_id != self._master.kek_id:
+            raise KeyUnavailable("data key is wrapped by another master key")
+        return self._master.unwrap(row.wrapped_dek, context=f"dek:{subject_id}")
+
+    def has_subject_key(self, subject_id: str) -> bool:
+        with self._sessions() as session:
+            return session.get(SubjectKey, subject_id) is not None
+
+    def destroy_subject_key(self, subject_id: str, *, now: datetime) -> bool:
+        """Crypto-shred a subject and record it in the erasure ledger, in one transaction."""
+        with self._write() as session:
+            gone = session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject_id))
+            if session.get(ErasureRecord, subject_id) is None:
+                session.add(ErasureRecord(subject_id=subject_id, erased_at=now))
+            session.commit()
+            return bool(gone.rowcount)  # type: ignore[attr-defined]
+
+    def discard_subject_key(self, subject_id: str) -> None:
+        """Drop a key minted for a sign-up that did not commit (no ledger: nobody existed)."""
+        with self._write() as session:
+            session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject_id))
+            session.commit()
+
+    def erased_subjects(self) -> list[str]:
+        """Every subject the ledger says was erased, oldest first."""
+        with self._sessions() as session:
+            return list(
+                session.scalars(select(ErasureRecord.subject_id).order_by(ErasureRecord.erased_at))
+            )
+
+    def secret(self, name: str) -> bytes:
+        """A service-wide secret, created on first use and kept wrapped by the master key."""
+        for attempt in range(2):
+            with self._write() as session:
+                row = session.get(KeyringSecret, name)
+                if row is not None:
+                    if row.kek_id != self._master.kek_id:
+                        raise KeyUnavailable("service secrets are wrapped by another master key")
+                    return self._master.unwrap(row.wrapped, context=f"secret:{name}")
+                value = generate_key()
+                session.add(
+                    KeyringSecret(
+                        name=name,
+                        wrapped=self._master.wrap(value, context=f"secret:{name}"),
+                        kek_id=self._master.kek_id,
+                    )
+                )
+                try:
+                    session.commit()
+                    return value
+                except IntegrityError:
+                    # Another process minted it at the same moment: read theirs.
+                    session.rollback()
+                    if attempt:
+                        raise
+        raise KeyUnavailable(f"secret {name} could not be created")
+
+    def rotate_master(
+        self, new: MasterKey, *, progress: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Re-wrap every data key and secret under `new` in one transaction; blobs untouched."""
+        old = self._master
+        with self._write() as session:
+            keys = session.scalars(select(SubjectKey)).all()
+            for done, row in enumerate(keys, start=1):
+                ctx = f"dek:{row.subject_id}"
+                if row.kek_id != old.kek_id:
+                    raise KeyUnavailable("some data keys are wrapped by another master key")
+                row.wrapped_dek = new.wrap(old.unwrap(row.wrapped_dek, context=ctx), context=ctx)
+                row.kek_id = new.kek_id
+                if progress is not None:
+                    progress(done, len(keys))
+            for secret in session.scalars(select(KeyringSecret)).all():
+                ctx = f"secret:{secret.name}"
+                secret.wrapped = new.wrap(old.unwrap(secret.wrapped, context=ctx), context=ctx)
+                secret.kek_id = new.kek_id
+            session.commit()
+        self._master = new
+        return len(keys)
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply the key store's own migrations (version table `keystore_version`)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("keystore_migrations")))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

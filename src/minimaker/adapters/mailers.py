@@ -1,0 +1,249 @@
+"""Mailers: how a message leaves MiniMaker (SMTP), or waits in a folder for an operator.
+
+Every mailer raises `DeliveryFailed` with a reason safe to store: an exception type and an
+SMTP reply code, never an address or a server's reply text (which often quotes the address).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from minimaker.kernel.errors import ConfigurationError, MiniMakerError, NotFound
+from minimaker.settings import Settings
+
+log = logging.getLogger("minimaker.mail")
+
+_MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+_TRUE = {"1", "true", "yes", "on"}
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class Mailer(Protocol):
+    """Sends one email; raises DeliveryFailed when it could not."""
+
+    def send(self, to: str, subject: str, body: str, message_id: str) -> None: ...
+
+
+class DeliveryFailed(MiniMakerError):
+    """A message was not delivered; `permanent` when retrying cannot help."""
+
+    status = 502
+    code = "delivery_failed"
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        self.reason = reason
+        self.permanent = permanent
+        super().__init__(f"delivery failed: {reason}")
+
+
+def compose(*, sender: str, to: str, subject: str, body: str, message_id: str) -> EmailMessage:
+    """The email as it goes out; its Message-ID is the outbox id, so retries are recognisable."""
+    if not _MESSAGE_ID.fullmatch(message_id):
+        raise ValueError("a message id is 32 lowercase hex digits")
+    msg = EmailMessage()  # policy.default refuses CR/LF in headers: no header injection
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = formatdate(usegmt=True)
+    msg["Message-ID"] = f"<{message_id}@{sender.rpartition('@')[2] or 'minimaker.invalid'}>"
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies to us
+    msg.set_content(body)
+    return msg
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where and how to reach the SMTP relay, parsed from settings.smtp_url."""
+
+    host: str
+    port: int
+    security: str  # "plain", "starttls" or "tls"
+    username: str | None
+    password: str | None
+    timeout_s: float
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpServer:
+        """Parse smtp://[user:password@]host[:port][?starttls=1][&timeout=S] or smtps://..."""
+        # Error messages name the rule, never the URL: it may carry a password.
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ConfigurationError("smtp_url must be smtp://host[:port] or smtps://host[:port]")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        if set(query) - {"starttls", "timeout"}:
+            raise ConfigurationError("smtp_url accepts only the options starttls and timeout")
+        starttls = query.get("starttls", "0").lower() in _TRUE
+        if parts.scheme == "smtps" and starttls:
+            raise ConfigurationError("smtps:// is TLS from the start; starttls does not apply")
+        try:
+            port = parts.port or (465 if parts.scheme == "smtps" else 25)
+            timeout = float(query.get("timeout", DEFAULT_TIMEOUT_S))
+        except ValueError:
+            raise ConfigurationError("smtp_url has an invalid port or timeout") from None
+        security = "tls" if parts.scheme == "smtps" else "starttls" if starttls else "plain"
+        return cls(
+            host=parts.hostname,
+            port=port,
+            security=security,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            timeout_s=timeout,
+        )
+
+
+class SmtpMailer:
+    """Delivers through an SMTP relay: plain, STARTTLS or implicit TLS, with optional login."""
+
+    def __init__(self, server: SmtpServer, *, sender: str) -> None:
+        self.server = server
+        self.sender = sender
+        if server.security == "plain" and server.host not in _LOOPBACK:
+            log.warning(
+                "smtp_url sends mail to %s without TLS: messages hold personal data; "
+                "use smtps:// or ?starttls=1 for a relay that is not on this machine",
+                server.host,
+            )
+
+    def send(self, to: str, subject: str, body: str, message_id: str) -> None:
+        """Send one message over a fresh connection."""
+        msg = compose(sender=self.sender, to=to, subject=subject, body=body, message_id=message_id)
+        try:
+            with self._connect() as smtp:
+                if self.server.username is not None:
+                    smtp.login(self.server.username, self.server.password or "")
+                smtp.send_message(msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            # Its data maps each refused address to its reply: keep the code, drop the rest.
+            code = min(reply[0] for reply in exc.recipients.values())
+            raise DeliveryFailed(f"SMTPRecipientsRefused {code}", permanent=code >= 500) from None
+        except smtplib.SMTPResponseException as exc:
+            # Only a refusal of the message itself is final; a refused login or sender is the
+            # operator's to fix, after which waiting messages should still go out.
+            permanent = isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
+            reason = f"{type(exc).__name__} {exc.smtp_code}"
+            raise DeliveryFailed(reason, permanent=permanent) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryFailed(type(exc).__name__, permanent=False) from None
+
+    def _connect(self) -> smtplib.SMTP:
+        server, context = self.server, ssl.create_default_context()
+        name = _ehlo_name()
+        if server.security == "tls":
+            return smtplib.SMTP_SSL(
+                server.host,
+                server.port,
+                local_hostname=name,
+                timeout=server.timeout_s,
+                context=context,
+            )
+        smtp = smtplib.SMTP(server.host, server.port, local_hostname=name, timeout=server.timeout_s)
+        if server.security == "starttls":
+            try:
+                smtp.starttls(context=context)
+            except BaseException:
+                smtp.close()
+                raise
+        return smtp
+
+
+@cache
+def _ehlo_name() -> str:
+    # smtplib looks the name up (DNS) on every connection; once per process is enough.
+    return socket.getfqdn()
+
+
+class OutboxDirMailer:
+    """Development convenience: each message becomes `<id>.eml` in a folder an operator reads.
+
+    Nothing leaves the machine. The files are plain text with the recipient and the body in
+    them: the folder is 0700, the files 0600, named by the message id only; an operator lists
+    them with `minimaker outbox list`, forwards what must reach someone, and deletes them.
+    Production sets MINIMAKER_SMTP_URL instead.
+    """
+
+    def __init__(self, folder: Path, *, sender: str) -> None:
+        self.folder = folder
+        self.sender = sender
+
+    def send(self, to: str, subject: str, body: str, message_id: str) -> None:
+        """Write the message atomically as `<id>.eml` (0600)."""
+        msg = compose(sender=self.sender, to=to, subject=subject, body=body, message_id=message_id)
+        try:
+            self._write(message_id, msg.as_bytes())
+        except OSError as exc:
+            raise DeliveryFailed(type(exc).__name__, permanent=False) from None
+
+    def _write(self, message_id: str, data: bytes) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.folder, 0o700)  # mkdir's mode is filtered by the umask; this is not
+        temp = self.folder / f".{message_id}.tmp"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, self.path_of(message_id))
+
+    def path_of(self, message_id: str) -> Path:
+        """The file of one message; only a well-formed id names a file."""
+        if not _MESSAGE_ID.fullmatch(message_id):
+            raise NotFound("message file")
+        return self.folder / f"{message_id}.eml"
+
+    def waiting(self) -> list[WaitingFile]:
+        """The .eml files in the folder, oldest first."""
+        if not self.folder.is_dir():
+            return []
+        found = [
+            WaitingFile(p.stem, p.stat().st_size, p.stat().st_mtime)
+            for p in self.folder.glob("*.eml")
+            if _MESSAGE_ID.fullmatch(p.stem)
+        ]
+        return sorted(found, key=lambda f: f.modified)
+
+    def read(self, message_id: str) -> str:
+        """The text of one message file."""
+        path = self.path_of(message_id)
+        if not path.is_file():
+            raise NotFound("message file")
+        return path.read_text(encoding="utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class WaitingFile:
+    message_id: str
+    size_bytes: int
+    modified: float  # POSIX timestamp
+
+
+_warned: set[Path] = set()
+
+
+def mailer_for(settings: Settings) -> Mailer:
+    """SMTP when smtp_url is set; otherwise the outbox folder, with a loud warning once."""
+    if settings.smtp_url:
+        return SmtpMailer(SmtpServer.from_url(settings.smtp_url), sender=settings.mail_from)
+    folder = settings.outbox_dir
+    if folder not in _warned:
+        _warned.add(folder)
+        log.warning(
+            "!!! No MINIMAKER_SMTP_URL set: email is written as files into %s for an operator "
+            "to read (`minimaker outbox list`); nobody receives it. Fine for development; "
+            "set MINIMAKER_SMTP_URL in production. !!!",
+            folder,
+        )
+    return OutboxDirMailer(folder, sender=settings.mail_from)

@@ -1,0 +1,1 @@
+"""Entry points: the app factory (one error renderer), middleware, page shell, CLI, worker."""

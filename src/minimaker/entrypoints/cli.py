@@ -1,0 +1,351 @@
+"""`minimaker ...`: serve, worker, db, keys, audit. Commands parse, call, and print."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import Progress
+
+from minimaker.kernel.errors import MiniMakerError
+from minimaker.settings import Settings, load_settings
+
+# Tracebacks with locals would print settings, keys and personal data: never show locals.
+app = typer.Typer(
+    help="MiniMaker: photo to printable 3D model, privacy kept by construction.",
+    pretty_exceptions_show_locals=False,
+)
+db_app = typer.Typer(help="Database schema.")
+keys_app = typer.Typer(help="Master key and data keys.")
+audit_app = typer.Typer(help="The tamper-evident audit log.")
+staff_app = typer.Typer(help="Staff accounts (privacy officer, support, admin).")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+app.add_typer(staff_app, name="staff")
+outbox_app = typer.Typer(help="Email: queued, sent and failed messages; the outbox folder.")
+app.add_typer(outbox_app, name="outbox")
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        # Name the setting and the rule, never the value: it may be a key.
+        for err in exc.errors():
+            name = "MINIMAKER_" + "_".join(str(p) for p in err["loc"]).upper()
+            console.print(f"[red]configuration error:[/red] {name}: {err['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    worker: Annotated[bool, typer.Option(help="Run the embedded job worker.")] = True,
+) -> None:
+    """Serve the API and web pages; applies pending migrations first."""
+    import uvicorn
+
+    from minimaker.adapters import migrate
+    from minimaker.bootstrap import build
+    from minimaker.entrypoints.app import create_app
+    from minimaker.rights import erasure
+
+    _logging()
+    settings = _settings()
+    c = build(settings)
+    migrate.upgrade_all(c)
+    # Art. 17: a restored backup must not bring an erased subject back, even for a moment.
+    log_replayed(erasure.replay_ledger(c))
+    uvicorn.run(
+        create_app(c, worker=worker),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=settings.access_log,
+    )
+
+
+@app.command("worker")
+def worker_cmd(
+    once: Annotated[bool, typer.Option(help="Run due jobs, then exit.")] = False,
+) -> None:
+    """Run a standalone job worker (as many processes as you like)."""
+    from minimaker.bootstrap import build
+    from minimaker.entrypoints.worker import Worker
+
+    _logging()
+    c = build(_settings())
+    w = Worker(c)
+    if once:
+        console.print(f"ran {w.run_until_idle()} jobs")
+        return
+    try:
+        w.run_forever()
+    except KeyboardInterrupt:
+        w.stop()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations."""
+    from minimaker.adapters import migrate
+    from minimaker.bootstrap import build
+
+    c = build(_settings())
+    todo = migrate.pending(c.engine)
+    migrate.upgrade_all(c)
+    console.print(f"applied {len(todo)} migration(s); database is at head")
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a fresh master key (32 random bytes, URL-safe base64) for MINIMAKER_MASTER_KEY."""
+    from minimaker.adapters.crypto.keys import encode_key, generate_key
+
+    typer.echo(encode_key(generate_key()))
+
+
+@keys_app.command("rotate-master")
+def keys_rotate_master(
+    new_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="MINIMAKER_NEW_MASTER_KEY",
+            help="The new master key; default: generate one and write it to the key file.",
+        ),
+    ] = None,
+) -> None:
+    """Re-wrap every data key under a new master key; blobs are not touched."""
+    from minimaker.adapters.crypto.keys import MasterKey, decode_key, encode_key, generate_key
+    from minimaker.bootstrap import build
+
+    settings = _settings()
+    c = build(settings)
+    if new_key is None and settings.master_key:
+        console.print("[red]MINIMAKER_MASTER_KEY is set: pass the new key with --new-key[/red]")
+        raise typer.Exit(2)
+    raw = decode_key(new_key) if new_key else generate_key()
+    new = MasterKey(raw)
+    key_file = settings.resolved_master_key_file()
+    pending = key_file.with_name(key_file.name + ".next")
+    if new_key is None:
+        # Written before anything is re-wrapped: a crash mid-way leaves the new key on disk.
+        _write_key_file(pending, encode_key(raw))
+    with Progress(console=console) as progress:
+        task = progress.add_task("re-wrapping data keys", total=None)
+        count = c.keys.rotate_master(
+            new, progress=lambda done, total: progress.update(task, completed=done, total=total)
+        )
+        from minimaker.mail import outbox
+
+        # Mail not yet delivered is sealed under keys the master key wraps too.
+        outbox.rewrap_keys(c, old=c.master, new=new)
+    if new_key is None:
+        os.replace(pending, key_file)
+    console.print(f"re-wrapped {count} data key(s); new master key id {new.kek_id}")
+    if new_key:
+        console.print("now set MINIMAKER_MASTER_KEY to the new key and restart every process")
+
+
+def _write_key_file(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the whole audit chain; exit 1 at the first edited, missing or reordered entry."""
+    from minimaker.adapters import audit_chain as audit
+    from minimaker.bootstrap import build
+    from minimaker.kernel.errors import AuditChainBroken
+
+    c = build(_settings())
+    with Progress(console=console) as progress:
+        task = progress.add_task("verifying audit chain", total=None)
+        try:
+            report = audit.verify(c.engine, progress=lambda n: progress.update(task, completed=n))
+        except AuditChainBroken as exc:
+            console.print(f"[red]FAILED:[/red] {exc.message}")
+            raise typer.Exit(1) from exc
+    typer.echo(f"audit chain intact: {report.entries} entries, head {report.head_hash}")
+
+
+@outbox_app.command("list")
+def outbox_list(
+    show: Annotated[
+        str | None, typer.Option("--show", help="Print one message file of the outbox folder.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many messages.")] = 200,
+) -> None:
+    """List outbox messages (never their content) and the files waiting in the outbox folder."""
+    from rich.table import Table
+
+    from minimaker.adapters import mailers as mail
+    from minimaker.bootstrap import container_for
+    from minimaker.mail import outbox
+
+    settings = _settings()
+    with container_for(settings) as c:
+        if show is not None:
+            typer.echo(outbox.show_file(c, message_id=show), nl=False)
+            return
+        messages = outbox.list_messages(c, limit=limit)
+    table = Table(title=f"outbox: {len(messages)} message(s), newest first")
+    for column in ("id", "kind", "status", "created", "sent", "attempts", "error"):
+        table.add_column(column, no_wrap=column == "id")
+    for m in messages:
+        sent = (
+            f"{m.sent_at:%Y-%m-%d %H:%M:%S}"
+            if m.sent_at
+            else f"next try {m.next_attempt_at:%H:%M:%S}"
+            if m.next_attempt_at
+            else ""
+        )
+        table.add_row(
+            m.id,
+            m.kind,
+            m.status,
+            f"{m.created_at:%Y-%m-%d %H:%M:%S}",
+            sent,
+            str(m.attempts),
+            m.last_error or "",
+        )
+    out = Console()
+    out.print(table)
+    files = mail.OutboxDirMailer(settings.outbox_dir, sender=settings.mail_from).waiting()
+    out.print(f"{len(files)} message file(s) in {settings.outbox_dir}:")
+    for f in files:
+        out.print(f"  {f.message_id}.eml  {f.size_bytes} bytes")
+
+
+backup_app = typer.Typer(
+    help="Backups of the data database and blobs. WARNING: a backup holds personal data "
+    "(encrypted, but personal all the same): keep it as safely as the database itself."
+)
+app.add_typer(backup_app, name="backup")
+
+
+def log_replayed(count: int) -> None:
+    """Say how many erased subjects had rows again (counts only: ids are pseudonymous)."""
+    if count:
+        console.print(f"re-erased {count} subject(s) named in the erasure ledger")
+
+
+@backup_app.command("create")
+def backup_create(
+    path: Annotated[Path, typer.Argument(help="The tar file to write (mode 0600).")],
+) -> None:
+    """Write a backup: every row of the data database and every blob, as stored (ciphertext).
+
+    WARNING: the file holds personal data. It is written with mode 0600; store it encrypted
+    and access-controlled. Data keys are not in it (they stay in the key store), so a subject
+    erased later cannot be brought back by restoring it.
+    """
+    from minimaker.bootstrap import container_for
+    from minimaker.operations import backup
+
+    with container_for(_settings()) as c:
+        report = backup.create_backup(c, path)
+    rows = sum(report.tables.values())
+    console.print(
+        f"backup written: {rows} row(s) in {len(report.tables)} tables, {report.blobs} blob(s)"
+    )
+
+
+@backup_app.command("restore")
+def backup_restore(
+    path: Annotated[Path, typer.Argument(help="The backup tar file to restore.")],
+) -> None:
+    """Replace every row and blob with a backup's, then re-erase whom the ledger names.
+
+    Stop every MiniMaker process first. The backup holds personal data: see `backup create`.
+    """
+    from minimaker.bootstrap import container_for
+    from minimaker.operations import backup
+
+    with container_for(_settings()) as c:
+        report = backup.restore_backup(c, path)
+    rows = sum(report.tables.values())
+    console.print(f"restored {rows} row(s) and {report.blobs} blob(s)")
+    log_replayed(report.replayed)
+
+
+@staff_app.command("create")
+def staff_create(
+    username: Annotated[str, typer.Option(help="The staff member's sign-in name.")],
+    role: Annotated[str, typer.Option(help="dpo, support or admin.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            envvar="MINIMAKER_STAFF_PASSWORD",
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            hidden=True,  # typed at the prompt or set in the environment, never in argv
+            help="The password; prompted for unless MINIMAKER_STAFF_PASSWORD is set.",
+        ),
+    ],
+) -> None:
+    """Create a staff account with one role (the first admin is made here)."""
+    from minimaker.bootstrap import container_for
+    from minimaker.staff import service as staff
+
+    with container_for(_settings()) as c:
+        member = staff.create_staff(c, by=None, username=username, password=password, role=role)
+    typer.echo(f"created staff {member.id} ({member.role})")
+
+
+@staff_app.command("list")
+def staff_list() -> None:
+    """List staff accounts: id, role, username, created, disabled."""
+    from minimaker.bootstrap import container_for
+    from minimaker.staff import service as staff
+
+    with container_for(_settings()) as c:
+        members = staff.list_staff(c, by=None)
+    for m in members:
+        disabled = f"disabled {m.disabled_at:%Y-%m-%d}" if m.disabled_at else "active"
+        typer.echo(f"{m.id}  {m.role:<8} {m.username:<32} {m.created_at:%Y-%m-%d}  {disabled}")
+
+
+@staff_app.command("disable")
+def staff_disable(
+    staff_id: Annotated[str, typer.Argument(help="The staff id to disable.")],
+) -> None:
+    """Disable a staff account; its sessions end at once."""
+    from minimaker.bootstrap import container_for
+    from minimaker.staff import service as staff
+
+    with container_for(_settings()) as c:
+        member = staff.disable_staff(c, by=None, staff_id=staff_id)
+    typer.echo(f"disabled staff {member.id}")
+
+
+def main() -> None:
+    """Console entry point: our errors become one clear line and exit code 2."""
+    try:
+        app()
+    except MiniMakerError as exc:
+        console.print(f"[red]error:[/red] {exc.message}")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

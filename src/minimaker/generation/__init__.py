@@ -1,0 +1,1 @@
+"""Generation: a photo becomes a printable relief model (STL, GLB, OBJ), on the job queue."""

@@ -1,0 +1,178 @@
+"""The signed-in workspace at /app: photos, model generation, status and downloads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile
+
+from minimaker.accounts import service as accounts
+from minimaker.entrypoints.http import ContainerDep
+from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
+from minimaker.entrypoints.page_shell.session import (
+    CheckedForm,
+    UserId,
+    Visitor,
+    VisitorDep,
+    text_field,
+)
+from minimaker.generation import service as generation
+from minimaker.generation.relief import ReliefParams
+from minimaker.kernel.errors import (
+    InvalidImage,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from minimaker.uploads import service as uploads
+
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+_UPLOAD_ERRORS = (ValidationFailed, PayloadTooLarge, UnsupportedMediaType, InvalidImage)
+_NUMBER_FIELDS = ("width_mm", "base_mm", "max_relief_mm")
+_PENDING = frozenset({generation.QUEUED, generation.RUNNING})
+_MIB = 1024 * 1024
+_DEFAULTS: dict[str, Any] = {
+    **{name: f"{getattr(ReliefParams(), name):g}" for name in _NUMBER_FIELDS},
+    "lithophane": ReliefParams().lithophane,
+}
+
+
+@router.get("")
+def workspace(v: VisitorDep, user_id: UserId) -> Response:
+    """Your photos, the models made from them, and the forms to add more."""
+    return _workspace(v, user_id, live=True)
+
+
+def _workspace(
+    v: Visitor,
+    user_id: str,
+    *,
+    status: int = 200,
+    live: bool = False,
+    upload_error: dict[str, Any] | None = None,
+    generate_error: dict[str, Any] | None = None,
+) -> Response:
+    photos = uploads.list_uploads(v.c, user_id=user_id)
+    models = generation.list_models(v.c, user_id=user_id)
+    profile = accounts.get_profile(v.c, user_id=user_id)
+    photo_ids = {p.id for p in photos}
+    by_photo: dict[str, list[generation.ModelRead]] = defaultdict(list)
+    orphans = []
+    for model in models:
+        if model.upload_id is not None and model.upload_id in photo_ids:
+            by_photo[model.upload_id].append(model)
+        else:
+            orphans.append(model)
+    return render(
+        v,
+        "app.html",
+        title="Your photos and models",
+        status=status,
+        # Only a plain GET refreshes itself: a re-shown form would lose what was typed.
+        refresh=live and any(m.status in _PENDING for m in models),
+        username=profile.username,
+        photos=photos,
+        models_by_photo=by_photo,
+        orphans=orphans,
+        defaults=_DEFAULTS,
+        max_upload_mb=f"{v.c.settings.max_upload_bytes / _MIB:.3g}",
+        upload_error=upload_error,
+        generate_error=generate_error,
+    )
+
+
+@router.post("/uploads")
+def upload_photo(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Upload a photo; the same limits and checks as the API, nothing kept on failure."""
+    try:
+        data = _read_file(form.get("file"), v.c.settings.max_upload_bytes)
+        uploads.create_upload(v.c, user_id=user_id, data=data)
+    except _UPLOAD_ERRORS as exc:
+        return _workspace(v, user_id, status=exc.status, upload_error=form_failure(exc))
+    return see_other("/app")
+
+
+def _read_file(file: UploadFile | str | None, limit: int) -> bytes:
+    if not isinstance(file, UploadFile):
+        raise ValidationFailed("file", "is required: choose a photo to upload")
+    # One byte past the limit is enough to know the file is too large.
+    data = file.file.read(limit + 1)
+    if not data:
+        raise ValidationFailed("file", "is required: choose a photo to upload")
+    if len(data) > limit:
+        raise PayloadTooLarge(limit)
+    return data
+
+
+@router.post("/uploads/{upload_id}/models")
+def generate_model(upload_id: str, form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Queue a model of one of your photos with the chosen relief settings."""
+    # Ownership first: another user's photo answers "not found" whatever the settings say.
+    uploads.get_upload(v.c, user_id=user_id, upload_id=upload_id)
+    typed: dict[str, Any] = {name: text_field(form, name) for name in _NUMBER_FIELDS}
+    typed["lithophane"] = form.get("lithophane") is not None
+    try:
+        params = _relief_params(typed)
+        generation.request_model(v.c, user_id=user_id, upload_id=upload_id, params=params)
+    except ValidationFailed as exc:
+        failure = {"upload_id": upload_id, "typed": typed, **form_failure(exc)}
+        return _workspace(v, user_id, status=exc.status, generate_error=failure)
+    return see_other("/app")
+
+
+def _relief_params(typed: dict[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {"lithophane": typed["lithophane"]}
+    for name in _NUMBER_FIELDS:
+        try:
+            params[name] = float(typed[name].strip())
+        except ValueError:
+            raise ValidationFailed(name, "must be a number") from None
+    return params
+
+
+@router.post("/uploads/{upload_id}/delete")
+def delete_photo(upload_id: str, form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Delete one of your photos; models already made from it stay."""
+    uploads.delete_upload(v.c, user_id=user_id, upload_id=upload_id)
+    return see_other("/app")
+
+
+@router.post("/models/{model_id}/delete")
+def delete_model(model_id: str, form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Delete a model and its files."""
+    generation.delete_model(v.c, user_id=user_id, model_id=model_id)
+    return see_other("/app")
+
+
+@router.get("/uploads/{upload_id}/content")
+def photo_content(upload_id: str, c: ContainerDep, user_id: UserId) -> Response:
+    """One of your photos, decrypted, for its thumbnail."""
+    media_type, chunks = uploads.open_content(c, user_id=user_id, upload_id=upload_id)
+    return StreamingResponse(chunks, media_type=media_type, headers=_private())
+
+
+@router.get("/models/{model_id}/download")
+def download_model(
+    model_id: str,
+    c: ContainerDep,
+    user_id: UserId,
+    fmt: Annotated[str, Query(alias="format", max_length=8)] = "stl",
+) -> Response:
+    """A finished model as an STL, GLB or OBJ attachment."""
+    media_type, chunks = generation.open_model_content(
+        c, user_id=user_id, model_id=model_id, fmt=fmt
+    )
+    # Safe in a header: the service accepted fmt only as one of its formats, and model_id
+    # only as an id of this user's model.
+    headers = _private()
+    headers["Content-Disposition"] = f'attachment; filename="model-{model_id}.{fmt}"'
+    return StreamingResponse(chunks, media_type=media_type, headers=headers)
+
+
+def _private() -> dict[str, str]:
+    # Personal content must not sit in shared caches or be sniffed into another type.
+    return {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}

@@ -1,0 +1,285 @@
+"""Generation: queue a model for a photo, run the job, serve and delete the results."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from PIL import Image
+from sqlalchemy import delete, select
+
+from minimaker.accounts.service import actor_for
+from minimaker.adapters import job_queue as queue
+from minimaker.adapters.blobs import new_blob_id
+from minimaker.adapters.job_queue import Job
+from minimaker.generation.export import FORMATS, MEDIA_TYPES, export_mesh
+from minimaker.generation.relief import ReliefParams, relief_from_image
+from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
+from minimaker.kernel.container import Container
+from minimaker.kernel.errors import KeyUnavailable, NotFound, NotReady, ValidationFailed
+from minimaker.kernel.ids import is_id
+from minimaker.kernel.purposes import Activity
+from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.rights.processing import allowed, ensure_allowed
+from minimaker.uploads.service import owned_upload
+from minimaker.uploads.tables import Upload
+
+QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
+
+
+@dataclass(frozen=True)
+class ModelRead:
+    id: str
+    upload_id: str | None
+    status: str
+    params: dict[str, Any]
+    error: str | None
+    formats: tuple[str, ...]
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _read(row: Model3D, formats: tuple[str, ...] = ()) -> ModelRead:
+    return ModelRead(
+        row.id,
+        row.upload_id,
+        row.status,
+        row.params,
+        row.error,
+        formats,
+        row.created_at,
+        row.finished_at,
+    )
+
+
+def request_model(
+    c: Container, *, user_id: str, upload_id: str, params: dict[str, Any] | None = None
+) -> ModelRead:
+    """Queue generation of a relief model from one of the user's photos."""
+    merged: dict[str, Any] = {"max_resolution": c.settings.generation_max_resolution}
+    merged.update(params or {})
+    relief = ReliefParams.from_mapping(merged)
+    now = c.clock.now()
+    with c.uow() as uow:
+        owned_upload(uow, user_id=user_id, upload_id=upload_id)
+        purpose = ensure_allowed(uow.session, user_id, Activity.GENERATION)
+        row = Model3D(
+            id=uuid.uuid4().hex,
+            owner_id=user_id,
+            upload_id=upload_id,
+            status=QUEUED,
+            params=relief.to_dict(),
+            created_at=now,
+        )
+        uow.session.add(row)
+        queue.enqueue(
+            uow.session,
+            kind="generate_model",
+            payload={"model_id": row.id},
+            subject_id=user_id,
+            now=now,
+            max_attempts=c.settings.job_max_attempts,
+        )
+        uow.audit(
+            "model:generation:requested",
+            actor=actor_for(user_id),
+            subject=user_id,
+            object=f"model:{row.id}",
+            purpose=purpose,
+        )
+        uow.commit()
+    return _read(row)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What phase one read: the decrypted photo and the model's parameters."""
+
+    model_id: str
+    owner_id: str
+    photo: bytes
+    params: ReliefParams
+
+
+def run_generation_job(c: Container, job: Job) -> None:
+    """Job handler: photo -> relief -> STL/GLB/OBJ, each encrypted under the owner's key."""
+    loaded = _load_for_generation(c, job)
+    if loaded is None:
+        return
+    with Image.open(io.BytesIO(loaded.photo)) as img:
+        mesh = relief_from_image(img, loaded.params)
+    outputs = {fmt: export_mesh(mesh, fmt) for fmt in FORMATS}
+    del mesh
+    _store_generation(c, job, loaded, outputs)
+
+
+def _load_for_generation(c: Container, job: Job) -> _Loaded | None:
+    """Phase one: mark the model running and read its photo; None if there is nothing to do."""
+    model_id = str(job.payload["model_id"])
+    with c.uow() as uow:
+        model = uow.session.get(Model3D, model_id)
+        if model is None or model.upload_id is None:
+            # Deleted (or its photo was) before we got here: nothing to make, nothing to keep.
+            if model is not None:
+                model.status, model.finished_at = FAILED, c.clock.now()
+                model.error = "the photo was deleted before the model was made"
+            queue.finish(uow.session, job.id, now=c.clock.now())
+            uow.commit()
+            return None
+        # A restriction applied after the request was queued still stops the work (Art. 18).
+        ensure_allowed(uow.session, model.owner_id, Activity.GENERATION)
+        model.status = RUNNING
+        upload = uow.session.get(Upload, model.upload_id)
+        assert upload is not None
+        dek = uow.keys.subject_key(model.owner_id)
+        photo = c.blobs.read_bytes(dek, upload.blob_id)
+        loaded = _Loaded(model_id, model.owner_id, photo, ReliefParams.from_mapping(model.params))
+        uow.commit()
+    return loaded
+
+
+def _store_generation(c: Container, job: Job, loaded: _Loaded, outputs: dict[str, bytes]) -> None:
+    """Phase two: store the files, unless the model, its photo or the subject is gone now."""
+    model_id, owner_id = loaded.model_id, loaded.owner_id
+    with c.uow() as uow:
+        # Re-read under lock: the model, its photo or the whole subject may be gone now.
+        model = uow.session.scalars(
+            select(Model3D).where(Model3D.id == model_id).with_for_update()
+        ).one_or_none()
+        if model is None or model.upload_id is None:
+            if model is not None:
+                model.status, model.finished_at = FAILED, c.clock.now()
+                model.error = "the photo was deleted while the model was being made"
+            queue.finish(uow.session, job.id, now=c.clock.now())
+            uow.commit()
+            return
+        try:
+            dek = uow.keys.subject_key(owner_id)
+        except KeyUnavailable:
+            # The subject was erased while we worked: keep nothing, the rows go with them.
+            queue.finish(uow.session, job.id, now=c.clock.now())
+            uow.commit()
+            return
+        for fmt, data in outputs.items():
+            blob_id = new_blob_id()
+            uow.wrote_blob(blob_id)
+            c.blobs.put(dek, io.BytesIO(data), blob_id=blob_id)
+            uow.session.add(
+                ModelFile(
+                    model_id=model_id,
+                    format=fmt,
+                    owner_id=owner_id,
+                    blob_id=blob_id,
+                    size_bytes=len(data),
+                )
+            )
+        model.status, model.error, model.finished_at = DONE, None, c.clock.now()
+        queue.finish(uow.session, job.id, now=c.clock.now())
+        if allowed(uow.session, owner_id, Activity.ANALYTICS):
+            uow.session.add(
+                UsageEvent(subject_id=owner_id, event="model.generated", at=c.clock.now())
+            )
+        uow.audit(
+            "model:generation:completed",
+            actor="system:worker",
+            subject=owner_id,
+            object=f"model:{model_id}",
+            purpose="service",
+        )
+        uow.commit()
+
+
+def _on_final_failure(c: Container, job: Job, reason: str) -> None:
+    with c.uow() as uow:
+        model = uow.session.get(Model3D, str(job.payload.get("model_id", "")))
+        if model is not None:
+            model.status, model.error, model.finished_at = FAILED, reason[:255], c.clock.now()
+            uow.audit(
+                "model:generation:failed",
+                actor="system:worker",
+                subject=model.owner_id,
+                object=f"model:{model.id}",
+                purpose="service",
+            )
+        uow.commit()
+
+
+run_generation_job.on_final_failure = _on_final_failure  # type: ignore[attr-defined]
+
+
+def _owned_model(uow: UnitOfWork, *, user_id: str, model_id: str) -> Model3D:
+    row = uow.session.get(Model3D, model_id) if is_id(model_id) else None
+    if row is None or row.owner_id != user_id:
+        raise NotFound("model")
+    return row
+
+
+def _formats(uow: UnitOfWork, model_id: str) -> tuple[str, ...]:
+    found = uow.session.scalars(
+        select(ModelFile.format).where(ModelFile.model_id == model_id)
+    ).all()
+    return tuple(f for f in FORMATS if f in found)
+
+
+def list_models(c: Container, *, user_id: str) -> list[ModelRead]:
+    with c.uow(write=False) as uow:
+        rows = uow.session.scalars(
+            select(Model3D).where(Model3D.owner_id == user_id).order_by(Model3D.created_at.desc())
+        ).all()
+        return [_read(r, _formats(uow, r.id) if r.status == DONE else ()) for r in rows]
+
+
+def get_model(c: Container, *, user_id: str, model_id: str) -> ModelRead:
+    with c.uow(write=False) as uow:
+        row = _owned_model(uow, user_id=user_id, model_id=model_id)
+        return _read(row, _formats(uow, row.id))
+
+
+def open_model_content(
+    c: Container, *, user_id: str, model_id: str, fmt: str
+) -> tuple[str, Iterator[bytes]]:
+    """The model file in `fmt` (stl, glb, obj) as a decrypted stream; the read is audited."""
+    if fmt not in FORMATS:
+        raise ValidationFailed("format", "must be one of " + ", ".join(FORMATS))
+    with c.uow() as uow:
+        row = _owned_model(uow, user_id=user_id, model_id=model_id)
+        if row.status != DONE:
+            raise NotReady("model", row.status)
+        file = uow.session.get(ModelFile, (model_id, fmt))
+        if file is None:
+            raise NotFound("model file")
+        dek = uow.keys.subject_key(user_id)
+        uow.audit(
+            "model:content:read",
+            actor=actor_for(user_id),
+            subject=user_id,
+            object=f"model:{model_id}:{fmt}",
+            purpose="service",
+        )
+        uow.commit()
+        return MEDIA_TYPES[fmt], c.blobs.iter_plain(dek, file.blob_id)
+
+
+def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
+    """Delete a model, its files and (after commit) their encrypted blobs."""
+    with c.uow() as uow:
+        row = _owned_model(uow, user_id=user_id, model_id=model_id)
+        blob_ids = uow.session.scalars(
+            select(ModelFile.blob_id).where(ModelFile.model_id == model_id)
+        ).all()
+        for blob_id in blob_ids:
+            uow.delete_blob_after_commit(blob_id)
+        uow.session.execute(delete(ModelFile).where(ModelFile.model_id == model_id))
+        uow.session.delete(row)
+        uow.audit(
+            "model:model:deleted",
+            actor=actor_for(user_id),
+            subject=user_id,
+            object=f"model:{model_id}",
+            purpose="service",
+        )
+        uow.commit()

@@ -1,0 +1,64 @@
+"""Generation tables: models, their exported files, and usage events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from minimaker.adapters.db import ID, Base, UTCDateTime
+
+
+class Model3D(Base):
+    """A generated 3D model of an upload, made by a job."""
+
+    __tablename__ = "models"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"))
+    upload_id: Mapped[str | None] = mapped_column(
+        ID, ForeignKey("uploads.id", ondelete="SET NULL"), nullable=True
+    )
+    category: Mapped[str] = mapped_column(String(32), default="generated_model")
+    status: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (
+        Index("ix_models_owner_created", "owner_id", "created_at"),
+        Index("ix_models_upload_id", "upload_id"),
+    )
+
+
+class ModelFile(Base):
+    """One exported format of a model, encrypted in the blob store."""
+
+    __tablename__ = "model_files"
+    model_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    format: Mapped[str] = mapped_column(String(8), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ID, index=True)
+    blob_id: Mapped[str] = mapped_column(String(32), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageEvent(Base):
+    """A usage event linked to a subject (analytics purpose; objection stops new ones)."""
+
+    __tablename__ = "usage_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_id: Mapped[str | None] = mapped_column(ID, nullable=True, index=True)
+    category: Mapped[str] = mapped_column(String(32), default="usage_event")
+    event: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

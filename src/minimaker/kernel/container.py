@@ -1,0 +1,44 @@
+"""The container: the real adapters of one process, and the registries built for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from minimaker.adapters.blobs import EncryptedBlobs
+from minimaker.adapters.crypto.keys import MasterKey
+from minimaker.adapters.keystore import KeyStore
+from minimaker.kernel.clock import Clock, SystemClock
+from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.settings import Settings
+
+
+@dataclass
+class Container:
+    """The real adapters of one process, built once from settings by `bootstrap.build`."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    master: MasterKey
+    key_engine: Engine
+    keys: KeyStore
+    blobs: EncryptedBlobs
+    clock: Clock = field(default_factory=SystemClock)
+    _secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def secret(self, name: str) -> bytes:
+        """A service-wide secret (blind index key, token key), unwrapped once per process."""
+        if name not in self._secrets:
+            self._secrets[name] = self.keys.secret(name)
+        return self._secrets[name]
+
+    def uow(self, *, write: bool = True) -> UnitOfWork:
+        """A unit of work; `write=False` for reads, which never block writers."""
+        return UnitOfWork(self, write=write)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.key_engine.dispose()

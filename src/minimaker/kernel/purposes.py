@@ -1,0 +1,55 @@
+"""Which processing a subject's restriction (Art. 18) and objections (Art. 21) still allow."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from minimaker.kernel.errors import ProcessingRefused
+
+
+class Activity(StrEnum):
+    """What is done with a subject's data, each under one purpose of the policy."""
+
+    STORAGE = "storage"  # keeping what we hold: always allowed (Art. 18(2))
+    SUBJECT_ACCESS = "subject_access"  # the subject seeing or downloading their own data
+    RIGHTS = "rights"  # fulfilling the subject's own requests
+    SECURITY = "security"  # sign-in, rate limits, audit
+    GENERATION = "generation"
+    SHARING = "sharing"
+    ANALYTICS = "analytics"
+    TRAINING = "training"
+    MARKETING = "marketing"
+
+
+#: The purpose (policy.yaml) each activity is done for.
+PURPOSE_OF: dict[Activity, str] = {
+    Activity.STORAGE: "service",
+    Activity.SUBJECT_ACCESS: "service",
+    Activity.RIGHTS: "service",
+    Activity.SECURITY: "security",
+    Activity.GENERATION: "service",
+    Activity.SHARING: "service",
+    Activity.ANALYTICS: "analytics",
+    Activity.TRAINING: "training",
+    Activity.MARKETING: "marketing",
+}
+
+#: Activities a restriction leaves allowed: storage, and the subject's own access and rights.
+ALLOWED_WHILE_RESTRICTED = frozenset(
+    {Activity.STORAGE, Activity.SUBJECT_ACCESS, Activity.RIGHTS, Activity.SECURITY}
+)
+
+#: Purposes a subject may object to (Art. 21); marketing objection is absolute (Art. 21(3)).
+OBJECTABLE = ("training", "marketing", "analytics")
+
+
+def check(activity: Activity, *, restricted: bool, objections: frozenset[str]) -> str:
+    """The purpose `activity` runs under, or ProcessingRefused with the reason."""
+    purpose = PURPOSE_OF[activity]
+    if restricted and activity not in ALLOWED_WHILE_RESTRICTED:
+        raise ProcessingRefused(
+            activity.value, "processing of this account is restricted (Art. 18) until lifted"
+        )
+    if purpose in objections:
+        raise ProcessingRefused(activity.value, f"the subject objected to {purpose} (Art. 21)")
+    return purpose

@@ -1,0 +1,1 @@
+"""Mail (policy 6, 13): the sealed outbox and its delivery."""

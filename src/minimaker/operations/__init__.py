@@ -1,0 +1,1 @@
+"""Operations: start-up, master-key rotation, backup and restore; each audited."""

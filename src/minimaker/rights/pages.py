@@ -1,0 +1,202 @@
+"""The privacy centre at /privacy: see what is held, fix it, take it away, stop it, delete it.
+
+Every right is a form here (GDPR Art. 12(2): make exercising them easy), and every form calls
+the same services as the privacy API: requests go through `rights.submit`, so each one gets
+its legal due date, its history and its audit trail.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import StreamingResponse
+
+from minimaker.accounts import rules
+from minimaker.accounts import service as accounts
+from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
+from minimaker.entrypoints.page_shell.session import (
+    CheckedForm,
+    UserId,
+    Visitor,
+    VisitorDep,
+    text_field,
+)
+from minimaker.kernel.errors import AlreadyTaken, NotFound, ValidationFailed
+from minimaker.kernel.purposes import OBJECTABLE
+from minimaker.policy import load_policy
+from minimaker.rights import holdings, subject_rights
+from minimaker.rights import service as rights
+from minimaker.rights.service import RequestRead
+
+router = APIRouter(prefix="/privacy", include_in_schema=False)
+
+_PROFILE_FIELDS = ("name", "email", "username")
+_ARCHIVE_TYPES = ("access", "portability")
+#: Fixed flags in the redirect, never anything typed: the URL lands in history and logs.
+_DONE = {
+    "access": "We are preparing a copy of your data. It appears below when it is ready.",
+    "portability": "We are preparing your data in a portable format. It appears below when "
+    "it is ready.",
+    "corrected": "Your details were corrected.",
+    "objections": "Your choices were saved and apply from now on.",
+    "restrict": "Your request to restrict processing was received.",
+    "lift": "Your request to lift the restriction was received.",
+    "erasure": "Your request to delete your account was received. We will email you when "
+    "it is done.",
+}
+
+
+def _archives() -> ModuleType | None:
+    """The archives service, when this build has it (it streams access and portability copies)."""
+    try:
+        return importlib.import_module("minimaker.rights.archives")
+    except ImportError:
+        return None
+
+
+def _downloadable(request: RequestRead) -> bool:
+    return (
+        request.type in _ARCHIVE_TYPES
+        and request.status == "completed"
+        and request.result_ref is not None
+    )
+
+
+@router.get("")
+def centre(v: VisitorDep, user_id: UserId, done: str | None = None) -> Response:
+    """What MiniMaker holds about you, and a form for each of your rights."""
+    return _centre(v, user_id, notice=_DONE.get(done or ""))
+
+
+def _centre(
+    v: Visitor,
+    user_id: str,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    profile_error: dict[str, Any] | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    profile = accounts.get_profile(v.c, user_id=user_id)
+    requests = rights.list_for_subject(v.c, user_id=user_id)
+    can_download = _archives() is not None
+    policy = load_policy()
+    return render(
+        v,
+        "privacy.html",
+        title="Your privacy",
+        status=status,
+        notice=notice,
+        profile=profile,
+        held=holdings.held_about(v.c, user_id=user_id),
+        categories=policy.categories,
+        purposes=policy.purposes,
+        controller=policy.controller,
+        objections=subject_rights.get_objections(v.c, user_id=user_id),
+        restricted=subject_rights.is_restricted(v.c, user_id=user_id),
+        requests=requests,
+        downloads={r.id for r in requests if can_download and _downloadable(r)},
+        profile_error=profile_error,
+        typed=typed or {name: getattr(profile, name) for name in _PROFILE_FIELDS},
+    )
+
+
+@router.post("/requests")
+def request_archive(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Ask for a copy of your data (Art. 15) or a portable copy (Art. 20)."""
+    kind = text_field(form, "type")
+    if kind not in _ARCHIVE_TYPES:
+        raise ValidationFailed("type", "must be access or portability")
+    rights.submit(v.c, user_id=user_id, type=kind)
+    return see_other(f"/privacy?done={kind}")
+
+
+@router.post("/profile")
+def correct_profile(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Correct your name, email or username (Art. 16); only what you changed is rewritten."""
+    typed = {name: text_field(form, name) for name in _PROFILE_FIELDS}
+    current = accounts.get_profile(v.c, user_id=user_id)
+    changed = {k: val for k, val in typed.items() if val.strip() != getattr(current, k)}
+    try:
+        accounts.correct_profile(v.c, user_id=user_id, **changed)
+    except (ValidationFailed, AlreadyTaken) as exc:
+        return _centre(v, user_id, status=exc.status, profile_error=form_failure(exc), typed=typed)
+    return see_other("/privacy?done=corrected")
+
+
+@router.post("/objections")
+def set_objections(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Object to training, marketing or analytics (Art. 21); a cleared box withdraws it."""
+    wanted = {purpose for purpose in OBJECTABLE if form.get(purpose) is not None}
+    subject_rights.set_objections(v.c, user_id=user_id, objections=wanted)
+    return see_other("/privacy?done=objections")
+
+
+@router.post("/restriction")
+def restriction(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Restrict processing to storage (Art. 18), or ask for the restriction to be lifted."""
+    action = text_field(form, "action")
+    if action not in ("restrict", "lift"):
+        raise ValidationFailed("action", "must be restrict or lift")
+    rights.submit(v.c, user_id=user_id, type="restriction", details={"action": action})
+    return see_other(f"/privacy?done={action}")
+
+
+@router.get("/delete")
+def delete_form(v: VisitorDep, user_id: UserId) -> Response:
+    """The confirmation step before asking for the account to be erased."""
+    profile = accounts.get_profile(v.c, user_id=user_id)
+    return render(v, "privacy_delete.html", title="Delete your account", username=profile.username)
+
+
+@router.post("/delete")
+def delete_account(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Ask for erasure (Art. 17) once the username was typed to confirm."""
+    profile = accounts.get_profile(v.c, user_id=user_id)
+    typed = text_field(form, "confirm")
+    if rules.username_key(typed) != rules.username_key(profile.username):
+        return render(
+            v,
+            "privacy_delete.html",
+            title="Delete your account",
+            status=422,
+            username=profile.username,
+            error="type your username exactly to confirm; nothing was deleted",
+        )
+    rights.submit(v.c, user_id=user_id, type="erasure")
+    return see_other("/privacy?done=erasure")
+
+
+@router.get("/requests/{request_id}")
+def request_page(request_id: str, v: VisitorDep, user_id: UserId) -> Response:
+    """One of your requests, with its due date and history."""
+    request = rights.get_for_subject(v.c, user_id=user_id, request_id=request_id)
+    return render(
+        v,
+        "privacy_request.html",
+        title=f"Your {request.type} request",
+        request=request,
+        downloadable=_archives() is not None and _downloadable(request),
+    )
+
+
+@router.get("/requests/{request_id}/download")
+def download(request_id: str, v: VisitorDep, user_id: UserId) -> Response:
+    """The archive of one of your completed access or portability requests."""
+    # Ownership first, through the rights service: another subject's id is simply not found.
+    rights.get_for_subject(v.c, user_id=user_id, request_id=request_id)
+    archives = _archives()
+    if archives is None:
+        raise NotFound("archive")
+    archive = archives.open_download(v.c, user_id=user_id, request_id=request_id)
+    headers = {
+        # Personal data: never in a shared cache, never sniffed into another type.
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f'attachment; filename="{archive.filename}"',
+        "Content-Length": str(archive.size_bytes),
+    }
+    return StreamingResponse(archive.chunks, media_type="application/zip", headers=headers)

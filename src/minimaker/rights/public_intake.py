@@ -1,0 +1,252 @@
+"""Requests from people who cannot sign in (policy section 13): by email, confirmed by a link.
+
+Anyone may ask on behalf of an address; only whoever controls the address on file can make
+the request go ahead, by opening a single-use link we email there. The answer never tells
+whether an address is registered, and takes about as long either way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from minimaker.accounts import rules
+from minimaker.accounts.service import check_throttle
+from minimaker.accounts.tables import LoginFailure, User
+from minimaker.adapters.crypto.fields import blind_index
+from minimaker.kernel.container import Container
+from minimaker.kernel.duties import duty
+from minimaker.kernel.errors import MiniMakerError, NotFound, ValidationFailed
+from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.mail import outbox
+from minimaker.rights import service as rights
+from minimaker.rights.rules import RequestType, parse_type
+from minimaker.rights.tables import RightsRequest, VerificationToken
+
+#: The one answer to every well-formed public request, whether or not the address exists.
+ACKNOWLEDGEMENT = {
+    "status": "received",
+    "message": "If the address is registered, we sent a link to confirm the request.",
+}
+#: Every public request takes at least this long, so the work done for a registered address
+#: (a request, a token, a sealed email) cannot be told apart by timing from the lookup alone.
+MIN_DURATION_S = 0.25
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 random bits
+_INTAKE_ACTOR = "system:email-intake"
+
+
+class VerificationLinkGone(MiniMakerError):
+    """The link existed but can no longer be used: it expired or was used already."""
+
+    status = 410
+    code = "link_gone"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"this confirmation link {reason}; make the request again if needed")
+
+
+@dataclass(frozen=True)
+class PendingConfirmation:
+    """What a confirmation page shows before the person confirms."""
+
+    request_type: str
+    expires_at: datetime
+
+
+def request_by_email(
+    c: Container,
+    *,
+    email: object,
+    type: object,
+    client_ip: str,
+    min_duration_s: float = MIN_DURATION_S,
+) -> dict[str, str]:
+    """Take a request for an address; if it is registered, email a link to confirm it there."""
+    started = time.monotonic()
+    kind = parse_type(type)
+    if not isinstance(email, str):
+        raise ValidationFailed("email", "is not a valid email address")
+    address = rules.clean_email(email)
+    try:
+        _take_request(c, address=address, kind=kind, client_ip=client_ip)
+    finally:
+        # Also on refusal (throttled): the pace of every answer is the same.
+        time.sleep(max(0.0, min_duration_s - (time.monotonic() - started)))
+    return dict(ACKNOWLEDGEMENT)
+
+
+def _take_request(c: Container, *, address: str, kind: RequestType, client_ip: str) -> None:
+    index_key = c.secret("blind_index")
+    email_key = rules.email_key(address)
+    # Throttle keys are keyed hashes under their own field names: apart from the login
+    # counters that share the table, and nothing readable in it.
+    throttle = [
+        blind_index(index_key, field="throttle-public-ip", value=client_ip),
+        blind_index(index_key, field="throttle-public-address", value=email_key),
+    ]
+    now = c.clock.now()
+    with c.uow() as uow:
+        check_throttle(c, uow, throttle, now)
+        for key in throttle:
+            uow.session.add(LoginFailure(key=key, at=now))
+        bidx = blind_index(index_key, field="email", value=email_key)
+        user_id = uow.session.scalar(select(User.id).where(User.email_bidx == bidx))
+        if user_id is not None:
+            _open_unverified(uow, subject_id=user_id, kind=kind)
+        uow.commit()
+
+
+def _open_unverified(uow: UnitOfWork, *, subject_id: str, kind: RequestType) -> None:
+    """A received (unverified) request, its token's hash, and the link to the address on file."""
+    row = rights.create_request(
+        uow,
+        subject_id=subject_id,
+        type=kind,
+        details=None,
+        channel="email",
+        actor=_INTAKE_ACTOR,
+        verified=False,
+    )
+    token = secrets.token_urlsafe(32)
+    ttl = timedelta(seconds=uow.c.settings.verification_ttl_s)
+    uow.session.add(
+        VerificationToken(
+            token_hash=_digest(token), request_id=row.id, expires_at=uow.c.clock.now() + ttl
+        )
+    )
+    link = f"{uow.c.settings.public_url.rstrip('/')}/api/v1/privacy/verify/{token}"
+    hours = max(1, uow.c.settings.verification_ttl_s // 3600)
+    # To the address on file, which the one typed matched by blind index: the stored one.
+    outbox.queue_to_subject(
+        uow,
+        subject_id=subject_id,
+        kind="request_verification",
+        subject="Confirm your privacy request",
+        body=(
+            f"We received a {kind.value} request for the MiniMaker account of this address "
+            f"(request {row.id}).\n\n"
+            f"To confirm that it comes from you, open this link within {hours} hour(s) and "
+            f"press the confirm button:\n\n{link}\n\n"
+            "If you did not ask for this, ignore this email: nothing happens without your "
+            "confirmation, and the link stops working on its own."
+        ),
+    )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def _token_row(uow: UnitOfWork, token: str) -> VerificationToken:
+    """The token's row if it can still be used; 404 unknown or malformed, 410 used or expired."""
+    row = uow.session.get(VerificationToken, _digest(token)) if _TOKEN.fullmatch(token) else None
+    if row is None:
+        raise NotFound("confirmation link")
+    if row.used_at is not None:
+        raise VerificationLinkGone("was already used")
+    if row.expires_at <= uow.c.clock.now():
+        raise VerificationLinkGone("has expired")
+    return row
+
+
+def pending_confirmation(c: Container, *, token: str) -> PendingConfirmation:
+    """What the link would confirm; reading it changes nothing."""
+    with c.uow(write=False) as uow:
+        row = _token_row(uow, token)
+        request = uow.session.get(RightsRequest, row.request_id)
+        if request is None:
+            raise NotFound("confirmation link")
+        return PendingConfirmation(request_type=request.type, expires_at=row.expires_at)
+
+
+def confirm(c: Container, *, token: str) -> rights.RequestRead:
+    """Use the link once: the request is verified and queued for fulfilment."""
+    with c.uow() as uow:
+        row = _token_row(uow, token)
+        now = c.clock.now()
+        # The guard on used_at makes two confirmations racing for one link resolve to one.
+        used = uow.session.execute(
+            update(VerificationToken)
+            .where(VerificationToken.token_hash == row.token_hash)
+            .where(VerificationToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+        if used.rowcount != 1:  # type: ignore[attr-defined]
+            raise VerificationLinkGone("was already used")
+        request = uow.session.get(RightsRequest, row.request_id)
+        if request is None:
+            raise NotFound("confirmation link")
+        # Control of the address on file is the subject's proof of identity (Art. 12(6)).
+        rights.mark_verified(uow, request, actor=f"subject:{request.subject_id}")
+        uow.commit()
+        request_id = request.id
+    return rights.get_any(c, request_id=request_id)
+
+
+def record_on_behalf(
+    c: Container,
+    *,
+    staff_id: str,
+    email: str,
+    type: object,
+    details: dict[str, Any] | None = None,
+) -> rights.RequestRead:
+    """A request received by email or post, recorded by staff who verified the identity."""
+    kind = parse_type(type)
+    address = rules.clean_email(email)
+    if details is not None and not isinstance(details, dict):
+        raise ValidationFailed("details", "must be an object")
+    index_key = c.secret("blind_index")
+    bidx = blind_index(index_key, field="email", value=rules.email_key(address))
+    with c.uow() as uow:
+        subject_id = uow.session.scalar(select(User.id).where(User.email_bidx == bidx))
+        if subject_id is None:
+            raise NotFound("subject")
+        row = rights.create_request(
+            uow,
+            subject_id=subject_id,
+            type=kind,
+            details=details,
+            channel="staff",
+            actor=f"staff:{staff_id}",
+            verified=True,
+            recorded_by=staff_id,
+        )
+        uow.commit()
+        request_id = row.id
+    return rights.get_any(c, request_id=request_id)
+
+
+UNCONFIRMED_REASON = (
+    "Nobody confirmed this request by the emailed link before it expired, so we could not "
+    "verify that it came from the account holder (Art. 12(6) GDPR). You can ask again at any time."
+)
+
+
+@duty("close_unconfirmed")
+def close_unconfirmed(c: Container) -> int:
+    """Close emailed requests whose every confirmation link expired unused (told to the subject)."""
+    now = c.clock.now()
+    with c.uow(write=False) as uow:
+        live = select(VerificationToken.request_id).where(
+            (VerificationToken.expires_at > now) | VerificationToken.used_at.is_not(None)
+        )
+        stale = uow.session.scalars(
+            select(RightsRequest.id)
+            .join(VerificationToken, VerificationToken.request_id == RightsRequest.id)
+            .where(RightsRequest.status == "received", RightsRequest.channel == "email")
+            .where(RightsRequest.id.not_in(live))
+            .distinct()
+            .limit(500)
+        ).all()
+    for request_id in stale:
+        rights.reject(c, actor="system:intake", request_id=request_id, reason=UNCONFIRMED_REASON)
+    return len(stale)

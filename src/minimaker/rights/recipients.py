@@ -1,0 +1,74 @@
+"""Art. 19: every recipient a subject's data was disclosed to is told of a rectification,
+erasure or restriction. Recipients come from the disclosure log and the policy's processors."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+
+from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.mail import outbox
+from minimaker.policy import load_policy
+from minimaker.rights.tables import Disclosure
+
+
+def record_disclosure(
+    uow: UnitOfWork, *, subject_id: str, recipient: str, categories: list[str], purpose: str
+) -> None:
+    """Log that a copy of the subject's data went to `recipient` (a processor in the policy)."""
+    processors = {p["name"] for p in load_policy().processors}
+    if recipient not in processors:
+        raise ValueError("disclosures go only to processors the policy names")
+    uow.session.add(
+        Disclosure(
+            id=uuid.uuid4().hex,
+            subject_id=subject_id,
+            recipient=recipient,
+            categories=",".join(sorted(categories)),
+            purpose=purpose,
+            at=uow.c.clock.now(),
+        )
+    )
+
+
+def recipients_of(uow: UnitOfWork, subject_id: str) -> list[str]:
+    """Everyone who holds a copy of the subject's data, by the disclosure log."""
+    return sorted(
+        set(
+            uow.session.scalars(
+                select(Disclosure.recipient).where(Disclosure.subject_id == subject_id)
+            )
+        )
+    )
+
+
+def notify_recipients(uow: UnitOfWork, *, subject_id: str, what: str) -> list[str]:
+    """Queue a notice of `what` (rectification, erasure, restriction) to every recipient."""
+    contacts = {p["name"]: p.get("contact", "") for p in load_policy().processors}
+    told = []
+    for recipient in recipients_of(uow, subject_id):
+        contact = contacts.get(recipient)
+        if not contact:
+            continue
+        # The recipient knows the subject by the pseudonymous id we shared, nothing more.
+        outbox.queue_message(
+            uow,
+            subject_id=subject_id,
+            to=contact,
+            kind=f"recipient_{what}",
+            subject=f"Data subject request: {what}",
+            body=(
+                f"Under Art. 19 GDPR we inform you of a {what} concerning data subject "
+                f"{subject_id} whose data we disclosed to you. Please apply it to your copy."
+            ),
+        )
+        uow.audit(
+            "rights:recipient:notified",
+            actor="system:rights",
+            subject=subject_id,
+            object=f"recipient:{recipient}:{what}",
+            purpose="service",
+        )
+        told.append(recipient)
+    return told

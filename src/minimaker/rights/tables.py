@@ -1,0 +1,105 @@
+"""Rights tables: objections, requests and their events, links, archives, disclosures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from minimaker.adapters.db import ID, Base, UTCDateTime
+
+
+class Objection(Base):
+    """Art. 21: the subject objects to processing for one purpose (row present = objected)."""
+
+    __tablename__ = "objections"
+    subject_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RightsRequest(Base):
+    """A data-subject request with its legal deadline. Survives erasure without personal data."""
+
+    __tablename__ = "rights_requests"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    # No foreign key: the pseudonymous record must outlive the account it was about.
+    subject_id: Mapped[str] = mapped_column(ID, index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))  # app, email, staff
+    details_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    original_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    extended_months: Mapped[int] = mapped_column(Integer, default=0)
+    extension_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    paused_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_by: Mapped[str | None] = mapped_column(ID, nullable=True)
+    result_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RequestEvent(Base):
+    """One step of a request's lifecycle, as the subject and the DPO see it."""
+
+    __tablename__ = "request_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("rights_requests.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class VerificationToken(Base):
+    """A single-use, expiring link proving control of the address on file (hash stored only)."""
+
+    __tablename__ = "verification_tokens"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("rights_requests.id", ondelete="CASCADE"), index=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Archive(Base):
+    """An access or portability archive, encrypted, for its subject only, until it expires."""
+
+    __tablename__ = "archives"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ID, index=True)
+    request_id: Mapped[str] = mapped_column(ID, index=True)
+    category: Mapped[str] = mapped_column(String(32), default="rights_archive")
+    kind: Mapped[str] = mapped_column(String(16))
+    blob_id: Mapped[str] = mapped_column(String(32), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class Disclosure(Base):
+    """A copy of a subject's data given to a recipient: whom to tell under Art. 19."""
+
+    __tablename__ = "disclosures"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    subject_id: Mapped[str] = mapped_column(ID, index=True)
+    recipient: Mapped[str] = mapped_column(String(64))
+    categories: Mapped[str] = mapped_column(String(255))
+    purpose: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

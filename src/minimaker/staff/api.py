@@ -1,0 +1,205 @@
+"""Staff API: staff sign-in, the request queue and the DPO's decisions, staff accounts.
+
+Staff tokens come from `/api/v1/admin/auth/token`; a user's token is refused here, and a staff
+token is refused on every user route. Each role may do what domain/permissions.py allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from pydantic import BaseModel, ConfigDict, Field
+
+from minimaker.entrypoints import schemas
+from minimaker.entrypoints.http import ContainerDep, client_ip
+from minimaker.kernel.errors import NotAuthenticated
+from minimaker.rights import decisions as staff_queue
+from minimaker.staff import service as staff
+from minimaker.staff.service import StaffIdentity
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
+
+staff_oauth2 = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/admin/auth/token", scheme_name="StaffToken", auto_error=False
+)
+
+
+def staff_token(token: Annotated[str | None, Depends(staff_oauth2)]) -> str:
+    if not token:
+        raise NotAuthenticated("a staff token is required")
+    return token
+
+
+StaffToken = Annotated[str, Depends(staff_token)]
+
+
+def current_staff(c: ContainerDep, token: StaffToken) -> StaffIdentity:
+    """The staff member whose live staff session the bearer token names."""
+    return staff.authenticate(c, token)
+
+
+Staff = Annotated[StaffIdentity, Depends(current_staff)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ExtendIn(_In):
+    months: int
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RejectIn(_In):
+    reason: str = Field(max_length=2000)
+
+
+class PauseIn(_In):
+    note: str = Field(min_length=1, max_length=255)
+
+
+class RecordIn(_In):
+    email: str = Field(max_length=254)
+    type: str = Field(max_length=32)
+    details: dict[str, Any] | None = None
+
+
+class StaffIn(_In):
+    username: str = Field(max_length=32)
+    password: str = Field(max_length=1024)
+    role: str = Field(max_length=16)
+
+
+class EventOut(BaseModel):
+    at: datetime
+    from_status: str | None
+    to_status: str
+    note: str | None
+
+
+class StaffRequestOut(BaseModel):
+    id: str
+    subject_id: str
+    type: str
+    status: str
+    channel: str
+    received_at: datetime
+    due_at: datetime
+    original_due_at: datetime
+    extended_months: int
+    extension_reason: str | None
+    completed_at: datetime | None
+    rejection_reason: str | None
+    overdue: bool
+    days_left: int
+    events: list[EventOut]
+
+
+class StaffOut(BaseModel):
+    id: str
+    username: str
+    role: str
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class MeOut(BaseModel):
+    id: str
+    role: str
+
+
+@router.post("/auth/token", response_model=schemas.TokenOut, tags=["auth"])
+def token(
+    c: ContainerDep,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    ip: Annotated[str, Depends(client_ip)],
+) -> schemas.TokenOut:
+    """Staff sign-in with username and password; returns a staff bearer token."""
+    issued = staff.login(c, username=form.username, password=form.password, client_ip=ip)
+    return schemas.TokenOut(access_token=issued.token, expires_at=issued.expires_at)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+def logout(c: ContainerDep, who: Staff, tok: StaffToken) -> Response:
+    """End the staff session of this bearer token."""
+    staff.logout(c, staff=who, token=tok)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=MeOut)
+def me(who: Staff) -> Any:
+    """Your staff id and role."""
+    return asdict(who)
+
+
+@router.get("/requests", response_model=list[StaffRequestOut])
+def list_requests(
+    c: ContainerDep,
+    who: Staff,
+    overdue: bool = False,
+    due_within_days: Annotated[int | None, Query(ge=0, le=366)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> Any:
+    """Open requests, soonest due first, each with its overdue flag and days left."""
+    found = staff_queue.queue(
+        c, who, overdue=overdue, due_within_days=due_within_days, status=status
+    )
+    return [asdict(r) for r in found]
+
+
+@router.post("/requests", status_code=202, response_model=StaffRequestOut)
+def record_request(c: ContainerDep, who: Staff, body: RecordIn) -> Any:
+    """Record a request received by email or post on the subject's behalf."""
+    return asdict(staff_queue.record(c, who, **body.model_dump()))
+
+
+@router.get("/requests/{request_id}", response_model=StaffRequestOut)
+def get_request(c: ContainerDep, who: Staff, request_id: str) -> Any:
+    """One request with its history (metadata only, never the subject's profile)."""
+    return asdict(staff_queue.get_request(c, who, request_id=request_id))
+
+
+@router.post("/requests/{request_id}/extend", response_model=StaffRequestOut)
+def extend_request(c: ContainerDep, who: Staff, request_id: str, body: ExtendIn) -> Any:
+    """DPO: extend once by one or two months before the original due date; the subject is told."""
+    return asdict(staff_queue.extend(c, who, request_id=request_id, **body.model_dump()))
+
+
+@router.post("/requests/{request_id}/reject", response_model=StaffRequestOut)
+def reject_request(c: ContainerDep, who: Staff, request_id: str, body: RejectIn) -> Any:
+    """DPO: refuse with a justification; the subject is told, with the right to complain."""
+    return asdict(staff_queue.reject(c, who, request_id=request_id, reason=body.reason))
+
+
+@router.post("/requests/{request_id}/pause", response_model=StaffRequestOut)
+def pause_request(c: ContainerDep, who: Staff, request_id: str, body: PauseIn) -> Any:
+    """DPO: wait on the subject (the legal clock stops); the note says what for."""
+    return asdict(staff_queue.pause(c, who, request_id=request_id, note=body.note))
+
+
+@router.post("/requests/{request_id}/resume", response_model=StaffRequestOut)
+def resume_request(c: ContainerDep, who: Staff, request_id: str) -> Any:
+    """DPO: the subject answered; the clock runs again and fulfilment is queued."""
+    return asdict(staff_queue.resume(c, who, request_id=request_id))
+
+
+@router.get("/staff", response_model=list[StaffOut])
+def list_staff(c: ContainerDep, who: Staff) -> Any:
+    """Admin: every staff account."""
+    return [asdict(s) for s in staff.list_staff(c, by=who)]
+
+
+@router.post("/staff", status_code=201, response_model=StaffOut)
+def create_staff(c: ContainerDep, who: Staff, body: StaffIn) -> Any:
+    """Admin: a new staff account with one role (dpo, support or admin)."""
+    return asdict(staff.create_staff(c, by=who, **body.model_dump()))
+
+
+@router.post("/staff/{staff_id}/disable", response_model=StaffOut)
+def disable_staff(c: ContainerDep, who: Staff, staff_id: str) -> Any:
+    """Admin: disable an account; its sessions end at once."""
+    return asdict(staff.disable_staff(c, by=who, staff_id=staff_id))

@@ -1,0 +1,79 @@
+"""Staff roles and what each may do: least privilege, decided in one table.
+
+The privacy officer (DPO) decides on requests; support sees the queue and records requests
+that arrive by email or post, but takes no legal decision (extending a deadline, refusing a
+request, stopping the clock); an admin manages staff accounts and sees no requests at all.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from minimaker.kernel.errors import Forbidden, ValidationFailed
+
+
+class Role(StrEnum):
+    DPO = "dpo"
+    SUPPORT = "support"
+    ADMIN = "admin"
+
+
+class Action(StrEnum):
+    VIEW_QUEUE = "view_queue"
+    VIEW_REQUEST = "view_request"
+    RECORD_REQUEST = "record_request"  # received by email or post, on the subject's behalf
+    EXTEND_REQUEST = "extend_request"  # Art. 12(3)
+    REJECT_REQUEST = "reject_request"  # Art. 12(5)
+    PAUSE_REQUEST = "pause_request"  # stops the legal clock while waiting on the subject
+    RESUME_REQUEST = "resume_request"
+    MANAGE_STAFF = "manage_staff"
+
+
+_SEE = frozenset({Action.VIEW_QUEUE, Action.VIEW_REQUEST, Action.RECORD_REQUEST})
+_DECIDE = frozenset(
+    {
+        Action.EXTEND_REQUEST,
+        Action.REJECT_REQUEST,
+        Action.PAUSE_REQUEST,
+        Action.RESUME_REQUEST,
+    }
+)
+
+#: Role -> the actions it is allowed. Anything not listed is refused.
+MATRIX: dict[Role, frozenset[Action]] = {
+    Role.DPO: _SEE | _DECIDE,
+    Role.SUPPORT: _SEE,
+    Role.ADMIN: frozenset({Action.MANAGE_STAFF}),
+}
+
+
+class StaffForbidden(Forbidden):
+    code = "staff_forbidden"
+
+    def __init__(self, role: str, action: str) -> None:
+        self.role = role
+        self.action = action
+        super().__init__(f"the {role} role may not {action.replace('_', ' ')}")
+
+
+def parse_role(value: object) -> Role:
+    """A role from input; anything else is a validation error naming the allowed roles."""
+    try:
+        return Role(value) if isinstance(value, str) else Role("")
+    except ValueError:
+        allowed = ", ".join(r.value for r in Role)
+        raise ValidationFailed("role", f"must be one of {allowed}") from None
+
+
+def allows(role: str, action: Action) -> bool:
+    """Whether `role` may do `action`; an unknown role may do nothing."""
+    try:
+        return action in MATRIX[Role(role)]
+    except ValueError:
+        return False
+
+
+def require(role: str, action: Action) -> None:
+    """Raise StaffForbidden unless `role` may do `action`."""
+    if not allows(role, action):
+        raise StaffForbidden(role, action.value)

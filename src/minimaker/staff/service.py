@@ -1,0 +1,223 @@
+"""Staff accounts: create, list, disable; sign-in (rate-limited) and staff sessions.
+
+Staff tokens are signed with their own key and carry their own audience, and their sessions
+live in their own table: a user's token can never act as a staff token, nor the reverse.
+A staff member's role is read from the database on every request, so disabling an account or
+changing a role takes effect at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+
+from minimaker.accounts import passwords, rules
+from minimaker.accounts.service import IssuedToken, check_throttle
+from minimaker.accounts.tables import LoginFailure
+from minimaker.adapters import tokens
+from minimaker.adapters.crypto.fields import blind_index
+from minimaker.kernel.container import Container
+from minimaker.kernel.errors import (
+    AlreadyTaken,
+    Conflict,
+    InvalidCredentials,
+    NotAuthenticated,
+    NotFound,
+)
+from minimaker.kernel.ids import is_id
+from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.staff.rules import Action, StaffForbidden, allows, parse_role
+from minimaker.staff.tables import StaffMember, StaffSession
+
+_TOKEN_KEY = "staff_token_signing"  # noqa: S105 - the name of a keyring secret, not a secret
+#: The audience of staff tokens; user tokens carry none, so each side refuses the other's.
+AUDIENCE = "minimaker:staff"
+
+
+@dataclass(frozen=True)
+class StaffRead:
+    id: str
+    username: str
+    role: str
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class StaffIdentity:
+    """Who a live staff token stands for, with the role they hold right now."""
+
+    id: str
+    role: str
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.id}"
+
+
+def _read(row: StaffMember) -> StaffRead:
+    return StaffRead(row.id, row.username, row.role, row.created_at, row.disabled_at)
+
+
+def permit(
+    c: Container, staff: StaffIdentity, action: Action, *, object: str | None = None
+) -> None:
+    """Refuse (and audit the refusal) unless the staff member's role allows `action`."""
+    if allows(staff.role, action):
+        return
+    with c.uow() as uow:
+        uow.audit(
+            "staff:access:denied",
+            actor=staff.actor,
+            object=(object or f"action:{action.value}")[:128],
+            purpose="security",
+        )
+        uow.commit()
+    raise StaffForbidden(staff.role, action.value)
+
+
+def _operator(c: Container, by: StaffIdentity | None) -> str:
+    # None is the operator at the command line, who holds the database itself.
+    if by is None:
+        return "system:cli"
+    permit(c, by, Action.MANAGE_STAFF)
+    return by.actor
+
+
+def create_staff(
+    c: Container, *, by: StaffIdentity | None, username: str, password: str, role: str
+) -> StaffRead:
+    """A new staff account with one role; by an admin, or by the operator (`by=None`)."""
+    actor = _operator(c, by)
+    kind = parse_role(role)
+    name = rules.username_key(rules.clean_username(username))
+    rules.check_password(password)
+    pw_hash = passwords.hash_password(c.settings, password)
+    with c.uow() as uow:
+        if uow.session.scalar(select(StaffMember.id).where(StaffMember.username == name)):
+            raise AlreadyTaken("username")
+        row = StaffMember(
+            id=uuid.uuid4().hex,
+            username=name,
+            password_hash=pw_hash,
+            role=kind.value,
+            created_at=c.clock.now(),
+            disabled_at=None,
+        )
+        uow.session.add(row)
+        uow.audit(
+            "staff:member:created",
+            actor=actor,
+            object=f"staff:{row.id}:{kind.value}",
+            purpose="security",
+        )
+        uow.commit()
+        return _read(row)
+
+
+def list_staff(c: Container, *, by: StaffIdentity | None) -> list[StaffRead]:
+    """Every staff account, oldest first."""
+    _operator(c, by)
+    with c.uow(write=False) as uow:
+        rows = uow.session.scalars(select(StaffMember).order_by(StaffMember.created_at))
+        return [_read(r) for r in rows]
+
+
+def disable_staff(c: Container, *, by: StaffIdentity | None, staff_id: str) -> StaffRead:
+    """Disable an account and end its sessions at once; the row stays for the audit trail."""
+    actor = _operator(c, by)
+    if by is not None and by.id == staff_id:
+        raise Conflict("you cannot disable your own account")
+    with c.uow() as uow:
+        row = uow.session.get(StaffMember, staff_id) if is_id(staff_id) else None
+        if row is None:
+            raise NotFound("staff member")
+        if row.disabled_at is None:
+            row.disabled_at = c.clock.now()
+        uow.session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
+        uow.audit(
+            "staff:member:disabled", actor=actor, object=f"staff:{staff_id}", purpose="security"
+        )
+        uow.commit()
+        return _read(row)
+
+
+def login(c: Container, *, username: str, password: str, client_ip: str) -> IssuedToken:
+    """Check a staff password (rate-limited per account and per IP) and open a staff session."""
+    now = c.clock.now()
+    index_key, token_key = c.secret("blind_index"), c.secret(_TOKEN_KEY)
+    name = rules.username_key(username)
+    # Keyed hashes under their own prefixes: staff and user failures never share a counter.
+    throttle = [
+        blind_index(index_key, field="staff-throttle-account", value=name),
+        blind_index(index_key, field="staff-throttle-ip", value=client_ip),
+    ]
+    with c.uow() as uow:
+        check_throttle(c, uow, throttle, now)
+        row = uow.session.scalar(select(StaffMember).where(StaffMember.username == name))
+        stored = row.password_hash if row is not None and row.disabled_at is None else None
+        if not passwords.password_ok(c.settings, stored, password):
+            for key in throttle:
+                uow.session.add(LoginFailure(key=key, at=now))
+            uow.audit(
+                "staff:login:failed",
+                actor="system:auth",
+                object=f"staff:{row.id}" if row else None,
+                purpose="security",
+            )
+            uow.commit()
+            raise InvalidCredentials()
+        assert row is not None
+        uow.session.execute(delete(LoginFailure).where(LoginFailure.key == throttle[0]))
+        issued = _open_session(c, uow, row.id, now, token_key)
+        uow.audit("staff:session:created", actor=f"staff:{row.id}", purpose="security")
+        uow.commit()
+    return issued
+
+
+def _open_session(
+    c: Container, uow: UnitOfWork, staff_id: str, now: datetime, key: bytes
+) -> IssuedToken:
+    session_id = uuid.uuid4().hex
+    expires = now + timedelta(seconds=c.settings.token_ttl_s)
+    uow.session.add(
+        StaffSession(id=session_id, staff_id=staff_id, created_at=now, expires_at=expires)
+    )
+    token = tokens.issue(
+        key, sub=staff_id, sid=session_id, now=now, expires=expires, audience=AUDIENCE
+    )
+    return IssuedToken(token=token, session_id=session_id, expires_at=expires)
+
+
+def authenticate(c: Container, token: str) -> StaffIdentity:
+    """The staff member a staff token stands for, if its session and account are live."""
+    now = c.clock.now()
+    key = c.secret(_TOKEN_KEY)
+    claims = tokens.decode(key, token, now=now, audience=AUDIENCE, what="staff token")
+    with c.sessions() as session:
+        found = session.execute(
+            select(StaffMember.id, StaffMember.role)
+            .join(StaffSession, StaffSession.staff_id == StaffMember.id)
+            .where(
+                StaffSession.id == str(claims["sid"]),
+                StaffSession.expires_at > now,
+                StaffMember.disabled_at.is_(None),
+            )
+        ).one_or_none()
+    if found is None or found.id != claims["sub"]:
+        raise NotAuthenticated("the staff session has ended; sign in again")
+    return StaffIdentity(id=found.id, role=found.role)
+
+
+def logout(c: Container, *, staff: StaffIdentity, token: str) -> None:
+    """End the staff session a token belongs to."""
+    sid = tokens.session_of(token)
+    with c.uow() as uow:
+        uow.session.execute(
+            delete(StaffSession).where(StaffSession.id == sid, StaffSession.staff_id == staff.id)
+        )
+        uow.audit("staff:session:ended", actor=staff.actor, purpose="security")
+        uow.commit()

@@ -1,0 +1,35 @@
+"""Staff tables: staff accounts (not data subjects of the product) and their sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    ForeignKey,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from minimaker.adapters.db import ID, Base, UTCDateTime
+
+
+class StaffMember(Base):
+    """A staff account (not a data subject of the product): DPO, support or admin."""
+
+    __tablename__ = "staff"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StaffSession(Base):
+    __tablename__ = "staff_sessions"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    staff_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("staff.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,123 @@
+"""Uploads: store a validated photo encrypted under its owner's key; list, read, delete."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from minimaker.accounts.service import actor_for
+from minimaker.adapters.blobs import new_blob_id
+from minimaker.kernel.container import Container
+from minimaker.kernel.errors import NotFound, PayloadTooLarge
+from minimaker.kernel.ids import is_id
+from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.uploads import intake as images
+from minimaker.uploads.tables import Upload
+
+
+@dataclass(frozen=True)
+class UploadRead:
+    id: str
+    media_type: str
+    size_bytes: int
+    width: int
+    height: int
+    created_at: datetime
+
+
+def _read(row: Upload) -> UploadRead:
+    return UploadRead(row.id, row.media_type, row.size_bytes, row.width, row.height, row.created_at)
+
+
+def create_upload(c: Container, *, user_id: str, data: bytes) -> UploadRead:
+    """Validate a photo by its content and store it encrypted; nothing is kept if it fails."""
+    limit = c.settings.max_upload_bytes
+    if len(data) > limit:
+        raise PayloadTooLarge(limit)
+    info = images.inspect(
+        data, max_pixels=c.settings.max_image_pixels, max_side=c.settings.max_image_side
+    )
+    upload_id = uuid.uuid4().hex
+    with c.uow() as uow:
+        dek = uow.keys.subject_key(user_id)
+        blob_id = new_blob_id()
+        uow.wrote_blob(blob_id)
+        stored = c.blobs.put(dek, io.BytesIO(data), blob_id=blob_id)
+        row = Upload(
+            id=upload_id,
+            owner_id=user_id,
+            blob_id=stored.blob_id,
+            media_type=info.media_type,
+            size_bytes=len(data),
+            width=info.width,
+            height=info.height,
+            created_at=c.clock.now(),
+        )
+        uow.session.add(row)
+        uow.audit(
+            "upload:photo:created",
+            actor=actor_for(user_id),
+            subject=user_id,
+            object=f"upload:{upload_id}",
+            purpose="service",
+        )
+        uow.commit()
+    return _read(row)
+
+
+def owned_upload(uow: UnitOfWork, *, user_id: str, upload_id: str) -> Upload:
+    """The upload if it is the user's; another user's id answers exactly like a missing one."""
+    row = uow.session.get(Upload, upload_id) if is_id(upload_id) else None
+    if row is None or row.owner_id != user_id:
+        raise NotFound("upload")
+    return row
+
+
+def list_uploads(c: Container, *, user_id: str) -> list[UploadRead]:
+    with c.sessions() as session:
+        rows = session.scalars(
+            select(Upload).where(Upload.owner_id == user_id).order_by(Upload.created_at.desc())
+        ).all()
+        return [_read(r) for r in rows]
+
+
+def get_upload(c: Container, *, user_id: str, upload_id: str) -> UploadRead:
+    with c.uow(write=False) as uow:
+        return _read(owned_upload(uow, user_id=user_id, upload_id=upload_id))
+
+
+def open_content(c: Container, *, user_id: str, upload_id: str) -> tuple[str, Iterator[bytes]]:
+    """The photo's media type and its decrypted bytes as a stream; the read is audited."""
+    with c.uow() as uow:
+        row = owned_upload(uow, user_id=user_id, upload_id=upload_id)
+        dek = uow.keys.subject_key(user_id)
+        uow.audit(
+            "upload:content:read",
+            actor=actor_for(user_id),
+            subject=user_id,
+            object=f"upload:{upload_id}",
+            purpose="service",
+        )
+        uow.commit()
+        return row.media_type, c.blobs.iter_plain(dek, row.blob_id)
+
+
+def delete_upload(c: Container, *, user_id: str, upload_id: str) -> None:
+    """Delete the photo row and, once that commits, its encrypted blob."""
+    with c.uow() as uow:
+        row = owned_upload(uow, user_id=user_id, upload_id=upload_id)
+        uow.delete_blob_after_commit(row.blob_id)
+        uow.session.delete(row)
+        uow.audit(
+            "upload:photo:deleted",
+            actor=actor_for(user_id),
+            subject=user_id,
+            object=f"upload:{upload_id}",
+            purpose="service",
+        )
+        uow.commit()

@@ -1,0 +1,33 @@
+"""Upload tables: photos, whose bytes live encrypted in the blob store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from minimaker.adapters.db import ID, Base, UTCDateTime
+
+
+class Upload(Base):
+    """An uploaded photo; its bytes live encrypted in the blob store under `blob_id`."""
+
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(32), default="uploaded_image")
+    blob_id: Mapped[str] = mapped_column(String(32), unique=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_uploads_owner_created", "owner_id", "created_at"),)

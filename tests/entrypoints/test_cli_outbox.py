@@ -1,0 +1,106 @@
+"""`minimaker outbox list` as an operator runs it: a real process against a real database."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import select
+
+from minimaker.adapters.audit_chain import AuditEntry
+from minimaker.kernel.container import Container
+from minimaker.mail import outbox
+from minimaker.settings import Settings
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+TO = "grace.hopper@example.org"
+BODY = "Dear Grace Hopper, your access request is done."
+
+
+@pytest.fixture
+def run_cli(settings: Settings, container: Container) -> Run:
+    """Run `minimaker outbox ...` with the test's database, key store, data dir and key."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMAKER_")}
+        env.update(
+            MINIMAKER_DATABASE_URL=settings.resolved_database_url(),
+            MINIMAKER_KEYSTORE_URL=settings.resolved_keystore_url(),
+            MINIMAKER_DATA_DIR=str(settings.data_dir),
+            MINIMAKER_MASTER_KEY=str(settings.master_key),
+            COLUMNS="200",  # one line per row, whatever the terminal
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "minimaker.entrypoints.cli", "outbox", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    return run
+
+
+def queue(c: Container, kind: str) -> str:
+    with c.uow() as uow:
+        message_id = outbox.queue_message(
+            uow, subject_id=uuid.uuid4().hex, to=TO, kind=kind, subject="Done", body=BODY
+        )
+        uow.commit()
+    return message_id
+
+
+def test_list_shows_each_message_and_the_waiting_files_but_no_content(
+    container: Container, run_cli: Run
+) -> None:
+    delivered = queue(container, "request_completed")
+    outbox.deliver_pending(container)  # no SMTP set: into the outbox folder
+    waiting = queue(container, "request_extended")
+    done = run_cli("list")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    [sent_line] = [line for line in lines if delivered in line and "request_completed" in line]
+    assert "sent" in sent_line
+    [pending_line] = [line for line in lines if waiting in line]
+    assert "request_extended" in pending_line and "pending" in pending_line
+    assert "1 message file(s)" in done.stdout
+    assert f"{delivered}.eml" in done.stdout
+    assert TO not in done.stdout + done.stderr
+    assert "Grace" not in done.stdout + done.stderr
+
+
+def test_list_of_an_empty_outbox_says_so(run_cli: Run) -> None:
+    done = run_cli("list")
+    assert done.returncode == 0, done.stderr
+    assert "0 message(s)" in done.stdout
+    assert "0 message file(s)" in done.stdout
+
+
+def test_show_prints_one_message_file_and_the_reading_is_audited(
+    container: Container, run_cli: Run
+) -> None:
+    message_id = queue(container, "request_completed")
+    outbox.deliver_pending(container)
+    done = run_cli("list", "--show", message_id)
+    assert done.returncode == 0, done.stderr
+    assert f"To: {TO}" in done.stdout
+    assert BODY in done.stdout
+    with container.uow(write=False) as uow:
+        objects = list(
+            uow.session.scalars(
+                select(AuditEntry.object).where(AuditEntry.action == "mail:outbox_file:read")
+            )
+        )
+    assert objects == [f"message:{message_id}:request_completed"]
+
+
+@pytest.mark.parametrize("name", ["../minimaker.db", uuid.uuid4().hex])
+def test_show_of_a_file_that_is_not_there_exits_2(run_cli: Run, name: str) -> None:
+    done = run_cli("list", "--show", name)
+    assert done.returncode == 2
+    assert "message file not found" in done.stderr

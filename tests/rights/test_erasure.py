@@ -1,0 +1,398 @@
+"""Erasure as a use case: what goes, what stays, races with running work, retries, replays."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from PIL import Image
+from sqlalchemy import event, func, inspect, select, text
+
+from minimaker.accounts import service as accounts
+from minimaker.accounts.tables import AuthSession, LoginFailure, User
+from minimaker.adapters import audit_chain as audit
+from minimaker.adapters import job_queue as queue
+from minimaker.adapters.audit_chain import AuditEntry
+from minimaker.adapters.job_queue import Job
+from minimaker.entrypoints.worker import Worker
+from minimaker.generation import service as generation
+from minimaker.generation.export import FORMATS, export_mesh
+from minimaker.generation.relief import relief_from_image
+from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
+from minimaker.kernel.clock import ManualClock
+from minimaker.kernel.container import Container
+from minimaker.kernel.errors import InvalidCredentials
+from minimaker.mail import outbox
+from minimaker.mail.tables import OutboxMessage
+from minimaker.rights import erasure
+from minimaker.rights import service as rights
+from minimaker.rights.rules import RequestType
+from minimaker.rights.subject_rights import set_objections
+from minimaker.rights.tables import Archive, Disclosure, Objection, RightsRequest, VerificationToken
+from minimaker.uploads import service as uploads
+from minimaker.uploads.tables import Upload
+from tests.conftest import photo_bytes
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Subject:
+    id: str
+    username: str
+    upload_id: str
+    model_id: str
+
+
+def make_subject(c: Container, worker: Worker, username: str, *, seed: int) -> Subject:
+    """A signed-in subject with a photo, a generated model and an objection."""
+    profile = accounts.signup(
+        c,
+        name=f"{username} Example",
+        email=f"{username}@example.org",
+        username=username,
+        password=PASSWORD,
+    )
+    accounts.login(c, login=username, password=PASSWORD, client_ip="192.0.2.1")
+    up = uploads.create_upload(c, user_id=profile.id, data=photo_bytes(seed=seed))
+    model = generation.request_model(c, user_id=profile.id, upload_id=up.id)
+    worker.run_until_idle()
+    set_objections(c, user_id=profile.id, objections={"marketing"})
+    return Subject(profile.id, username, up.id, model.id)
+
+
+def erase_now(c: Container, worker: Worker, subject_id: str) -> str:
+    """Ask for erasure as the subject and let the real worker fulfil it; the request id."""
+    request = rights.submit(c, user_id=subject_id, type="erasure")
+    worker.run_until_idle()
+    return request.id
+
+
+def count(c: Container, column: Any, value: str) -> int:
+    with c.sessions() as s:
+        return int(s.scalar(select(func.count()).where(column == value)) or 0)
+
+
+PER_SUBJECT = [
+    User.id,
+    AuthSession.user_id,
+    Objection.subject_id,
+    Upload.owner_id,
+    Model3D.owner_id,
+    ModelFile.owner_id,
+    Archive.subject_id,
+    UsageEvent.subject_id,
+    Disclosure.subject_id,
+    Job.subject_id,
+]
+
+
+def blobs_of(c: Container, subject_id: str) -> set[str]:
+    with c.sessions() as s:
+        return {
+            *s.scalars(select(Upload.blob_id).where(Upload.owner_id == subject_id)),
+            *s.scalars(select(ModelFile.blob_id).where(ModelFile.owner_id == subject_id)),
+            *s.scalars(select(Archive.blob_id).where(Archive.subject_id == subject_id)),
+        }
+
+
+def add_rows_no_api_writes_yet(c: Container, subject_id: str) -> None:
+    """An archive (with its blob), a disclosure, a token, sent and failed mail, a job due later."""
+    with c.uow() as uow:
+        dek = uow.keys.subject_key(subject_id)
+        blob = c.blobs.put_bytes(dek, b"an archive of everything")
+        uow.wrote_blob(blob.blob_id)
+        request = rights.create_request(
+            uow,
+            subject_id=subject_id,
+            type=RequestType.ACCESS,
+            details=None,
+            channel="email",
+            actor="system:test",
+            verified=False,
+        )
+        now = c.clock.now()
+        uow.session.add_all(
+            [
+                Archive(
+                    id=uuid.uuid4().hex,
+                    subject_id=subject_id,
+                    request_id=request.id,
+                    kind="access",
+                    blob_id=blob.blob_id,
+                    size_bytes=blob.ciphertext_size,
+                    created_at=now,
+                    expires_at=now + timedelta(days=7),
+                ),
+                Disclosure(
+                    id=uuid.uuid4().hex,
+                    subject_id=subject_id,
+                    recipient="print-shop",
+                    categories="generated_model",
+                    purpose="service",
+                    at=now,
+                ),
+                VerificationToken(
+                    token_hash=uuid.uuid4().hex * 2,
+                    request_id=request.id,
+                    expires_at=now + timedelta(days=1),
+                ),
+                UsageEvent(subject_id=subject_id, event="page.viewed", at=now),
+            ]
+        )
+        for status in ("sent", "failed"):
+            message = outbox.queue_message(
+                uow,
+                subject_id=subject_id,
+                to="someone@example.org",
+                kind="notice",
+                subject="s",
+                body="b",
+            )
+            uow.session.flush()
+            uow.session.get_one(OutboxMessage, message).status = status
+        queue.enqueue(
+            uow.session,
+            kind="generate_model",
+            payload={"model_id": uuid.uuid4().hex},
+            subject_id=subject_id,
+            now=now + timedelta(days=1),  # not due yet: stays queued
+        )
+        uow.commit()
+
+
+def test_erasure_deletes_every_row_and_blob_of_the_subject_and_nothing_of_anyone_else(
+    container: Container, worker: Worker
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    bob = make_subject(c, worker, "bob", seed=2)
+    for s in (ada, bob):
+        add_rows_no_api_writes_yet(c, s.id)
+    bob_rows = {str(col): count(c, col, bob.id) for col in PER_SUBJECT}
+    ada_blobs, bob_blobs = blobs_of(c, ada.id), blobs_of(c, bob.id)
+    assert len(ada_blobs) == 1 + len(FORMATS) + 1  # photo, model files, archive
+
+    erase_now(c, worker, ada.id)
+
+    assert {str(col): count(c, col, ada.id) for col in PER_SUBJECT} == dict.fromkeys(
+        map(str, PER_SUBJECT), 0
+    )
+    stored = set(c.blobs.store.iter_ids())
+    assert not ada_blobs & stored
+    assert bob_blobs <= stored
+    assert {str(col): count(c, col, bob.id) for col in PER_SUBJECT} == bob_rows
+    with c.sessions() as s:
+        requests = select(RightsRequest.id).where(RightsRequest.subject_id == ada.id)
+        assert not s.scalars(
+            select(VerificationToken).where(VerificationToken.request_id.in_(requests))
+        ).all()
+        mail = s.execute(
+            select(OutboxMessage.kind, OutboxMessage.status).where(
+                OutboxMessage.subject_id == ada.id
+            )
+        ).all()
+        # Only the confirmation is left: sent or failed mail went with the subject.
+        assert [m.kind for m in mail] == [erasure.CONFIRMATION]
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 0
+        bob_jobs = s.scalars(select(Job.status).where(Job.subject_id == bob.id)).all()
+        assert queue.QUEUED in bob_jobs  # another subject's queued work is not touched
+    audit.verify(c.engine)
+
+
+def test_erasure_forgets_the_keyed_hashes_of_the_subjects_failed_logins(
+    container: Container, worker: Worker
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    for login in ("ada", "ADA@example.org"):
+        with pytest.raises(InvalidCredentials):
+            accounts.login(c, login=login, password="not the password", client_ip="192.0.2.9")
+    with c.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 4  # account + IP
+    erase_now(c, worker, ada.id)
+    with c.sessions() as s:
+        # The per-IP counters are not the subject's: they stay for their short window.
+        assert s.scalar(select(func.count()).select_from(LoginFailure)) == 2
+
+
+def test_a_generation_running_while_its_subject_is_erased_stops_cleanly_and_leaves_nothing(
+    container: Container, worker: Worker, clock: ManualClock
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    model = generation.request_model(c, user_id=ada.id, upload_id=ada.upload_id)
+    job = queue.claim(c.engine, worker="test", now=clock.now(), lease_s=600)
+    assert job is not None and job.payload == {"model_id": model.id}
+    # Phase one of the real handler: the photo is read and decrypted, the job is running.
+    loaded = generation._load_for_generation(c, job)
+    assert loaded is not None
+
+    # The subject is erased while the mesh is being made (the job's lease keeps it claimed).
+    request_id = erase_now(c, worker, ada.id)
+    assert rights.get_any(c, request_id=request_id).status == "completed"
+
+    # Phase two of the same job, with real outputs: it finds the model gone and stops.
+    with Image.open(io.BytesIO(loaded.photo)) as img:
+        mesh = relief_from_image(img, loaded.params)
+    generation._store_generation(c, job, loaded, {f: export_mesh(mesh, f) for f in FORMATS})
+
+    with c.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ModelFile)) == 0
+        assert s.get(Model3D, model.id) is None
+        left = s.get(Job, job.id)
+        assert left is None or left.status in (queue.DONE, queue.CANCELLED)
+        assert not s.scalars(select(Job).where(Job.status == queue.FAILED)).all()
+    assert list(c.blobs.store.iter_ids()) == []
+    assert worker.run_until_idle() == 0  # nothing left to retry
+
+
+def test_a_generation_that_reaches_its_second_phase_after_the_key_went_stores_nothing(
+    container: Container, worker: Worker, clock: ManualClock
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    model = generation.request_model(c, user_id=ada.id, upload_id=ada.upload_id)
+    job = queue.claim(c.engine, worker="test", now=clock.now(), lease_s=600)
+    assert job is not None
+    loaded = generation._load_for_generation(c, job)
+    assert loaded is not None
+    # The erasure has destroyed the key but not yet deleted the rows (it crashed in between).
+    c.keys.destroy_subject_key(ada.id, now=clock.now())
+    before = set(c.blobs.store.iter_ids())
+    with Image.open(io.BytesIO(loaded.photo)) as img:
+        mesh = relief_from_image(img, loaded.params)
+    generation._store_generation(c, job, loaded, {f: export_mesh(mesh, f) for f in FORMATS})
+    assert set(c.blobs.store.iter_ids()) == before
+    with c.sessions() as s:
+        assert not s.scalars(select(ModelFile).where(ModelFile.model_id == model.id)).all()
+        assert s.get_one(Job, job.id).status == queue.DONE
+
+
+def test_a_second_erasure_request_completes_cleanly_without_a_second_confirmation(
+    container: Container, worker: Worker
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    first = rights.submit(c, user_id=ada.id, type="erasure")
+    second = rights.submit(c, user_id=ada.id, type="erasure", details={"reason": "twice"})
+    worker.run_until_idle()
+    for request in (first, second):
+        row = rights.get_any(c, request_id=request.id)
+        assert row.status == "completed"
+    with c.sessions() as s:
+        assert not s.scalars(select(Job).where(Job.status == queue.FAILED)).all()
+        assert s.get_one(RightsRequest, second.id).details_enc is None
+        kinds = s.scalars(select(OutboxMessage.kind).where(OutboxMessage.subject_id == ada.id))
+        assert list(kinds) == [erasure.CONFIRMATION]
+    delivered = [p.read_text() for p in c.settings.outbox_dir.glob("*.eml")]
+    assert len(delivered) == 1
+    assert "To: ada@example.org" in delivered[0]
+    audit.verify(c.engine)
+
+
+def test_a_crash_after_the_key_was_destroyed_is_finished_by_the_jobs_retry(
+    container: Container, worker: Worker
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    request = rights.submit(c, user_id=ada.id, type="erasure")
+    c.keys.destroy_subject_key(ada.id, now=c.clock.now())  # as if (c) ran, then the crash
+    worker.run_until_idle()
+    assert rights.get_any(c, request_id=request.id).status == "completed"
+    assert count(c, User.id, ada.id) == 0
+    assert list(c.blobs.store.iter_ids()) == []
+
+
+def test_replaying_the_ledger_erases_subjects_whose_rows_came_back_then_does_nothing(
+    container: Container, worker: Worker
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    bob = make_subject(c, worker, "bob", seed=2)
+    bob_blobs = blobs_of(c, bob.id)
+    # Rows of an erased subject, as a restored backup brings them back: the ledger knows.
+    c.keys.destroy_subject_key(ada.id, now=c.clock.now())
+
+    assert erasure.replay_ledger(c) == 1
+    assert {str(col): count(c, col, ada.id) for col in PER_SUBJECT} == dict.fromkeys(
+        map(str, PER_SUBJECT), 0
+    )
+    assert set(c.blobs.store.iter_ids()) == bob_blobs
+    assert erasure.replay_ledger(c) == 0
+    with c.sessions() as s:
+        actions = s.scalars(select(AuditEntry.action).where(AuditEntry.subject == ada.id))
+        assert "subject:erasure:replayed" in list(actions)
+    audit.verify(c.engine)
+
+
+def test_the_erased_subject_cannot_sign_in_and_the_other_still_can(
+    container: Container, worker: Worker
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    make_subject(c, worker, "bob", seed=2)
+    erase_now(c, worker, ada.id)
+    with pytest.raises(InvalidCredentials):
+        accounts.login(c, login="ada", password=PASSWORD, client_ip="192.0.2.1")
+    assert accounts.login(c, login="bob", password=PASSWORD, client_ip="192.0.2.1").token
+
+
+@contextmanager
+def statements_on(c: Container) -> Iterator[list[tuple[str, Any]]]:
+    """Every SELECT, UPDATE and DELETE the data database runs while the block runs."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        if sql.lstrip().split(None, 1)[0].upper() in ("SELECT", "UPDATE", "DELETE") and not many:
+            seen.append((sql, params))
+
+    event.listen(c.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(c.engine, "before_cursor_execute", record)
+
+
+def full_scans(c: Container, sql: str, params: Any) -> list[str]:
+    """The plan steps of `sql` that read a whole table (with no index able to serve it)."""
+    with c.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+            return [row[3] for row in plan if str(row[3]).startswith("SCAN ")]
+        # PostgreSQL picks a sequential scan for tiny tables; forbid it to see whether an
+        # index could serve the statement at all.
+        conn.execute(text("SET enable_seqscan = off"))
+        plan = conn.exec_driver_sql("EXPLAIN " + sql, params).scalars().all()
+        conn.rollback()
+        return [line for line in plan if "Seq Scan" in line]
+
+
+def test_every_statement_of_an_erasure_and_a_replay_is_served_by_an_index(
+    container: Container, worker: Worker
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    add_rows_no_api_writes_yet(c, ada.id)
+    work = rights.Work(uuid.uuid4().hex, ada.id, RequestType.ERASURE, {})
+    with statements_on(c) as seen:
+        erasure.erase(c, work)
+        erasure.replay_ledger(c)
+    assert len(seen) > 15
+    scans = {sql: full_scans(c, sql, params) for sql, params in seen}
+    # Deleting a photo makes the database SET NULL models.upload_id: indexed, so no scan.
+    found = {(sql, step) for sql, plan in scans.items() for step in plan}
+    assert found == set()
+
+
+def test_models_upload_id_is_indexed_so_deleting_a_photo_reads_no_other_models(
+    container: Container,
+) -> None:
+    indexes = inspect(container.engine).get_indexes("models")
+    assert any(ix["column_names"][:1] == ["upload_id"] for ix in indexes)

@@ -1,0 +1,266 @@
+"""Erasure over HTTP, end to end: afterwards nothing of the subject is readable anywhere."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy import Engine, select
+
+from minimaker.adapters import audit_chain as audit
+from minimaker.entrypoints.worker import Worker
+from minimaker.kernel.container import Container
+from minimaker.mail.tables import OutboxMessage
+from minimaker.rights import erasure
+from minimaker.rights.tables import RightsRequest
+from tests.scan import find_in_bytes, needles_for, scan_database, windows
+
+HAS_ARCHIVES = importlib.util.find_spec("minimaker.rights.archives") is not None
+#: Where a subject's pseudonymous id may remain after erasure, and why.
+RECORDS = {
+    "audit_log",  # Art. 5(2) accountability: the audit names subjects by pseudonym only
+    "rights_requests",  # the record that each request was answered, without its details
+    "outbox",  # the confirmation, sealed under its own key, until it is delivered
+    "erasure_ledger",  # the key store's list of whom to erase again (same PG database)
+}
+
+
+@dataclass
+class Person:
+    """A subject as the tests know them: what they typed, what they uploaded, what they own."""
+
+    name: str
+    email: str
+    username: str
+    seed: int
+    password: str = "correct horse battery staple"
+    id: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    photos: dict[str, bytes] = field(default_factory=dict)  # upload id -> bytes sent
+    models: list[str] = field(default_factory=list)
+
+    def needles(self) -> list[bytes]:
+        return needles_for(self.email, self.name, self.username)
+
+    def photo_windows(self) -> set[bytes]:
+        return set().union(*(windows(p) for p in self.photos.values()))
+
+
+def noisy_photo(seed: int) -> bytes:
+    """A high-entropy JPEG, so any 32-byte window of it is unique to it."""
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(64, 80, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=95)
+    return buf.getvalue()
+
+
+def sign_in(client: TestClient, person: Person) -> int:
+    r = client.post(
+        "/api/v1/auth/token", data={"username": person.username, "password": person.password}
+    )
+    if r.status_code == 200:
+        person.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return r.status_code
+
+
+def populate(client: TestClient, worker: Worker, person: Person, *, photos: int = 2) -> Person:
+    """Sign up, upload noisy photos and make a model of the first (run by the real worker)."""
+    r = client.post(
+        "/api/v1/auth/signup",
+        json={
+            "name": person.name,
+            "email": person.email,
+            "username": person.username,
+            "password": person.password,
+        },
+    )
+    assert r.status_code == 201, r.text
+    person.id = r.json()["id"]
+    assert sign_in(client, person) == 200
+    for i in range(photos):
+        data = noisy_photo(person.seed * 100 + i)
+        up = client.post(
+            "/api/v1/uploads", files={"file": ("p.jpg", data, "image/jpeg")}, headers=person.headers
+        )
+        assert up.status_code == 201, up.text
+        person.photos[up.json()["id"]] = data
+    first = next(iter(person.photos))
+    model = client.post(f"/api/v1/uploads/{first}/models", headers=person.headers)
+    assert model.status_code == 202, model.text
+    person.models.append(model.json()["id"])
+    worker.run_until_idle()
+    got = client.get(f"/api/v1/models/{person.models[0]}", headers=person.headers).json()
+    assert got["status"] == "done", got
+    return person
+
+
+def use_every_right(client: TestClient, worker: Worker, person: Person) -> None:
+    """Objections, requests with sealed details, an archive if it exists, then a restriction."""
+    put = client.put(
+        "/api/v1/privacy/preferences",
+        json={"objections": {"training": True, "marketing": True, "analytics": False}},
+        headers=person.headers,
+    )
+    assert put.status_code == 200, put.text
+    requests = [{"type": "objection", "details": {"purposes": ["analytics"]}}]
+    if HAS_ARCHIVES:
+        requests.append({"type": "access"})
+    requests.append({"type": "restriction"})
+    for body in requests:
+        r = client.post("/api/v1/privacy/requests", json=body, headers=person.headers)
+        assert r.status_code == 202, r.text
+        worker.run_until_idle()
+
+
+def ada_and_grace(client: TestClient, worker: Worker) -> tuple[Person, Person]:
+    ada = populate(
+        client,
+        worker,
+        Person("Augusta Ada Byronova", "ada.byronova@example.org", "analyticalengine", seed=1815),
+    )
+    use_every_right(client, worker, ada)
+    grace = populate(
+        client,
+        worker,
+        Person("Grace Brewster Hopperova", "grace.hopperova@example.org", "cobolmother", seed=1906),
+    )
+    return ada, grace
+
+
+def rows_naming(engine: Engine, subject_id: str) -> set[str]:
+    """Tables where any value of any row contains the subject's pseudonymous id."""
+    return set(scan_database(engine, [subject_id.encode()], set()))
+
+
+def scan_stores(data_dir: Path, needles: list[bytes], photo: set[bytes]) -> dict[str, list[str]]:
+    """Every file of our stores (databases, WAL, blobs, key store), read raw.
+
+    The development mail folder (`outbox/`) is left out: it stands in for the mail server, and
+    what was delivered there, the erasure confirmation among it, is the recipient's mail.
+    """
+    found = {}
+    for path in sorted(data_dir.rglob("*")):
+        if path.is_file() and path.relative_to(data_dir).parts[0] != "outbox":
+            hits = find_in_bytes(path.read_bytes(), needles, photo)
+            if hits:
+                found[str(path.relative_to(data_dir))] = hits
+    return found
+
+
+def assert_nothing_readable_left(c: Container, person: Person) -> None:
+    """No trace of the person's name, email, username or photos, in any table or file."""
+    needles, photo = person.needles(), person.photo_windows()
+    assert scan_database(c.engine, needles, photo) == {}
+    assert scan_database(c.key_engine, needles, photo) == {}
+    assert scan_stores(c.settings.data_dir, needles, photo) == {}
+    assert not c.keys.has_subject_key(person.id)
+    assert rows_naming(c.engine, person.id) <= RECORDS
+    assert rows_naming(c.key_engine, person.id) <= RECORDS
+
+
+def assert_intact(client: TestClient, person: Person) -> None:
+    """The person can sign in, and every photo and model decrypts to what they sent."""
+    assert sign_in(client, person) == 200
+    for upload_id, data in person.photos.items():
+        r = client.get(f"/api/v1/uploads/{upload_id}/content", headers=person.headers)
+        assert r.status_code == 200
+        assert r.content == data
+    for model_id in person.models:
+        r = client.get(
+            f"/api/v1/models/{model_id}/content", params={"format": "stl"}, headers=person.headers
+        )
+        assert r.status_code == 200
+        assert len(r.content) > 84
+
+
+def ask_for_erasure(client: TestClient, person: Person, how: str) -> dict[str, object]:
+    if how == "privacy request":
+        r = client.post(
+            "/api/v1/privacy/requests", json={"type": "erasure"}, headers=person.headers
+        )
+    else:
+        r = client.delete("/api/v1/me", headers=person.headers)
+    assert r.status_code == 202, r.text
+    body: dict[str, object] = r.json()
+    assert body["type"] == "erasure"
+    assert body["status"] == "verified"
+    return body
+
+
+@pytest.mark.parametrize("how", ["privacy request", "delete the account"])
+def test_erasure_leaves_no_readable_trace_of_the_subject_and_spares_everyone_else(
+    client: TestClient, worker: Worker, container: Container, how: str
+) -> None:
+    ada, grace = ada_and_grace(client, worker)
+    old_headers = dict(ada.headers)
+    had = {"users", "auth_sessions", "objections", "uploads", "models", "model_files"}
+    had |= {"usage_events", "jobs", "rights_requests"} | ({"archives"} if HAS_ARCHIVES else set())
+    assert had <= rows_naming(container.engine, ada.id)  # there was something to erase
+    request = ask_for_erasure(client, ada, how)
+    worker.run_until_idle()
+
+    assert_nothing_readable_left(container, ada)
+    audit.verify(container.engine)
+    assert erasure.replay_ledger(container) == 0  # nothing left that a restart would redo
+    # The erased subject is gone for the service too: no sign-in, no live session.
+    assert sign_in(client, ada) == 401
+    assert client.get("/api/v1/me", headers=old_headers).status_code == 401
+    assert_intact(client, grace)
+    # The request stays as a pseudonymous record, with no personal data in it.
+    with container.uow(write=False) as uow:
+        row = uow.session.get(RightsRequest, str(request["id"]))
+        assert row is not None
+        assert (row.status, row.details_enc) == ("completed", None)
+        others = uow.session.scalars(
+            select(RightsRequest).where(RightsRequest.subject_id == ada.id)
+        ).all()
+        assert all(r.details_enc is None for r in others)
+        # The confirmation was queued before the key went, and was delivered after it.
+        mail = uow.session.execute(
+            select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.status).where(
+                OutboxMessage.subject_id == ada.id
+            )
+        ).all()
+    assert [(m.kind, m.status) for m in mail] == [(erasure.CONFIRMATION, "sent")]
+    delivered = (container.settings.outbox_dir / f"{mail[0].id}.eml").read_text()
+    assert f"To: {ada.email}" in delivered
+    assert "erased" in delivered
+
+
+def test_the_erased_subjects_ids_answer_like_anyone_elses_missing_objects(
+    client: TestClient, worker: Worker
+) -> None:
+    ada, grace = ada_and_grace(client, worker)
+    ask_for_erasure(client, ada, "privacy request")
+    worker.run_until_idle()
+    assert sign_in(client, grace) == 200
+    for upload_id in ada.photos:
+        r = client.get(f"/api/v1/uploads/{upload_id}/content", headers=grace.headers)
+        assert r.status_code == 404
+    r = client.get(f"/api/v1/models/{ada.models[0]}", headers=grace.headers)
+    assert r.status_code == 404
+
+
+def test_deleting_the_account_needs_a_signed_in_subject(client: TestClient) -> None:
+    assert client.delete("/api/v1/me").status_code == 401
+    r = client.delete("/api/v1/me", headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401
+
+
+def test_an_erasure_request_appears_in_the_subjects_list_until_it_is_fulfilled(
+    client: TestClient, worker: Worker
+) -> None:
+    ada = populate(
+        client, worker, Person("Ida Rhodesova", "ida.rhodesova@example.org", "rhodesida", 7)
+    )
+    request = ask_for_erasure(client, ada, "delete the account")
+    listed = client.get("/api/v1/privacy/requests", headers=ada.headers).json()
+    assert [(r["id"], r["type"]) for r in listed] == [(request["id"], "erasure")]
+    worker.run_until_idle()
+    assert client.get("/api/v1/privacy/requests", headers=ada.headers).status_code == 401
