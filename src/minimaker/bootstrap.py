@@ -21,6 +21,7 @@ from minimaker.generation import tables as _generation_tables  # noqa: F401
 from minimaker.kernel.clock import Clock, SystemClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import ConfigurationError
+from minimaker.kernel.registry import Registries
 from minimaker.mail import tables as _mail_tables  # noqa: F401
 from minimaker.rights import tables as _rights_tables  # noqa: F401
 from minimaker.settings import Settings
@@ -28,6 +29,44 @@ from minimaker.staff import tables as _staff_tables  # noqa: F401
 from minimaker.uploads import tables as _upload_tables  # noqa: F401
 
 log = logging.getLogger("minimaker")
+
+
+def registries() -> Registries:
+    """Every request fulfiller, job handler and periodic duty, by name, in this one place."""
+    from minimaker.generation import service as generation
+    from minimaker.mail import outbox
+    from minimaker.rights import (
+        archives,
+        decisions,
+        erasure,
+        public_intake,
+        subject_rights,
+    )
+    from minimaker.rights import (
+        service as rights,
+    )
+    from minimaker.rights.rules import RequestType
+
+    return Registries(
+        fulfillers={
+            RequestType.ACCESS: archives.fulfil_access,
+            RequestType.PORTABILITY: archives.fulfil_portability,
+            RequestType.RECTIFICATION: subject_rights.rectify,
+            RequestType.ERASURE: erasure.erase,
+            RequestType.RESTRICTION: subject_rights.restrict,
+            RequestType.OBJECTION: subject_rights.object_to,
+        },
+        handlers={
+            "generate_model": generation.run_generation_job,
+            "fulfil_request": rights.run_fulfilment_job,
+        },
+        duties={
+            "deliver_outbox": outbox.deliver_pending,
+            "expire_archives": archives.expire_archives,
+            "alert_overdue": decisions.alert_overdue,
+            "close_unconfirmed": public_intake.close_unconfirmed,
+        },
+    )
 
 
 def metadata() -> MetaData:
@@ -74,6 +113,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
         keys=KeyStore(make_sessionmaker(key_engine), master),
         blobs=EncryptedBlobs(store),
         clock=clock or SystemClock(),
+        registries=registries(),
     )
 
 

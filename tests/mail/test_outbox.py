@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from minimaker.adapters import mailers as mail
 from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.bootstrap import build
-from minimaker.kernel import duties as periodic
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import ConfigurationError, NotFound
@@ -131,8 +130,8 @@ def test_every_worker_tick_delivers_through_the_registered_duty(
     smtp_c: Container, mailbox: Mailbox
 ) -> None:
     queue(smtp_c)
-    assert periodic.DUTIES["deliver_outbox"] is outbox.deliver_pending
-    assert periodic.run_duties(smtp_c)["deliver_outbox"] == 1
+    assert smtp_c.registries.duties["deliver_outbox"] is outbox.deliver_pending
+    assert smtp_c.registries.run_duties(smtp_c)["deliver_outbox"] == 1
     assert len(mailbox.received) == 1
 
 

@@ -25,7 +25,7 @@ from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import BlobIntegrityError
 from minimaker.policy import load_policy
-from minimaker.rights import archive_content, archives, fulfilment, subject_rights
+from minimaker.rights import archive_content, archives, subject_rights
 from minimaker.rights import service as rights
 from minimaker.rights.rules import RequestType
 from minimaker.rights.service import Work
@@ -66,10 +66,9 @@ def _archive_blobs(c: Container) -> list[str]:
         return list(s.scalars(select(Archive.blob_id)))
 
 
-def test_fulfillers_exist_for_access_and_portability() -> None:
-    missing = fulfilment.missing()
-    assert "access" not in missing
-    assert "portability" not in missing
+def test_fulfillers_exist_for_access_and_portability(container: Container) -> None:
+    assert container.registries.fulfillers["access"] is archives.fulfil_access
+    assert container.registries.fulfillers["portability"] is archives.fulfil_portability
 
 
 def test_access_archive_holds_every_personal_datum_of_the_subject(

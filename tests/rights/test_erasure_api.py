@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,6 @@ from minimaker.rights import erasure
 from minimaker.rights.tables import RightsRequest
 from tests.scan import find_in_bytes, needles_for, scan_database, windows
 
-HAS_ARCHIVES = importlib.util.find_spec("minimaker.rights.archives") is not None
 #: Where a subject's pseudonymous id may remain after erasure, and why.
 RECORDS = {
     "audit_log",  # Art. 5(2) accountability: the audit names subjects by pseudonym only
@@ -108,10 +106,11 @@ def use_every_right(client: TestClient, worker: Worker, person: Person) -> None:
         headers=person.headers,
     )
     assert put.status_code == 200, put.text
-    requests = [{"type": "objection", "details": {"purposes": ["analytics"]}}]
-    if HAS_ARCHIVES:
-        requests.append({"type": "access"})
-    requests.append({"type": "restriction"})
+    requests = [
+        {"type": "objection", "details": {"purposes": ["analytics"]}},
+        {"type": "access"},
+        {"type": "restriction"},
+    ]
     for body in requests:
         r = client.post("/api/v1/privacy/requests", json=body, headers=person.headers)
         assert r.status_code == 202, r.text
@@ -200,7 +199,7 @@ def test_erasure_leaves_no_readable_trace_of_the_subject_and_spares_everyone_els
     ada, grace = ada_and_grace(client, worker)
     old_headers = dict(ada.headers)
     had = {"users", "auth_sessions", "objections", "uploads", "models", "model_files"}
-    had |= {"usage_events", "jobs", "rights_requests"} | ({"archives"} if HAS_ARCHIVES else set())
+    had |= {"usage_events", "jobs", "rights_requests"} | {"archives"}
     assert had <= rows_naming(container.engine, ada.id)  # there was something to erase
     request = ask_for_erasure(client, ada, how)
     worker.run_until_idle()

@@ -117,7 +117,6 @@ def test_access_and_portability_buttons_create_those_requests_with_due_dates(
 def test_a_completed_access_request_offers_its_archive_for_download(
     client: TestClient, ada: Headers, worker: Worker
 ) -> None:
-    pytest.importorskip("minimaker.rights.archives")
     post_form(client, "/privacy/requests", type="access")
     worker.run_until_idle()
     (request,) = requests_of(client, ada)

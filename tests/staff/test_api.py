@@ -381,7 +381,6 @@ def test_the_dpo_pauses_and_resumes_a_request_and_fulfilment_is_queued_again(
 def test_staff_record_a_request_received_by_post_for_the_subject_of_an_address(
     client: TestClient, container: Container, subject: tuple[Headers, str]
 ) -> None:
-    pytest.importorskip("minimaker.rights.public_intake")
     support = staff_headers(client, container, "support")
     r = client.post(
         "/api/v1/admin/requests",
@@ -398,7 +397,6 @@ def test_staff_record_a_request_received_by_post_for_the_subject_of_an_address(
 def test_recording_for_an_unknown_address_or_type_is_refused(
     client: TestClient, container: Container, subject: tuple[Headers, str], dpo: Headers
 ) -> None:
-    pytest.importorskip("minimaker.rights.public_intake")
     r = client.post(
         "/api/v1/admin/requests",
         json={"email": "nobody@example.org", "type": "access"},

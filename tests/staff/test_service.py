@@ -15,7 +15,6 @@ from minimaker.entrypoints.cli import app as cli_app
 from minimaker.entrypoints.worker import Worker
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
-from minimaker.kernel.duties import DUTIES
 from minimaker.kernel.errors import (
     AlreadyTaken,
     Conflict,
@@ -245,8 +244,8 @@ def test_days_left_rounds_down_so_a_deadline_today_reads_zero() -> None:
     assert staff_queue.days_left(now - timedelta(hours=3), now) == -1
 
 
-def test_the_overdue_alarm_is_a_registered_periodic_duty() -> None:
-    assert DUTIES["alert_overdue"] is staff_queue.alert_overdue
+def test_the_overdue_alarm_is_a_registered_periodic_duty(container: Container) -> None:
+    assert container.registries.duties["alert_overdue"] is staff_queue.alert_overdue
 
 
 def test_the_alarm_names_overdue_and_soon_due_requests_by_id_only(

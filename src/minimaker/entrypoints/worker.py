@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 from minimaker.adapters import job_queue as queue
 from minimaker.adapters.job_queue import Job
-from minimaker.kernel import duties as periodic
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import MiniMakerError
 
@@ -25,28 +24,12 @@ class PermanentFailure(MiniMakerError):
     """A handler's signal that retrying cannot help (bad input, not a passing fault)."""
 
 
-def default_handlers() -> dict[str, Handler]:
-    from minimaker.generation import service as generation
-    from minimaker.rights import fulfilment
-    from minimaker.rights import service as rights
-
-    fulfilment.load()  # registers every request type's fulfiller
-    # Modules that register periodic duties (mail delivery, expiry, the overdue alarm).
-    import minimaker.mail.outbox
-    import minimaker.rights.decisions  # noqa: F401
-
-    return {
-        "generate_model": generation.run_generation_job,
-        "fulfil_request": rights.run_fulfilment_job,
-    }
-
-
 class Worker:
     """Runs jobs from the database queue until stopped."""
 
     def __init__(self, c: Container, handlers: dict[str, Handler] | None = None) -> None:
         self.c = c
-        self.handlers = handlers if handlers is not None else default_handlers()
+        self.handlers = dict(handlers if handlers is not None else c.registries.handlers)
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
         self._last_duties = float("-inf")
@@ -89,7 +72,7 @@ class Worker:
     def run_duties(self) -> dict[str, int]:
         """Run the periodic duties now (mail delivery, archive expiry, overdue alarms)."""
         self._last_duties = time.monotonic()
-        return periodic.run_duties(self.c)
+        return self.c.registries.run_duties(self.c)
 
     def run_until_idle(self, max_jobs: int = 10_000) -> int:
         """Run jobs and duties until nothing is due; returns how many jobs ran (tests, --once)."""

@@ -22,7 +22,6 @@ from minimaker.adapters import mailers as mail
 from minimaker.adapters.crypto.fields import open_field, seal_field
 from minimaker.adapters.crypto.keys import MasterKey, generate_key
 from minimaker.kernel.container import Container
-from minimaker.kernel.duties import duty
 from minimaker.kernel.errors import KeyUnavailable
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail.tables import OutboxMessage
@@ -110,7 +109,6 @@ class Claimed:
     content: dict[str, str] | None  # None when it cannot be opened any more
 
 
-@duty("deliver_outbox")
 def deliver_pending(c: Container, *, mailer: mail.Mailer | None = None, limit: int = 100) -> int:
     """Send every message that is due, safe with many workers; returns how many were sent."""
     _fail_abandoned(c)

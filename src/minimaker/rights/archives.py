@@ -27,13 +27,12 @@ from sqlalchemy import select
 from minimaker.accounts.service import actor_for
 from minimaker.adapters.blobs import EncryptedBlobs, StoredBlob, new_blob_id
 from minimaker.kernel.container import Container
-from minimaker.kernel.duties import duty
 from minimaker.kernel.errors import MiniMakerError, NotFound, NotReady
 from minimaker.kernel.purposes import Activity
 from minimaker.rights import archive_content as content
 from minimaker.rights.processing import ensure_allowed
 from minimaker.rights.rules import RequestType, Status
-from minimaker.rights.service import Work, owned_request, register
+from minimaker.rights.service import Work, owned_request
 from minimaker.rights.tables import Archive
 
 _PIECE = 1 << 20  # the pipe hands the encryptor pieces of about one blob chunk
@@ -288,13 +287,11 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, indent=2, ensure_ascii=False).encode("utf-8")
 
 
-@register(RequestType.ACCESS)
 def fulfil_access(c: Container, work: Work) -> str:
     """Art. 15: an archive of every personal datum held, with the information owed."""
     return build_archive(c, work, kind=content.ACCESS)
 
 
-@register(RequestType.PORTABILITY)
 def fulfil_portability(c: Container, work: Work) -> str:
     """Art. 20: the subject's data as schema-described JSON, with the original files."""
     return build_archive(c, work, kind=content.PORTABILITY)
@@ -366,7 +363,6 @@ def open_download(c: Container, *, user_id: str, request_id: str) -> ArchiveDown
         return ArchiveDownload(row.id, filename, row.size_bytes, chunks)
 
 
-@duty("expire_archives")
 def expire_archives(c: Container) -> int:
     """Delete archives past their expiry, rows and then blobs; each deletion is audited."""
     total = 0

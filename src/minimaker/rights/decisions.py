@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import select
 
 from minimaker.kernel.container import Container
-from minimaker.kernel.duties import duty
-from minimaker.kernel.errors import MiniMakerError, ValidationFailed
+from minimaker.kernel.errors import ValidationFailed
 from minimaker.kernel.ids import is_id
+from minimaker.rights import public_intake
 from minimaker.rights import service as rights
 from minimaker.rights.rules import OPEN, ExtensionRefused, Status
 from minimaker.rights.service import EventRead, RequestRead
@@ -34,17 +34,6 @@ DUE_SOON_DAYS = 7
 #: The same alarm is repeated at most this often per database (many workers, one tick each).
 REPEAT_ALARM = timedelta(hours=1)
 _DAY = timedelta(days=1)
-
-
-class NotAvailable(MiniMakerError):
-    """A capability this build does not include yet."""
-
-    status = 501
-    code = "not_available"
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        super().__init__(f"{what} is not available in this version")
 
 
 @dataclass(frozen=True)
@@ -189,12 +178,9 @@ def record(
 ) -> StaffRequestView:
     """Record a request received by email or post on the subject's behalf."""
     permit(c, staff, Action.RECORD_REQUEST)
-    try:
-        # Intake by email and post is its own capability, which may be absent in this build.
-        from minimaker.rights.public_intake import record_on_behalf
-    except ImportError:
-        raise NotAvailable("recording requests on a subject's behalf") from None
-    read = record_on_behalf(c, staff_id=staff.id, email=email, type=type, details=details)
+    read = public_intake.record_on_behalf(
+        c, staff_id=staff.id, email=email, type=type, details=details
+    )
     return _after(c, staff, read, "recorded")
 
 
@@ -223,7 +209,6 @@ def _after(c: Container, staff: StaffIdentity, read: RequestRead, verb: str) -> 
 _last_alarm: dict[str, tuple[frozenset[str], datetime]] = {}
 
 
-@duty("alert_overdue")
 def alert_overdue(c: Container) -> int:
     """Warn (ids only) about overdue open requests and those due soon; returns the overdue count."""
     now = c.clock.now()

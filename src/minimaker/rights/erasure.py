@@ -31,8 +31,7 @@ from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import outbox
 from minimaker.mail.tables import OutboxMessage
 from minimaker.rights import recipients
-from minimaker.rights.rules import RequestType
-from minimaker.rights.service import Work, register
+from minimaker.rights.service import Work
 from minimaker.rights.tables import Archive, Disclosure, Objection, RightsRequest, VerificationToken
 from minimaker.uploads.tables import Upload
 
@@ -50,7 +49,6 @@ class Erased:
     blobs: int
 
 
-@register(RequestType.ERASURE)
 def erase(c: Container, work: Work) -> str | None:
     """Fulfil an erasure request: stop work, tell, destroy the key, delete rows and blobs."""
     subject_id = work.subject_id

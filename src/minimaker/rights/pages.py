@@ -7,8 +7,6 @@ its legal due date, its history and its audit trail.
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -24,10 +22,10 @@ from minimaker.entrypoints.page_shell.session import (
     VisitorDep,
     text_field,
 )
-from minimaker.kernel.errors import AlreadyTaken, NotFound, ValidationFailed
+from minimaker.kernel.errors import AlreadyTaken, ValidationFailed
 from minimaker.kernel.purposes import OBJECTABLE
 from minimaker.policy import load_policy
-from minimaker.rights import holdings, subject_rights
+from minimaker.rights import archives, holdings, subject_rights
 from minimaker.rights import service as rights
 from minimaker.rights.service import RequestRead
 
@@ -47,14 +45,6 @@ _DONE = {
     "erasure": "Your request to delete your account was received. We will email you when "
     "it is done.",
 }
-
-
-def _archives() -> ModuleType | None:
-    """The archives service, when this build has it (it streams access and portability copies)."""
-    try:
-        return importlib.import_module("minimaker.rights.archives")
-    except ImportError:
-        return None
 
 
 def _downloadable(request: RequestRead) -> bool:
@@ -82,7 +72,6 @@ def _centre(
 ) -> Response:
     profile = accounts.get_profile(v.c, user_id=user_id)
     requests = rights.list_for_subject(v.c, user_id=user_id)
-    can_download = _archives() is not None
     policy = load_policy()
     return render(
         v,
@@ -98,7 +87,7 @@ def _centre(
         objections=subject_rights.get_objections(v.c, user_id=user_id),
         restricted=subject_rights.is_restricted(v.c, user_id=user_id),
         requests=requests,
-        downloads={r.id for r in requests if can_download and _downloadable(r)},
+        downloads={r.id for r in requests if _downloadable(r)},
         profile_error=profile_error,
         typed=typed or {name: getattr(profile, name) for name in _PROFILE_FIELDS},
     )
@@ -179,7 +168,7 @@ def request_page(request_id: str, v: VisitorDep, user_id: UserId) -> Response:
         "privacy_request.html",
         title=f"Your {request.type} request",
         request=request,
-        downloadable=_archives() is not None and _downloadable(request),
+        downloadable=_downloadable(request),
     )
 
 
@@ -188,9 +177,6 @@ def download(request_id: str, v: VisitorDep, user_id: UserId) -> Response:
     """The archive of one of your completed access or portability requests."""
     # Ownership first, through the rights service: another subject's id is simply not found.
     rights.get_for_subject(v.c, user_id=user_id, request_id=request_id)
-    archives = _archives()
-    if archives is None:
-        raise NotFound("archive")
     archive = archives.open_download(v.c, user_id=user_id, request_id=request_id)
     headers = {
         # Personal data: never in a shared cache, never sniffed into another type.

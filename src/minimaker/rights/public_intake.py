@@ -22,7 +22,6 @@ from minimaker.accounts.service import check_throttle
 from minimaker.accounts.tables import LoginFailure, User
 from minimaker.adapters.crypto.fields import blind_index
 from minimaker.kernel.container import Container
-from minimaker.kernel.duties import duty
 from minimaker.kernel.errors import MiniMakerError, NotFound, ValidationFailed
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import outbox
@@ -231,7 +230,6 @@ UNCONFIRMED_REASON = (
 )
 
 
-@duty("close_unconfirmed")
 def close_unconfirmed(c: Container) -> int:
     """Close emailed requests whose every confirmation link expired unused (told to the subject)."""
     now = c.clock.now()

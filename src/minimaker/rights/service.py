@@ -1,6 +1,6 @@
 """Data-subject requests: intake, lifecycle, deadlines, and dispatch to fulfilment jobs.
 
-Fulfilment of each type lives in its own module and registers itself in FULFILLERS; the job
+Fulfilment of each type lives in its own module, named in `bootstrap.registries()`; the job
 handler here moves the request through the lifecycle around it, so every transition is
 logged as a RequestEvent and audited in the same transaction.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,28 +45,12 @@ class Work:
     details: dict[str, Any]
 
 
-#: A fulfiller does the work (in its own units of work) and returns a result reference
-#: (e.g. an archive id) or None. Raising a MiniMakerError with a 4xx status rejects nothing:
-#: the job fails and the request stays open for the DPO, with the reason in the job.
-Fulfiller = Callable[[Container, Work], "str | None"]
-FULFILLERS: dict[RequestType, Fulfiller] = {}
-
 #: The Art. 12(4)/77 sentence every rejection carries.
 COMPLAINT = (
     "You may lodge a complaint with a supervisory authority, in particular in the EU member "
     "state of your habitual residence, place of work or place of the alleged infringement "
     "(Art. 77 GDPR), and seek a judicial remedy (Art. 79 GDPR)."
 )
-
-
-def register(kind: RequestType) -> Callable[[Fulfiller], Fulfiller]:
-    """Decorator: the function fulfils requests of `kind`."""
-
-    def wrap(fn: Fulfiller) -> Fulfiller:
-        FULFILLERS[kind] = fn
-        return fn
-
-    return wrap
 
 
 @dataclass(frozen=True)
@@ -394,10 +377,7 @@ def run_fulfilment_job(c: Container, job: Job) -> None:
             move(uow, row, Status.IN_PROGRESS, actor="system:rights")
         work = Work(row.id, row.subject_id, RequestType(row.type), open_details(uow, row))
         uow.commit()
-    fulfiller = FULFILLERS.get(work.type)
-    if fulfiller is None:
-        raise LookupError(f"no fulfiller registered for {work.type.value}")
-    result = fulfiller(c, work)
+    result = c.registries.fulfiller(work.type.value)(c, work)
     complete(c, request_id=request_id, job_id=job.id, result_ref=result)
 
 

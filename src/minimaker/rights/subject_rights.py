@@ -15,12 +15,10 @@ from minimaker.kernel.errors import NotFound, ValidationFailed
 from minimaker.kernel.purposes import OBJECTABLE
 from minimaker.mail import outbox
 from minimaker.rights import recipients
-from minimaker.rights.rules import RequestType
-from minimaker.rights.service import Work, register
+from minimaker.rights.service import Work
 from minimaker.rights.tables import Objection
 
 
-@register(RequestType.RECTIFICATION)
 def rectify(c: Container, work: Work) -> str | None:
     """Apply the corrected fields, then tell every recipient holding a copy (Art. 19)."""
     fields = {k: work.details.get(k) for k in ("name", "email", "username")}
@@ -35,7 +33,6 @@ def rectify(c: Container, work: Work) -> str | None:
     return None
 
 
-@register(RequestType.OBJECTION)
 def object_to(c: Container, work: Work) -> str | None:
     """Record objections to the named purposes; effective for all processing at once."""
     purposes = work.details.get("purposes", list(OBJECTABLE))
@@ -43,7 +40,6 @@ def object_to(c: Container, work: Work) -> str | None:
     return None
 
 
-@register(RequestType.RESTRICTION)
 def restrict(c: Container, work: Work) -> str | None:
     """Restrict (default) or lift a restriction; the subject is told before it is lifted."""
     action = work.details.get("action", "restrict")
