@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/minimaker serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+test: lint
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/python -m pytest
 

@@ -12,21 +12,21 @@ from typing import Any
 from PIL import Image
 from sqlalchemy import delete, select
 
-from minimaker.accounts.service import actor_for
 from minimaker.adapters import job_queue as queue
 from minimaker.adapters.blobs import new_blob_id
 from minimaker.adapters.job_queue import Job
+from minimaker.generation import events
 from minimaker.generation.export import FORMATS, MEDIA_TYPES, export_mesh
 from minimaker.generation.relief import ReliefParams, relief_from_image
 from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
+from minimaker.kernel.actors import SYSTEM_WORKER, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import KeyUnavailable, NotFound, NotReady, ValidationFailed
 from minimaker.kernel.ids import is_id
 from minimaker.kernel.purposes import Activity
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights.processing import allowed, ensure_allowed
-from minimaker.uploads.service import owned_upload
-from minimaker.uploads.tables import Upload
+from minimaker.uploads import service as uploads
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
 
@@ -65,7 +65,7 @@ def request_model(
     relief = ReliefParams.from_mapping(merged)
     now = c.clock.now()
     with c.uow() as uow:
-        owned_upload(uow, user_id=user_id, upload_id=upload_id)
+        uploads.owned_upload(uow, user_id=user_id, upload_id=upload_id)
         purpose = ensure_allowed(uow.session, user_id, Activity.GENERATION)
         row = Model3D(
             id=uuid.uuid4().hex,
@@ -85,8 +85,8 @@ def request_model(
             max_attempts=c.settings.job_max_attempts,
         )
         uow.audit(
-            "model:generation:requested",
-            actor=actor_for(user_id),
+            events.GENERATION_REQUESTED,
+            actor=Actor.subject(user_id),
             subject=user_id,
             object=f"model:{row.id}",
             purpose=purpose,
@@ -133,10 +133,7 @@ def _load_for_generation(c: Container, job: Job) -> _Loaded | None:
         # A restriction applied after the request was queued still stops the work (Art. 18).
         ensure_allowed(uow.session, model.owner_id, Activity.GENERATION)
         model.status = RUNNING
-        upload = uow.session.get(Upload, model.upload_id)
-        assert upload is not None
-        dek = uow.keys.subject_key(model.owner_id)
-        photo = c.blobs.read_bytes(dek, upload.blob_id)
+        photo = uploads.read_photo(uow, user_id=model.owner_id, upload_id=model.upload_id)
         loaded = _Loaded(model_id, model.owner_id, photo, ReliefParams.from_mapping(model.params))
         uow.commit()
     return loaded
@@ -184,11 +181,10 @@ def _store_generation(c: Container, job: Job, loaded: _Loaded, outputs: dict[str
                 UsageEvent(subject_id=owner_id, event="model.generated", at=c.clock.now())
             )
         uow.audit(
-            "model:generation:completed",
-            actor="system:worker",
+            events.GENERATION_COMPLETED,
+            actor=SYSTEM_WORKER,
             subject=owner_id,
             object=f"model:{model_id}",
-            purpose="service",
         )
         uow.commit()
 
@@ -199,11 +195,10 @@ def _on_final_failure(c: Container, job: Job, reason: str) -> None:
         if model is not None:
             model.status, model.error, model.finished_at = FAILED, reason[:255], c.clock.now()
             uow.audit(
-                "model:generation:failed",
-                actor="system:worker",
+                events.GENERATION_FAILED,
+                actor=SYSTEM_WORKER,
                 subject=model.owner_id,
                 object=f"model:{model.id}",
-                purpose="service",
             )
         uow.commit()
 
@@ -254,11 +249,10 @@ def open_model_content(
             raise NotFound("model file")
         dek = uow.keys.subject_key(user_id)
         uow.audit(
-            "model:content:read",
-            actor=actor_for(user_id),
+            events.CONTENT_READ,
+            actor=Actor.subject(user_id),
             subject=user_id,
             object=f"model:{model_id}:{fmt}",
-            purpose="service",
         )
         uow.commit()
         return MEDIA_TYPES[fmt], c.blobs.iter_plain(dek, file.blob_id)
@@ -276,10 +270,9 @@ def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
         uow.session.execute(delete(ModelFile).where(ModelFile.model_id == model_id))
         uow.session.delete(row)
         uow.audit(
-            "model:model:deleted",
-            actor=actor_for(user_id),
+            events.MODEL_DELETED,
+            actor=Actor.subject(user_id),
             subject=user_id,
             object=f"model:{model_id}",
-            purpose="service",
         )
         uow.commit()

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from minimaker.kernel.errors import AuditChainBroken
+from minimaker.kernel.purposes import Purpose
 
 GENESIS_HASH = "0" * 64
 
@@ -16,6 +17,7 @@ GENESIS_HASH = "0" * 64
 FIELD_LIMITS = {"actor": 64, "action": 64, "subject": 64, "object": 128, "purpose": 32}
 _REQUIRED = ("actor", "action")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PART = re.compile(r"[a-z][a-z0-9_]{0,30}")
 
 #: One stored entry, in audit_log's column order:
 #: (seq, ts, actor, action, subject, object, purpose, prev_hash, hash).
@@ -23,6 +25,30 @@ Row = tuple[int, str, str, str, str | None, str | None, str | None, str, str]
 
 _sha256 = hashlib.sha256
 _join = "\x1f".join
+
+
+@dataclass(frozen=True)
+class AuditTag:
+    """An audit action, `source:object:verb`, with the purpose its processing serves.
+
+    Each feature declares its tags once, in its `events.py`; code passes the value, never a
+    literal string, so every action the audit can hold is listed in one place per feature.
+    """
+
+    source: str
+    object: str
+    verb: str
+    purpose: Purpose
+
+    def __post_init__(self) -> None:
+        for part in (self.source, self.object, self.verb):
+            if not _PART.fullmatch(part):
+                raise ValueError("an audit tag part is lowercase letters, digits and '_'")
+        if len(str(self)) > FIELD_LIMITS["action"]:
+            raise ValueError("an audit tag is longer than the audit's action column")
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.object}:{self.verb}"
 
 
 @dataclass(frozen=True)

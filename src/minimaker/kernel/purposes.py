@@ -7,6 +7,20 @@ from enum import StrEnum
 from minimaker.kernel.errors import ProcessingRefused
 
 
+class Purpose(StrEnum):
+    """The purposes of policy.yaml, as values: code names a purpose, never a free string.
+
+    A test holds this enum and the policy file's `purposes` equal, so a purpose added to one
+    and not the other fails the suite.
+    """
+
+    SERVICE = "service"
+    SECURITY = "security"
+    TRAINING = "training"
+    MARKETING = "marketing"
+    ANALYTICS = "analytics"
+
+
 class Activity(StrEnum):
     """What is done with a subject's data, each under one purpose of the policy."""
 
@@ -22,16 +36,16 @@ class Activity(StrEnum):
 
 
 #: The purpose (policy.yaml) each activity is done for.
-PURPOSE_OF: dict[Activity, str] = {
-    Activity.STORAGE: "service",
-    Activity.SUBJECT_ACCESS: "service",
-    Activity.RIGHTS: "service",
-    Activity.SECURITY: "security",
-    Activity.GENERATION: "service",
-    Activity.SHARING: "service",
-    Activity.ANALYTICS: "analytics",
-    Activity.TRAINING: "training",
-    Activity.MARKETING: "marketing",
+PURPOSE_OF: dict[Activity, Purpose] = {
+    Activity.STORAGE: Purpose.SERVICE,
+    Activity.SUBJECT_ACCESS: Purpose.SERVICE,
+    Activity.RIGHTS: Purpose.SERVICE,
+    Activity.SECURITY: Purpose.SECURITY,
+    Activity.GENERATION: Purpose.SERVICE,
+    Activity.SHARING: Purpose.SERVICE,
+    Activity.ANALYTICS: Purpose.ANALYTICS,
+    Activity.TRAINING: Purpose.TRAINING,
+    Activity.MARKETING: Purpose.MARKETING,
 }
 
 #: Activities a restriction leaves allowed: storage, and the subject's own access and rights.
@@ -43,7 +57,7 @@ ALLOWED_WHILE_RESTRICTED = frozenset(
 OBJECTABLE = ("training", "marketing", "analytics")
 
 
-def check(activity: Activity, *, restricted: bool, objections: frozenset[str]) -> str:
+def check(activity: Activity, *, restricted: bool, objections: frozenset[str]) -> Purpose:
     """The purpose `activity` runs under, or ProcessingRefused with the reason."""
     purpose = PURPOSE_OF[activity]
     if restricted and activity not in ALLOWED_WHILE_RESTRICTED:

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 from minimaker.adapters import audit_chain as audit_store
 from minimaker.adapters.db import WRITE_OPTION
-from minimaker.kernel.audit import AuditEvent
+from minimaker.kernel.actors import Actor
+from minimaker.kernel.audit import AuditEvent, AuditTag
+from minimaker.kernel.purposes import Purpose
 
 if TYPE_CHECKING:
     from minimaker.kernel.container import Container
@@ -48,15 +50,28 @@ class UnitOfWork:
 
     def audit(
         self,
-        action: str,
+        action: AuditTag | str,
         *,
-        actor: str,
+        actor: Actor | str,
         subject: str | None = None,
         object: str | None = None,
-        purpose: str | None = None,
+        purpose: Purpose | str | None = None,
     ) -> None:
-        """Record an audit event; it is chained in the same transaction, at commit."""
-        self._events.append(AuditEvent(actor, action, subject, object, purpose))
+        """Record an audit event; it is chained in the same transaction, at commit.
+
+        The purpose is the tag's own unless the caller names the one it checked.
+        """
+        if purpose is None and isinstance(action, AuditTag):
+            purpose = action.purpose
+        self._events.append(
+            AuditEvent(
+                str(actor),
+                str(action),
+                subject,
+                object,
+                None if purpose is None else str(purpose),
+            )
+        )
 
     def new_subject_key(self, subject_id: str) -> bytes:
         """Mint a data key for a new subject; it is discarded if this unit does not commit."""

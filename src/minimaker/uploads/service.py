@@ -10,12 +10,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from minimaker.accounts.service import actor_for
 from minimaker.adapters.blobs import new_blob_id
+from minimaker.kernel.actors import Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotFound, PayloadTooLarge
 from minimaker.kernel.ids import is_id
 from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.uploads import events
 from minimaker.uploads import intake as images
 from minimaker.uploads.tables import Upload
 
@@ -60,11 +61,10 @@ def create_upload(c: Container, *, user_id: str, data: bytes) -> UploadRead:
         )
         uow.session.add(row)
         uow.audit(
-            "upload:photo:created",
-            actor=actor_for(user_id),
+            events.PHOTO_CREATED,
+            actor=Actor.subject(user_id),
             subject=user_id,
             object=f"upload:{upload_id}",
-            purpose="service",
         )
         uow.commit()
     return _read(row)
@@ -76,6 +76,13 @@ def owned_upload(uow: UnitOfWork, *, user_id: str, upload_id: str) -> Upload:
     if row is None or row.owner_id != user_id:
         raise NotFound("upload")
     return row
+
+
+def read_photo(uow: UnitOfWork, *, user_id: str, upload_id: str) -> bytes:
+    """The decrypted photo, for processing its owner asked for (generation); not audited as a
+    read by the subject: the processing that uses it is audited instead."""
+    row = owned_upload(uow, user_id=user_id, upload_id=upload_id)
+    return uow.c.blobs.read_bytes(uow.keys.subject_key(user_id), row.blob_id)
 
 
 def list_uploads(c: Container, *, user_id: str) -> list[UploadRead]:
@@ -97,11 +104,10 @@ def open_content(c: Container, *, user_id: str, upload_id: str) -> tuple[str, It
         row = owned_upload(uow, user_id=user_id, upload_id=upload_id)
         dek = uow.keys.subject_key(user_id)
         uow.audit(
-            "upload:content:read",
-            actor=actor_for(user_id),
+            events.CONTENT_READ,
+            actor=Actor.subject(user_id),
             subject=user_id,
             object=f"upload:{upload_id}",
-            purpose="service",
         )
         uow.commit()
         return row.media_type, c.blobs.iter_plain(dek, row.blob_id)
@@ -114,10 +120,9 @@ def delete_upload(c: Container, *, user_id: str, upload_id: str) -> None:
         uow.delete_blob_after_commit(row.blob_id)
         uow.session.delete(row)
         uow.audit(
-            "upload:photo:deleted",
-            actor=actor_for(user_id),
+            events.PHOTO_DELETED,
+            actor=Actor.subject(user_id),
             subject=user_id,
             object=f"upload:{upload_id}",
-            purpose="service",
         )
         uow.commit()

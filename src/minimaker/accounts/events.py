@@ -1,0 +1,12 @@
+"""The audit tags of accounts: sign-up, sign-in, sessions, corrections."""
+
+from __future__ import annotations
+
+from minimaker.kernel.audit import AuditTag
+from minimaker.kernel.purposes import Purpose
+
+SUBJECT_CREATED = AuditTag("account", "subject", "created", Purpose.SERVICE)
+PROFILE_CORRECTED = AuditTag("account", "profile", "corrected", Purpose.SERVICE)
+LOGIN_FAILED = AuditTag("account", "login", "failed", Purpose.SECURITY)
+SESSION_CREATED = AuditTag("account", "session", "created", Purpose.SECURITY)
+SESSION_ENDED = AuditTag("account", "session", "ended", Purpose.SECURITY)

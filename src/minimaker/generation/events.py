@@ -1,0 +1,12 @@
+"""The audit tags of generation: a model requested, made or failed, read, deleted."""
+
+from __future__ import annotations
+
+from minimaker.kernel.audit import AuditTag
+from minimaker.kernel.purposes import Purpose
+
+GENERATION_REQUESTED = AuditTag("model", "generation", "requested", Purpose.SERVICE)
+GENERATION_COMPLETED = AuditTag("model", "generation", "completed", Purpose.SERVICE)
+GENERATION_FAILED = AuditTag("model", "generation", "failed", Purpose.SERVICE)
+CONTENT_READ = AuditTag("model", "content", "read", Purpose.SERVICE)
+MODEL_DELETED = AuditTag("model", "model", "deleted", Purpose.SERVICE)
