@@ -139,15 +139,15 @@ def run_plain(work: Path) -> dict[str, float]:
 def run_archive(user_id: str) -> dict[str, float]:
     """Child: build a real access archive with the fulfiller, then drop its blob."""
     from minimaker.bootstrap import build
-    from minimaker.rights import archives
-    from minimaker.rights import service as rights
+    from minimaker.rights import archives, intake
+    from minimaker.rights.fulfil import Work
     from minimaker.rights.rules import RequestType
     from minimaker.rights.tables import Archive
     from minimaker.settings import load_settings
 
     c = build(load_settings())
-    request = rights.submit(c, user_id=user_id, type="access")
-    work = rights.Work(request.id, user_id, RequestType.ACCESS, {})
+    request = intake.submit(c, user_id=user_id, type="access")
+    work = Work(request.id, user_id, RequestType.ACCESS, {})
     before = rss_mib()
     start = time.perf_counter()
     archive_id = archives.fulfil_access(c, work)

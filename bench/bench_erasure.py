@@ -49,8 +49,8 @@ from minimaker.adapters.job_queue import Job
 from minimaker.bootstrap import build
 from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
 from minimaker.kernel.container import Container
-from minimaker.rights import erasure
-from minimaker.rights import service as rights
+from minimaker.rights import erasure, intake
+from minimaker.rights.fulfil import Work
 from minimaker.rights.rules import RequestType
 from minimaker.rights.tables import RightsRequest
 from minimaker.settings import Settings
@@ -208,8 +208,8 @@ def one_run(args: argparse.Namespace, pg: str | None, others: int) -> dict[str, 
         with c.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
         setup = time.perf_counter() - start
-        request = rights.submit(c, user_id=subject, type="erasure")
-        work = rights.Work(request.id, subject, RequestType.ERASURE, {})
+        request = intake.submit(c, user_id=subject, type="erasure")
+        work = Work(request.id, subject, RequestType.ERASURE, {})
         blob_seconds = [0.0]
         delete_blob = c.blobs.delete
 

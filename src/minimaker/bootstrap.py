@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import MetaData
 
 # Every table module, imported here by name: the schema is the union of these and nothing else.
-from minimaker.accounts import tables as _accounts_tables  # noqa: F401
-from minimaker.adapters import audit_chain as _audit_tables  # noqa: F401
-from minimaker.adapters import job_queue as _job_tables  # noqa: F401
+from minimaker.accounts import tables as _accounts_tables
+from minimaker.adapters import audit_chain as _audit_tables
+from minimaker.adapters import job_queue as _job_tables
 from minimaker.adapters.blobs import EncryptedBlobs, LocalBlobStore
 from minimaker.adapters.crypto.keys import MasterKey, decode_key, encode_key, generate_key
 from minimaker.adapters.db import Base, make_engine, make_sessionmaker
 from minimaker.adapters.keystore import KeyStore
-from minimaker.generation import tables as _generation_tables  # noqa: F401
+from minimaker.adapters.private_files import write_private
+from minimaker.generation import tables as _generation_tables
 from minimaker.kernel.clock import Clock, SystemClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import ConfigurationError
+from minimaker.kernel.personal_data import Registry as PersonalData
 from minimaker.kernel.registry import Registries
-from minimaker.mail import tables as _mail_tables  # noqa: F401
-from minimaker.rights import tables as _rights_tables  # noqa: F401
+from minimaker.mail import tables as _mail_tables
+from minimaker.rights import tables as _rights_tables
 from minimaker.settings import Settings
-from minimaker.staff import tables as _staff_tables  # noqa: F401
-from minimaker.uploads import tables as _upload_tables  # noqa: F401
+from minimaker.staff import tables as _staff_tables
+from minimaker.uploads import tables as _upload_tables
 
 log = logging.getLogger("minimaker")
 
@@ -37,13 +38,12 @@ def registries() -> Registries:
     from minimaker.mail import outbox
     from minimaker.rights import (
         archives,
-        decisions,
+        deadlines,
         erasure,
-        public_intake,
-        subject_rights,
-    )
-    from minimaker.rights import (
-        service as rights,
+        fulfil,
+        objection,
+        rectification,
+        restriction,
     )
     from minimaker.rights.rules import RequestType
 
@@ -51,21 +51,37 @@ def registries() -> Registries:
         fulfillers={
             RequestType.ACCESS: archives.fulfil_access,
             RequestType.PORTABILITY: archives.fulfil_portability,
-            RequestType.RECTIFICATION: subject_rights.rectify,
+            RequestType.RECTIFICATION: rectification.rectify,
             RequestType.ERASURE: erasure.erase,
-            RequestType.RESTRICTION: subject_rights.restrict,
-            RequestType.OBJECTION: subject_rights.object_to,
+            RequestType.RESTRICTION: restriction.restrict,
+            RequestType.OBJECTION: objection.object_to,
         },
         handlers={
             "generate_model": generation.run_generation_job,
-            "fulfil_request": rights.run_fulfilment_job,
+            "fulfil_request": fulfil.run_fulfilment_job,
         },
         duties={
             "deliver_outbox": outbox.deliver_pending,
             "expire_archives": archives.expire_archives,
-            "alert_overdue": decisions.alert_overdue,
-            "close_unconfirmed": public_intake.close_unconfirmed,
+            "alert_overdue": deadlines.alert_overdue,
+            "close_unconfirmed": deadlines.close_unconfirmed,
         },
+    )
+
+
+def personal_data() -> PersonalData:
+    """Every table holding a subject's data (or seeming to), as each feature declares it."""
+    return PersonalData(
+        [
+            *_accounts_tables.personal_data(),
+            *_upload_tables.personal_data(),
+            *_generation_tables.personal_data(),
+            *_rights_tables.personal_data(),
+            *_mail_tables.personal_data(),
+            *_job_tables.personal_data(),
+            *_staff_tables.personal_data(),
+            *_audit_tables.personal_data(),
+        ]
     )
 
 
@@ -85,9 +101,8 @@ def load_master_key(settings: Settings) -> MasterKey:
             raise ConfigurationError(f"key file {path} is readable by others (mode {mode:o})")
         return MasterKey(decode_key(path.read_text()))
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(encode_key(generate_key()) + "\n")
+    # Never replaces a key file another process made meanwhile (FileExistsError instead).
+    write_private(path, (encode_key(generate_key()) + "\n").encode("ascii"), replace=False)
     log.warning(
         "!!! No MINIMAKER_MASTER_KEY set: created a local master key file at %s (mode 0600). "
         "Fine for development; in production keep the master key outside the data directory "
@@ -114,6 +129,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
         blobs=EncryptedBlobs(store),
         clock=clock or SystemClock(),
         registries=registries(),
+        personal_data=personal_data(),
     )
 
 

@@ -25,10 +25,10 @@ from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import BlobIntegrityError
 from minimaker.policy import load_policy
-from minimaker.rights import archive_content, archives, subject_rights
-from minimaker.rights import service as rights
+from minimaker.rights import archive_content, archives, intake, objection, restriction
+from minimaker.rights.fulfil import Work
+from minimaker.rights.read_model import RequestRead
 from minimaker.rights.rules import RequestType
-from minimaker.rights.service import Work
 from minimaker.rights.tables import Archive, Disclosure
 from minimaker.uploads import service as uploads
 from minimaker.uploads.tables import Upload
@@ -48,10 +48,10 @@ def _subject(c: Container, *, username: str = "ada", name: str = "Ada Lovelace")
     ).id
 
 
-def _fulfilled(c: Container, worker: Worker, user_id: str, kind: str) -> rights.RequestRead:
-    request = rights.submit(c, user_id=user_id, type=kind)
+def _fulfilled(c: Container, worker: Worker, user_id: str, kind: str) -> RequestRead:
+    request = intake.submit(c, user_id=user_id, type=kind)
     worker.run_until_idle()
-    return rights.get_for_subject(c, user_id=user_id, request_id=request.id)
+    return intake.get_for_subject(c, user_id=user_id, request_id=request.id)
 
 
 def _zip(c: Container, user_id: str, request_id: str) -> zipfile.ZipFile:
@@ -80,7 +80,7 @@ def test_access_archive_holds_every_personal_datum_of_the_subject(
         data = photo_bytes(fmt="JPEG", seed=seed)
         photos[uploads.create_upload(container, user_id=user_id, data=data).id] = data
     model = generation.request_model(container, user_id=user_id, upload_id=next(iter(photos)))
-    subject_rights.set_objections(container, user_id=user_id, objections={"marketing"})
+    objection.set_objections(container, user_id=user_id, objections={"marketing"})
     request = _fulfilled(container, worker, user_id, "access")
     assert request.status == "completed"
     zf = _zip(container, user_id, request.id)
@@ -169,7 +169,7 @@ def test_access_is_fulfilled_while_processing_is_restricted(
     container: Container, worker: Worker
 ) -> None:
     user_id = _subject(container)
-    subject_rights.set_restriction(container, user_id=user_id, restricted=True)
+    restriction.set_restriction(container, user_id=user_id, restricted=True)
     request = _fulfilled(container, worker, user_id, "access")
     assert request.status == "completed"
     doc = json.loads(_zip(container, user_id, request.id).read("data.json"))
@@ -206,7 +206,7 @@ def test_portability_data_matches_its_published_schema(
     request = _fulfilled(container, worker, user_id, "portability")
     zf = _zip(container, user_id, request.id)
     schema = json.loads(zf.read("schema.json"))
-    assert schema == archive_content.PORTABILITY_SCHEMA
+    assert schema == archive_content.portability_schema(container.personal_data)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     doc = json.loads(zf.read("data.json"))
     validate(doc, schema)
@@ -229,7 +229,21 @@ def test_a_document_that_breaks_the_schema_is_caught_by_the_validator(
         {**doc, "profile": {**doc["profile"], "email": 3}},
     ):
         with pytest.raises(AssertionError):
-            validate(broken, archive_content.PORTABILITY_SCHEMA)
+            validate(broken, archive_content.portability_schema(container.personal_data))
+
+
+@pytest.mark.parametrize("kind", ["access", "portability"])
+def test_an_archive_has_a_section_for_each_declared_section_and_nothing_else(
+    container: Container, worker: Worker, kind: str
+) -> None:
+    user_id = _subject(container)
+    request = _fulfilled(container, worker, user_id, kind)
+    doc = json.loads(_zip(container, user_id, request.id).read("data.json"))
+    declared = container.personal_data.sections(portable_only=kind == "portability")
+    assert len(declared) >= (8 if kind == "access" else 4)
+    header = {"format", "version", "generated_at", "request_id", "subject_id"}
+    header |= {"information"} if kind == "access" else {"schema"}
+    assert set(doc) == header | {d.section.name for d in declared if d.section}
 
 
 def test_a_failure_while_building_leaves_no_archive_and_no_blob(container: Container) -> None:
@@ -242,7 +256,7 @@ def test_a_failure_while_building_leaves_no_archive_and_no_blob(container: Conta
     sealed[40] ^= 0x01  # tamper with the photo's first chunk
     path.write_bytes(bytes(sealed))
     before = set(container.blobs.store.iter_ids())
-    request = rights.submit(container, user_id=user_id, type="access")
+    request = intake.submit(container, user_id=user_id, type="access")
     work = Work(request.id, user_id, RequestType.ACCESS, {})
     with pytest.raises(BlobIntegrityError):
         archives.fulfil_access(container, work)
@@ -273,7 +287,7 @@ def test_a_photo_deleted_while_the_archive_is_built_is_left_out_of_it(
 
 def test_a_retried_job_returns_the_archive_already_built(container: Container) -> None:
     user_id = _subject(container)
-    request = rights.submit(container, user_id=user_id, type="portability")
+    request = intake.submit(container, user_id=user_id, type="portability")
     work = Work(request.id, user_id, RequestType.PORTABILITY, {})
     first = archives.fulfil_portability(container, work)
     assert archives.fulfil_portability(container, work) == first
@@ -382,7 +396,7 @@ def test_the_pipe_never_ends_cleanly_after_its_writer_failed() -> None:
         broken.write(b"x" * MIB)
 
 
-# --- a structural JSON Schema check for the keywords PORTABILITY_SCHEMA uses ----------------
+# --- a structural JSON Schema check for the keywords the portability schema uses ----------
 
 _KEYWORDS = {
     "$schema",

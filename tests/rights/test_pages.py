@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from minimaker.entrypoints.worker import Worker
+from minimaker.kernel.container import Container
 from tests.browser import api_headers, csrf_on, form_token, signed_in, upload
 from tests.conftest import photo_bytes
 
@@ -58,6 +59,16 @@ def test_the_centre_shows_the_profile_counts_categories_and_purposes(
     # Categories and purposes come from the policy file, with their retention and basis.
     assert "Photos the user uploads" in page and "Until the user deletes them" in page
     assert "contract (Art. 6(1)(b))" in page
+
+
+def test_the_centre_counts_every_table_the_registry_counts(
+    client: TestClient, container: Container, ada: Headers
+) -> None:
+    page = client.get("/privacy").text
+    counted = container.personal_data.counted()
+    assert len(counted) >= 5
+    shown = re.findall(r"<li><strong>(\d+)</strong> ([^<]+)</li>", page)
+    assert shown == [("0", d.count.of(0)) for d in counted if d.count]
 
 
 def test_objection_switches_change_the_preferences_the_api_reports(

@@ -13,6 +13,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minimaker.adapters.db import ID, Base, UTCDateTime
+from minimaker.kernel.personal_data import Declaration, PersonalTable, Section
 
 
 class User(Base):
@@ -50,3 +51,34 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+def personal_data() -> tuple[Declaration, ...]:
+    """The account tables as the personal-data registry knows them (kernel/personal_data.py)."""
+    # Imported when called, not at the top: the exporters read these very tables.
+    from minimaker.accounts import export, login_failures
+
+    profile = Section(
+        "profile",
+        "Your profile",
+        portable=True,
+        exporter=export.profile,
+        schema=export.PROFILE_SCHEMA,
+    )
+    return (
+        # Locked first: an upload or a session being written for the account finishes first.
+        PersonalTable(User, category="account", owner="id", lock=True, section=profile),
+        PersonalTable(
+            AuthSession,
+            category="credentials",
+            owner="user_id",
+            section=Section("sessions", "Your sign-in sessions", exporter=export.sessions),
+        ),
+        PersonalTable(
+            LoginFailure,
+            category="security_log",
+            owner=None,  # keyed by a hash of the login name, reached through the sealed names
+            forget=login_failures.forget_subject,
+            not_exported="keyed hashes of a login name, readable by no one, kept minutes",
+        ),
+    )

@@ -19,6 +19,7 @@ from minimaker.adapters.db import Base
 from minimaker.kernel import audit as rules
 from minimaker.kernel.audit import GENESIS_HASH, AuditEvent
 from minimaker.kernel.errors import AuditChainBroken
+from minimaker.kernel.personal_data import Declaration, NotPersonal
 
 
 class AuditEntry(Base):
@@ -180,3 +181,14 @@ def _check_head(head: Row[Any] | None, last_seq: int, last_hash: str) -> VerifyR
         # The last entry was rewritten with a fresh hash, or the head itself was edited.
         raise AuditChainBroken(last_seq, "does not match the chain head's hash")
     return VerifyReport(last_seq, head_seq, last_hash)
+
+
+def personal_data() -> tuple[Declaration, ...]:
+    """The audit tables, declared not erased with a subject, with the reason."""
+    return (
+        NotPersonal(
+            AuditEntry,
+            reason="Art. 5(2) accountability: the append-only log names subjects by "
+            "pseudonymous id only and outlives them; deleting an entry would break the chain",
+        ),
+    )

@@ -16,6 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minimaker.adapters.db import ID, Base, UTCDateTime
+from minimaker.kernel.personal_data import Declaration, Noun, PersonalTable, Section
 
 
 class Model3D(Base):
@@ -62,3 +63,44 @@ class UsageEvent(Base):
     category: Mapped[str] = mapped_column(String(32), default="usage_event")
     event: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def personal_data() -> tuple[Declaration, ...]:
+    """The generation tables as the personal-data registry knows them (kernel/personal_data)."""
+    # Imported when called, not at the top: the exporters read these very tables.
+    from minimaker.generation import export_data as export
+
+    models = Section(
+        "models",
+        "Your models",
+        portable=True,
+        exporter=export.models,
+        schema=export.MODELS_SCHEMA,
+        prune=export.keep_written,
+    )
+    usage = Section("usage_events", "Usage events linked to you", exporter=export.usage_events)
+    return (
+        # Locked first: a generation storing its files holds the model's row until it is done.
+        PersonalTable(
+            Model3D,
+            category="generated_model",
+            owner="owner_id",
+            lock=True,
+            section=models,
+            count=Noun("3D model"),
+        ),
+        PersonalTable(
+            ModelFile,
+            category="generated_model",
+            owner="owner_id",
+            blobs=("blob_id",),
+            exported_with="models",
+        ),
+        PersonalTable(
+            UsageEvent,
+            category="usage_event",
+            owner="subject_id",
+            section=usage,
+            count=Noun("usage event"),
+        ),
+    )

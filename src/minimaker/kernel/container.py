@@ -11,6 +11,7 @@ from minimaker.adapters.blobs import EncryptedBlobs
 from minimaker.adapters.crypto.keys import MasterKey
 from minimaker.adapters.keystore import KeyStore
 from minimaker.kernel.clock import Clock, SystemClock
+from minimaker.kernel.personal_data import Registry as PersonalData
 from minimaker.kernel.registry import Registries
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.settings import Settings
@@ -29,6 +30,8 @@ class Container:
     blobs: EncryptedBlobs
     clock: Clock = field(default_factory=SystemClock)
     registries: Registries = field(default_factory=Registries)
+    #: Every table holding a subject's data: erasure, archives and counts derive from it.
+    personal_data: PersonalData = field(default_factory=PersonalData)
     _secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def secret(self, name: str) -> bytes:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     LargeBinary,
     String,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minimaker.adapters.db import ID, Base, UTCDateTime
+from minimaker.kernel.personal_data import Declaration, PersonalTable
 
 
 class OutboxMessage(Base):
@@ -29,3 +32,30 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+#: Mail still on its way (outbox.PENDING, outbox.SENDING): an erasure lets it go out.
+UNSENT = ("pending", "sending")
+#: The kind of the message telling a subject their data was erased (rights.erasure).
+ERASURE_CONFIRMATION = "erasure_confirmation"
+
+
+def _kept_on_erasure(t: type[OutboxMessage]) -> ColumnElement[bool]:
+    return or_(t.status.in_(UNSENT), t.kind == ERASURE_CONFIRMATION)
+
+
+def personal_data() -> tuple[Declaration, ...]:
+    """The outbox as the personal-data registry knows it (kernel/personal_data.py)."""
+    return (
+        PersonalTable(
+            OutboxMessage,
+            category="account",  # the address on file, sealed with the message
+            owner="subject_id",
+            survives=_kept_on_erasure,
+            reason="unsent mail must still go out (the erasure confirmation among it), and "
+            "the confirmation stays as the record that the subject was told; each message is "
+            "sealed under its own key and its content wiped once sent",
+            not_exported="mail on its way to the subject, who receives it; sent mail keeps "
+            "no content",
+        ),
+    )

@@ -3,41 +3,36 @@ in one read, the information Art. 15 owes them, the JSON documents and their sch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
-from minimaker.accounts.tables import AuthSession, User
-from minimaker.adapters.crypto.fields import open_field
-from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import NotFound
-from minimaker.kernel.purposes import OBJECTABLE
+from minimaker.kernel.personal_data import (
+    SCHEMA_ID,
+    SCHEMA_TIME,
+    ArchiveFile,
+    Exported,
+    Exporter,
+    PersonalTable,
+    Pruner,
+    Registry,
+    iso,
+    schema_array,
+    schema_object,
+)
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.policy import load_policy
-from minimaker.rights import service as rights
-from minimaker.rights.tables import Disclosure, Objection, RequestEvent, RightsRequest
-from minimaker.uploads.tables import Upload
+from minimaker.rights import owned_rows
+from minimaker.rights.lifecycle import COMPLAINT
 
 ACCESS, PORTABILITY = "access", "portability"
 FORMAT_VERSION = 1
-_PHOTO_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
-# Photos and GLB are compressed already: deflating them again costs time and saves nothing.
-_COMPRESSED_MODEL_FORMATS = frozenset({"glb"})
-#: The sections of data.json that portability (Art. 20) carries: what the subject provided.
-PORTABLE = ("profile", "photos", "models", "preferences")
-
-
-@dataclass(frozen=True)
-class FileItem:
-    """A file of the archive: its path there and the blob it is decrypted from."""
-
-    path: str
-    blob_id: str
-    size_bytes: int
-    compressed: bool
+#: A file of the archive (the type lives with the declarations that produce them).
+FileItem = ArchiveFile
 
 
 @dataclass(frozen=True)
@@ -50,191 +45,82 @@ class Snapshot:
     generated_at: str
     region: str
     sections: dict[str, Any]
-    files: tuple[FileItem, ...]
+    files: tuple[ArchiveFile, ...]
+    #: (section, heading) of each section index.html shows, in order.
+    titles: tuple[tuple[str, str], ...] = ()
+    pruners: Mapping[str, Pruner] = field(default_factory=dict)
+    #: The JSON Schema of a portability archive's data.json; None for access.
+    schema: dict[str, Any] | None = None
 
     def keeping(self, written: set[str]) -> Snapshot:
         """This snapshot without the files deleted by their owner while it was archived."""
+        kept = frozenset(written)
         sections = dict(self.sections)
-        sections["photos"] = [p for p in sections["photos"] if p["file"] in written]
-        sections["models"] = [
-            {**m, "files": [f for f in m["files"] if f["file"] in written]}
-            for m in sections["models"]
-        ]
-        files = tuple(f for f in self.files if f.path in written)
+        for name, prune in self.pruners.items():
+            sections[name] = prune(sections[name], kept)
+        files = tuple(f for f in self.files if f.path in kept)
         return replace(self, sections=sections, files=files)
 
 
 def collect(c: Container, *, subject_id: str, request_id: str, kind: str) -> Snapshot:
-    """Read the subject's data; access also gets request history, usage, sessions, recipients."""
+    """Read every declared section of the subject's data (portability: the portable ones)."""
+    # Art. 20 carries what the subject provided (the portable sections); Art. 15 everything.
+    chosen = [
+        (d, d.section)
+        for d in c.personal_data.sections(portable_only=kind == PORTABILITY)
+        if d.section is not None
+    ]
     with c.uow(write=False) as uow:
-        user = uow.session.get(User, subject_id)
-        if user is None:
-            raise NotFound("account")
-        photos, photo_files = _photos(uow, subject_id)
-        models, model_files = _models(uow, subject_id)
-        sections: dict[str, Any] = {
-            "profile": _profile(uow, user),
-            "photos": photos,
-            "models": models,
-            "preferences": _preferences(uow, user),
-        }
-        if kind == ACCESS:
-            sections["requests"] = _requests(uow, subject_id)
-            sections["usage_events"] = _usage_events(uow, subject_id)
-            sections["sessions"] = _sessions(uow, subject_id)
-            sections["disclosures"] = _disclosures(uow, subject_id)
+        exported = {s.name: _exporter(d)(uow, subject_id) for d, s in chosen}
     return Snapshot(
         subject_id=subject_id,
         request_id=request_id,
         kind=kind,
         generated_at=c.clock.now().isoformat(),
         region=c.settings.blob_region,
-        sections=sections,
-        files=photo_files + model_files,
+        sections={name: e.data for name, e in exported.items()},
+        files=tuple(f for e in exported.values() for f in e.files),
+        titles=tuple((s.name, s.title) for _, s in chosen if s.title),
+        pruners={s.name: s.prune for _, s in chosen if s.prune is not None},
+        schema=portability_schema(c.personal_data) if kind == PORTABILITY else None,
     )
 
 
-def _profile(uow: UnitOfWork, user: User) -> dict[str, Any]:
-    dek = uow.keys.subject_key(user.id)
-    sealed = {"name": user.name_enc, "email": user.email_enc, "username": user.username_enc}
-    opened = {k: open_field(dek, subject_id=user.id, field=k, sealed=v) for k, v in sealed.items()}
-    return {
-        "id": user.id,
-        **opened,
-        "created_at": _iso(user.created_at),
-        "updated_at": _iso(user.updated_at),
-    }
+def _exporter(d: PersonalTable) -> Exporter:
+    assert d.section is not None
+    return d.section.exporter or (lambda uow, subject_id: generic_section(uow, d, subject_id))
 
 
-def _photos(uow: UnitOfWork, subject_id: str) -> tuple[list[dict[str, Any]], tuple[FileItem, ...]]:
-    rows = uow.session.scalars(
-        select(Upload).where(Upload.owner_id == subject_id).order_by(Upload.created_at, Upload.id)
-    ).all()
-    photos, files = [], []
-    for row in rows:
-        # Ids only in paths: the person's own file names are never kept, nor echoed.
-        path = f"photos/{row.id}.{_PHOTO_EXT.get(row.media_type, 'bin')}"
-        files.append(FileItem(path, row.blob_id, row.size_bytes, compressed=True))
-        photos.append(
-            {
-                "id": row.id,
-                "file": path,
-                "media_type": row.media_type,
-                "size_bytes": row.size_bytes,
-                "width": row.width,
-                "height": row.height,
-                "created_at": _iso(row.created_at),
-            }
-        )
-    return photos, tuple(files)
+def _generic_columns(d: PersonalTable) -> list[tuple[str, Any]]:
+    """The columns a generic section shows: all but the owner, blobs and hidden ones."""
+    left_out = {*d.blobs, *d.hidden, *([d.owner] if isinstance(d.owner, str) else [])}
+    return [(k, col) for k, col in inspect(d.table).columns.items() if k not in left_out]
 
 
-def _models(uow: UnitOfWork, subject_id: str) -> tuple[list[dict[str, Any]], tuple[FileItem, ...]]:
-    rows = uow.session.scalars(
-        select(Model3D).where(Model3D.owner_id == subject_id).order_by(Model3D.created_at)
-    ).all()
-    by_model: dict[str, list[ModelFile]] = {}
-    for mf in uow.session.scalars(
-        select(ModelFile).where(ModelFile.owner_id == subject_id).order_by(ModelFile.format)
-    ):
-        by_model.setdefault(mf.model_id, []).append(mf)
-    models, files = [], []
-    for row in rows:
-        entries = []
-        for mf in by_model.get(row.id, []):
-            path = f"models/{row.id}.{mf.format}"
-            compressed = mf.format in _COMPRESSED_MODEL_FORMATS
-            files.append(FileItem(path, mf.blob_id, mf.size_bytes, compressed=compressed))
-            entries.append({"format": mf.format, "file": path, "size_bytes": mf.size_bytes})
-        models.append(
-            {
-                "id": row.id,
-                "upload_id": row.upload_id,
-                "status": row.status,
-                "params": dict(row.params),
-                "error": row.error,
-                "files": entries,
-                "created_at": _iso(row.created_at),
-                "finished_at": _iso(row.finished_at),
-            }
-        )
-    return models, tuple(files)
-
-
-def _preferences(uow: UnitOfWork, user: User) -> dict[str, Any]:
-    query = select(Objection.purpose, Objection.since).where(Objection.subject_id == user.id)
-    since = {purpose: at for purpose, at in uow.session.execute(query)}
-    return {
-        "objections": {p: p in since for p in OBJECTABLE},
-        "objected_since": {p: _iso(at) for p, at in sorted(since.items())},
-        "restricted": user.restricted_at is not None,
-        "restricted_since": _iso(user.restricted_at),
-    }
-
-
-def _requests(uow: UnitOfWork, subject_id: str) -> list[dict[str, Any]]:
-    """Each request with its decrypted details and its events, as the subject sees them."""
-    rows = uow.session.scalars(
-        select(RightsRequest)
-        .where(RightsRequest.subject_id == subject_id)
-        .order_by(RightsRequest.received_at)
-    ).all()
-    events: dict[str, list[dict[str, Any]]] = {row.id: [] for row in rows}
-    query = select(RequestEvent).where(RequestEvent.request_id.in_(list(events)))
-    for e in uow.session.scalars(query.order_by(RequestEvent.id)):
-        events[e.request_id].append(
-            {"at": _iso(e.at), "from": e.from_status, "to": e.to_status, "note": e.note}
-        )
-    return [
-        {
-            "id": row.id,
-            "type": row.type,
-            "status": row.status,
-            "channel": row.channel,
-            "details": rights.open_details(uow, row),
-            "received_at": _iso(row.received_at),
-            "due_at": _iso(row.due_at),
-            "completed_at": _iso(row.completed_at),
-            "extension_reason": row.extension_reason,
-            "rejection_reason": row.rejection_reason,
-            "events": events[row.id],
-        }
-        for row in rows
-    ]
-
-
-def _usage_events(uow: UnitOfWork, subject_id: str) -> list[dict[str, Any]]:
-    query = select(UsageEvent.event, UsageEvent.at).where(UsageEvent.subject_id == subject_id)
-    rows = uow.session.execute(query.order_by(UsageEvent.at, UsageEvent.id)).all()
-    return [{"event": event, "at": _iso(at)} for event, at in rows]
-
-
-def _sessions(uow: UnitOfWork, subject_id: str) -> list[dict[str, Any]]:
-    # Session ids stay out of the archive: with a signing key they are half a credential.
-    query = select(AuthSession.created_at, AuthSession.expires_at).where(
-        AuthSession.user_id == subject_id
+def generic_section(uow: UnitOfWork, d: PersonalTable, subject_id: str) -> Exported:
+    """The subject's rows of `d`, column by column, oldest key first (no custom exporter)."""
+    columns = _generic_columns(d)
+    query = select(*(col for _, col in columns)).where(owned_rows.owned(d, subject_id))
+    rows = uow.session.execute(query.order_by(*inspect(d.table).primary_key)).all()
+    return Exported(
+        [{k: _plain(d, k, v) for (k, _), v in zip(columns, row, strict=True)} for row in rows]
     )
-    rows = uow.session.execute(query.order_by(AuthSession.created_at)).all()
-    return [{"created_at": _iso(a), "expires_at": _iso(b)} for a, b in rows]
 
 
-def _disclosures(uow: UnitOfWork, subject_id: str) -> list[dict[str, Any]]:
-    query = select(Disclosure).where(Disclosure.subject_id == subject_id)
-    return [
-        {
-            "recipient": d.recipient,
-            "purpose": d.purpose,
-            "categories": [x for x in d.categories.split(",") if x],
-            "at": _iso(d.at),
-        }
-        for d in uow.session.scalars(query.order_by(Disclosure.at))
-    ]
+def _plain(d: PersonalTable, key: str, value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        # Sealed or binary data cannot go out as it is stored: hide it or export it yourself.
+        raise TypeError(f"{d.name}.{key} is binary: declare it hidden or give an exporter")
+    return value
 
 
 def information(snapshot: Snapshot) -> dict[str, Any]:
     """The information Art. 15(1)(a)-(h) and 15(2) owes the subject, from the policy file."""
     policy = load_policy()
-    told = [f"{d['recipient']} ({d['purpose']})" for d in snapshot.sections["disclosures"]]
+    disclosed = snapshot.sections.get("disclosures", [])
+    told = [f"{d['recipient']} ({d['purpose']})" for d in disclosed]
     told += [f"{p['name']} (processor)" for p in policy.processors if "name" in p]
     outside = sorted(name for name, region in policy.regions.items() if not region.in_eu)
     return {
@@ -262,7 +148,7 @@ def information(snapshot: Snapshot) -> dict[str, Any]:
         "automated processing, including profiling, that produces legal effects concerning "
         "you or similarly significantly affects you (Art. 22 GDPR).",
         "rights": list(RIGHTS),
-        "complaint": rights.COMPLAINT,
+        "complaint": COMPLAINT,
     }
 
 
@@ -301,10 +187,9 @@ def access_document(snapshot: Snapshot) -> dict[str, Any]:
 
 
 def portability_document(snapshot: Snapshot) -> dict[str, Any]:
-    """data.json of a portability archive, valid against PORTABILITY_SCHEMA."""
+    """data.json of a portability archive, valid against its `portability_schema`."""
     header = {"schema": "schema.json", "format": "minimaker-portability"}
-    portable = {k: snapshot.sections[k] for k in PORTABLE}
-    return header | {"version": FORMAT_VERSION} | _ids(snapshot) | portable
+    return header | {"version": FORMAT_VERSION} | _ids(snapshot) | snapshot.sections
 
 
 def _ids(snapshot: Snapshot) -> dict[str, Any]:
@@ -315,70 +200,42 @@ def _ids(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
+_JSON_TYPES |= {dict: "object", list: "array"}
 
 
-_TIME = {"type": ["string", "null"], "format": "date-time"}
-_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
+def _column_schema(column: Any) -> dict[str, Any]:
+    """The JSON Schema of one column in a generic section."""
+    kind = column.type.python_type
+    if issubclass(kind, datetime):
+        return dict(SCHEMA_TIME)
+    name = _JSON_TYPES.get(kind, "string")
+    return {"type": [name, "null"] if column.nullable else name}
 
 
-def _object(properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": sorted(properties),
-        "additionalProperties": False,
+def generic_schema(d: PersonalTable) -> dict[str, Any]:
+    """The JSON Schema of a generic section: an array of its rows' shown columns."""
+    return schema_array(schema_object({k: _column_schema(col) for k, col in _generic_columns(d)}))
+
+
+def portability_schema(registry: Registry) -> dict[str, Any]:
+    """The published JSON Schema (draft 2020-12) of a portability archive's data.json."""
+    sections = {
+        d.section.name: dict(d.section.schema or generic_schema(d))
+        for d in registry.sections(portable_only=True)
+        if d.section is not None
     }
-
-
-_FILE = _object(
-    {"format": {"type": "string"}, "file": {"type": "string"}, "size_bytes": {"type": "integer"}}
-)
-
-#: The published JSON Schema (draft 2020-12) of a portability archive's data.json.
-PORTABILITY_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "https://minimaker.ai/schemas/portability-v1.json",
-    "title": "MiniMaker data portability export (Art. 20 GDPR), version 1",
-    **_object(
-        {
-            "schema": {"const": "schema.json"},
-            "format": {"const": "minimaker-portability"},
-            "version": {"const": FORMAT_VERSION},
-            "generated_at": _TIME,
-            "request_id": _ID,
-            "subject_id": _ID,
-            "profile": _object(
-                {"id": _ID, "name": {"type": "string"}, "email": {"type": "string"}}
-                | {"username": {"type": "string"}, "created_at": _TIME, "updated_at": _TIME}
-            ),
-            "photos": {
-                "type": "array",
-                "items": _object(
-                    {"id": _ID, "file": {"type": "string"}, "media_type": {"type": "string"}}
-                    | {"size_bytes": {"type": "integer"}, "width": {"type": "integer"}}
-                    | {"height": {"type": "integer"}, "created_at": _TIME}
-                ),
-            },
-            "models": {
-                "type": "array",
-                "items": _object(
-                    {"id": _ID, "upload_id": {"type": ["string", "null"]}}
-                    | {"status": {"enum": ["queued", "running", "done", "failed"]}}
-                    | {"params": {"type": "object"}, "error": {"type": ["string", "null"]}}
-                    | {"files": {"type": "array", "items": _FILE}}
-                    | {"created_at": _TIME, "finished_at": _TIME}
-                ),
-            },
-            "preferences": _object(
-                {
-                    "objections": _object({p: {"type": "boolean"} for p in OBJECTABLE}),
-                    "objected_since": {"type": "object", "additionalProperties": _TIME},
-                    "restricted": {"type": "boolean"},
-                    "restricted_since": _TIME,
-                }
-            ),
-        }
-    ),
-}
+    header = {
+        "schema": {"const": "schema.json"},
+        "format": {"const": "minimaker-portability"},
+        "version": {"const": FORMAT_VERSION},
+        "generated_at": SCHEMA_TIME,
+        "request_id": SCHEMA_ID,
+        "subject_id": SCHEMA_ID,
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://minimaker.ai/schemas/portability-v1.json",
+        "title": "MiniMaker data portability export (Art. 20 GDPR), version 1",
+        **schema_object(header | sections),
+    }

@@ -30,9 +30,10 @@ from minimaker.kernel.container import Container
 from minimaker.kernel.errors import MiniMakerError, NotFound, NotReady
 from minimaker.kernel.purposes import Activity
 from minimaker.rights import archive_content as content
+from minimaker.rights.fulfil import Work
+from minimaker.rights.intake import owned_request
 from minimaker.rights.processing import ensure_allowed
 from minimaker.rights.rules import RequestType, Status
-from minimaker.rights.service import Work, owned_request
 from minimaker.rights.tables import Archive
 
 _PIECE = 1 << 20  # the pipe hands the encryptor pieces of about one blob chunk
@@ -217,10 +218,10 @@ def write_zip(
         documents: dict[str, str | bytes] = {}
         if final.kind == content.ACCESS:
             doc = content.access_document(final)
-            documents["index.html"] = _render_index(doc)
+            documents["index.html"] = _render_index(doc, final.titles)
         else:
             doc = content.portability_document(final)
-            documents["schema.json"] = _json(content.PORTABILITY_SCHEMA)
+            documents["schema.json"] = _json(final.schema)
         documents["data.json"] = _json(doc)
         for name, data in documents.items():
             zf.writestr(_entry(name, when, compressed=False), data)
@@ -234,9 +235,9 @@ def _template() -> jinja2.Template:
     return env.from_string(INDEX_HTML)
 
 
-def _render_index(document: dict[str, Any]) -> str:
+def _render_index(document: dict[str, Any], titles: tuple[tuple[str, str], ...]) -> str:
     """index.html of an access archive: the same content as data.json, for a person."""
-    return _template().render(doc=document, info=document["information"])
+    return _template().render(doc=document, info=document["information"], sections=titles)
 
 
 INDEX_HTML = """<!doctype html>
@@ -261,13 +262,9 @@ text-align:left;vertical-align:top}img{max-width:12rem}</style></head><body>
 <p>A copy of all personal data we hold about you (Art. 15 GDPR), made {{ doc.generated_at }}
 for request {{ doc.request_id }}. Programs can read the same in <a href="data.json">data.json</a>.
 </p>
-<h2>Your profile</h2>{{ rows([doc.profile]) }}
-<h2>Your photos</h2>{{ rows(doc.photos) }}
-<h2>Your models</h2>{{ rows(doc.models) }}
-<h2>Your preferences</h2>{{ rows([doc.preferences]) }}
-<h2>Your requests</h2>{{ rows(doc.requests) }}
-<h2>Usage events linked to you</h2>{{ rows(doc.usage_events) }}
-<h2>Your sign-in sessions</h2>{{ rows(doc.sessions) }}
+{% for name, title in sections -%}
+<h2>{{ title }}</h2>{{ rows([doc[name]] if doc[name] is mapping else doc[name]) }}
+{% endfor -%}
 <h2>What we do with it, and why</h2>
 <h3>Purposes and lawful bases</h3>{{ rows(info.purposes) }}
 <h3>Categories of data and retention periods</h3>{{ rows(info.categories) }}

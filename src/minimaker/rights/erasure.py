@@ -5,38 +5,36 @@ replicas, a blob a crashed writer left behind) is ciphertext under that key, so 
 erases them all at once, and the key store's erasure ledger records whom to erase again should
 an old backup ever bring rows back (`replay_ledger`, run at start-up and after a restore).
 
+What goes, what is scrubbed and what stays, with its reason, is the personal-data registry's
+(`c.personal_data`, each feature declaring its own tables): nothing here names a table of
+another feature, so a table declared there is erased with no change here.
+
 Every lookup below goes by an indexed subject or owner column, so the cost of an erasure
-follows the subject's own data, not the size of the database (bench/bench_erasure.py). One
-exception is the database's own: deleting a photo sets `models.upload_id` to NULL wherever it
-is referenced, which reads all of `models` until that column has an index (asked for; see the
-strict xfail in tests/services/test_erasure.py).
+follows the subject's own data, not the size of the database (bench/bench_erasure.py); a
+test runs EXPLAIN on every statement of an erasure and a replay (tests/rights/test_erasure.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CursorResult, Select, delete, select, update
+from sqlalchemy import CursorResult, Select, update
+from sqlalchemy.schema import sort_tables
 
-from minimaker.accounts import rules
-from minimaker.accounts.tables import AuthSession, LoginFailure, User
 from minimaker.adapters import job_queue as queue
-from minimaker.adapters.crypto.fields import blind_index, open_field
 from minimaker.adapters.job_queue import Job
-from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
 from minimaker.kernel.container import Container
+from minimaker.kernel.personal_data import PersonalTable
 from minimaker.kernel.unit_of_work import UnitOfWork
-from minimaker.mail import outbox
-from minimaker.mail.tables import OutboxMessage
-from minimaker.rights import recipients
-from minimaker.rights.service import Work
-from minimaker.rights.tables import Archive, Disclosure, Objection, RightsRequest, VerificationToken
-from minimaker.uploads.tables import Upload
+from minimaker.mail import notices, outbox
+from minimaker.rights import owned_rows, recipients
+from minimaker.rights.fulfil import Work
+from minimaker.rights.tables import RightsRequest
 
 #: The outbox kind of the message that tells the subject their data is gone.
-CONFIRMATION = "erasure_confirmation"
+CONFIRMATION = notices.ERASURE_CONFIRMATION
 _ACTOR = "system:rights"
 _CHUNK = 500  # subject ids per IN (...) when the ledger is replayed
 
@@ -69,7 +67,7 @@ def _stop_and_tell(c: Container, work: Work) -> None:
     subject_id = work.subject_id
     with c.uow() as uow:
         _cancel_jobs(uow, subject_id)
-        if not _confirmation_queued(uow, subject_id):
+        if not notices.is_queued(uow, subject_id=subject_id, kind=CONFIRMATION):
             to = outbox.subject_email(uow, subject_id)
             if to is not None:
                 # Sealed under its own master-wrapped key: it outlives the subject's key.
@@ -84,7 +82,10 @@ def _stop_and_tell(c: Container, work: Work) -> None:
                 )
         # Art. 19: everyone we disclosed the data to is told, before the log of it goes.
         recipients.notify_recipients(uow, subject_id=subject_id, what="erasure")
-        _forget_login_failures(uow, subject_id)
+        # Rows found only through the subject's sealed data (failed-login counters keyed by
+        # a hash of the login name) must go while the key can still open it.
+        for forget in c.personal_data.forgetters():
+            forget(uow, subject_id)
         # The request's own details are sealed under the key about to go: drop them now so
         # that a retry of this job can still open the request.
         uow.session.execute(
@@ -123,34 +124,6 @@ def _cancel_jobs(uow: UnitOfWork, subject_id: str) -> int:
     return _rowcount(result)
 
 
-def _confirmation_queued(uow: UnitOfWork, subject_id: str) -> bool:
-    found = uow.session.scalar(
-        select(OutboxMessage.id)
-        .where(OutboxMessage.subject_id == subject_id, OutboxMessage.kind == CONFIRMATION)
-        .limit(1)
-    )
-    return found is not None
-
-
-def _forget_login_failures(uow: UnitOfWork, subject_id: str) -> None:
-    """Failed logins are keyed by a hash of the login name: pseudonymous data, erased too."""
-    user = uow.session.get(User, subject_id)
-    if user is None:
-        return
-    dek = uow.keys.subject_key(subject_id)
-    index_key = uow.c.secret("blind_index")
-    names = (
-        rules.username_key(
-            open_field(dek, subject_id=subject_id, field="username", sealed=user.username_enc)
-        ),
-        rules.email_key(
-            open_field(dek, subject_id=subject_id, field="email", sealed=user.email_enc)
-        ),
-    )
-    keys = [blind_index(index_key, field="throttle-account", value=n) for n in names]
-    uow.session.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys)))
-
-
 def erase_rows(c: Container, *, subject_id: str, request_id: str | None = None) -> Erased:
     """Delete every row of the subject and, once that commits, every blob the rows named."""
     with c.uow() as uow:
@@ -174,61 +147,40 @@ def _lock_subject(uow: UnitOfWork, subject_id: str) -> None:
     # On PostgreSQL, wait for writers that still hold the account or a model of it (an upload
     # committing, a generation storing its files), so the blob lookups below see their rows.
     # SQLite's single writer already serialises them (BEGIN IMMEDIATE).
-    uow.session.execute(select(User.id).where(User.id == subject_id).with_for_update())
-    uow.session.execute(select(Model3D.id).where(Model3D.owner_id == subject_id).with_for_update())
+    for d in uow.c.personal_data.locked():
+        uow.session.execute(owned_rows.lock(d, subject_id))
 
 
 def _blob_ids(uow: UnitOfWork, subject_id: str) -> list[str]:
     """Every blob the subject's rows point at: photos, model files, archives."""
-    queries: Sequence[Select[Any]] = (
-        select(Upload.blob_id).where(Upload.owner_id == subject_id),
-        select(ModelFile.blob_id).where(ModelFile.owner_id == subject_id),
-        select(Archive.blob_id).where(Archive.subject_id == subject_id),
-    )
+    queries = [
+        q for d in uow.c.personal_data.with_blobs() for q in owned_rows.blob_ids(d, subject_id)
+    ]
     return [blob_id for q in queries for blob_id in uow.session.scalars(q)]
 
 
 def _delete_rows(uow: UnitOfWork, subject_id: str) -> int:
-    """Delete the subject's rows, children first; returns how many went."""
+    """Delete the subject's rows, children first, then scrub the rows that stay; a count."""
     s = uow.session
-    requests = select(RightsRequest.id).where(RightsRequest.subject_id == subject_id)
-    statements = (
-        # Models before uploads, so that no SET NULL has to touch them on the way.
-        delete(ModelFile).where(ModelFile.owner_id == subject_id),
-        delete(Model3D).where(Model3D.owner_id == subject_id),
-        delete(Upload).where(Upload.owner_id == subject_id),
-        delete(Archive).where(Archive.subject_id == subject_id),
-        delete(UsageEvent).where(UsageEvent.subject_id == subject_id),
-        delete(Disclosure).where(Disclosure.subject_id == subject_id),
-        delete(VerificationToken).where(VerificationToken.request_id.in_(requests)),
-        # Delivered or abandoned mail. Unsent mail must still go out, and the confirmation
-        # stays as the record that the subject was told (its content is wiped once sent).
-        delete(OutboxMessage).where(
-            OutboxMessage.subject_id == subject_id,
-            OutboxMessage.status.not_in(_UNSENT),
-            OutboxMessage.kind != CONFIRMATION,
-        ),
-        delete(Job).where(Job.subject_id == subject_id, ~_SETTLES_A_REQUEST),
-        # Sessions and objections go with the account (ON DELETE CASCADE).
-        delete(User).where(User.id == subject_id),
+    # Children before parents (models before uploads, so that no SET NULL touches them on
+    # the way; sessions and objections before the account, relying on no cascade).
+    # Unsent mail, the confirmation and unfinished request fulfilment stay, as declared.
+    count = sum(
+        _rowcount(s.execute(owned_rows.deletion(d, subject_id)))
+        for d in _children_first(uow.c.personal_data.deleted())
     )
-    count = sum(_rowcount(s.execute(stmt)) for stmt in statements)
     # Each request row stays as the pseudonymous record that it was answered; its details
     # (sealed under the destroyed key) go. Unfinished fulfilment jobs (this one among them)
     # keep running to settle their requests, but no longer name the subject.
-    s.execute(
-        update(RightsRequest)
-        .where(RightsRequest.subject_id == subject_id, RightsRequest.details_enc.is_not(None))
-        .values(details_enc=None)
-    )
-    s.execute(update(Job).where(Job.subject_id == subject_id).values(subject_id=None))
+    for d in uow.c.personal_data.scrubbed():
+        s.execute(owned_rows.scrubbing(d, subject_id))
     return count
 
 
-#: Mail still on its way: kept, so the confirmation (queued before the key went) goes out.
-_UNSENT = (outbox.PENDING, outbox.SENDING)
-#: Jobs that survive an erasure: unfinished request fulfilment (the erasure's own job too).
-_SETTLES_A_REQUEST = (Job.kind == "fulfil_request") & Job.status.in_([queue.QUEUED, queue.RUNNING])
+def _children_first(tables: Sequence[PersonalTable]) -> list[PersonalTable]:
+    """The declarations ordered so that a table comes before every table it references."""
+    by_table = {d.table.__table__: d for d in tables}
+    return [by_table[t] for t in reversed(sort_tables(list(by_table)))]
 
 
 def replay_ledger(c: Container) -> int:
@@ -246,35 +198,14 @@ def _with_rows(c: Container, subject_ids: Sequence[str]) -> set[str]:
     with c.uow(write=False) as uow:
         for start in range(0, len(subject_ids), _CHUNK):
             chunk = subject_ids[start : start + _CHUNK]
-            for query in _row_probes(chunk):
+            for query in _row_probes(c, chunk):
                 found.update(uow.session.scalars(query))
     return found
 
 
-def _row_probes(chunk: Iterable[str]) -> list[Select[Any]]:
-    ids = list(chunk)
-
-    def probe(column: Any, *where: Any) -> Select[Any]:
-        return select(column).where(column.in_(ids), *where).distinct()
-
-    return [
-        probe(User.id),
-        probe(AuthSession.user_id),
-        probe(Objection.subject_id),
-        probe(Upload.owner_id),
-        probe(Model3D.owner_id),
-        probe(ModelFile.owner_id),
-        probe(Archive.subject_id),
-        probe(UsageEvent.subject_id),
-        probe(Disclosure.subject_id),
-        probe(Job.subject_id),
-        probe(
-            OutboxMessage.subject_id,
-            OutboxMessage.status.not_in(_UNSENT),
-            OutboxMessage.kind != CONFIRMATION,
-        ),
-        probe(RightsRequest.subject_id, RightsRequest.details_enc.is_not(None)),
-    ]
+def _row_probes(c: Container, chunk: Sequence[str]) -> list[Select[Any]]:
+    probes = (owned_rows.probe(d, chunk) for d in c.personal_data.personal)
+    return [p for p in probes if p is not None]
 
 
 def _rowcount(result: Any) -> int:

@@ -1,41 +1,27 @@
-"""What MiniMaker holds about one subject, counted for the subject's own privacy centre."""
+"""What MiniMaker holds about one subject, counted for the subject's own privacy centre.
+
+What is counted, and as what, is the personal-data registry's (`count` of a declaration).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import func, select
-
-from minimaker.generation.tables import Model3D, UsageEvent
 from minimaker.kernel.container import Container
-from minimaker.rights.tables import Archive, RightsRequest
-from minimaker.uploads.tables import Upload
+from minimaker.rights import owned_rows
 
 
 @dataclass(frozen=True)
-class Holdings:
-    """How many of each kind of thing is kept about the subject (Art. 15(1))."""
+class Held:
+    """How many of one kind of thing is kept about the subject (Art. 15(1)): "2 photos"."""
 
-    photos: int
-    models: int
-    archives: int
-    usage_events: int
-    requests: int
+    count: int
+    noun: str  # already in the number the count asks for
 
 
-def held_about(c: Container, *, user_id: str) -> Holdings:
-    """Counts of the subject's photos, models, archives, usage events and requests."""
-    counted: list[tuple[Any, Any]] = [
-        (Upload.id, Upload.owner_id),
-        (Model3D.id, Model3D.owner_id),
-        (Archive.id, Archive.subject_id),
-        (UsageEvent.id, UsageEvent.subject_id),
-        (RightsRequest.id, RightsRequest.subject_id),
-    ]
+def held_about(c: Container, *, user_id: str) -> tuple[Held, ...]:
+    """Counts of the subject's rows of every counted table, in the registry's order."""
+    counted = c.personal_data.counted()
     with c.uow(write=False) as uow:
-        counts = [
-            int(uow.session.scalar(select(func.count(key)).where(owner == user_id)) or 0)
-            for key, owner in counted
-        ]
-    return Holdings(*counts)
+        numbers = [int(uow.session.scalar(owned_rows.count(d, user_id)) or 0) for d in counted]
+    return tuple(Held(n, d.count.of(n)) for d, n in zip(counted, numbers, strict=True) if d.count)

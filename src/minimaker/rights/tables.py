@@ -15,6 +15,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minimaker.adapters.db import ID, Base, UTCDateTime
+from minimaker.kernel.personal_data import (
+    Declaration,
+    Fate,
+    Noun,
+    PersonalTable,
+    Section,
+    ViaParent,
+)
 
 
 class Objection(Base):
@@ -103,3 +111,62 @@ class Disclosure(Base):
     categories: Mapped[str] = mapped_column(String(255))
     purpose: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+def personal_data() -> tuple[Declaration, ...]:
+    """The rights tables as the personal-data registry knows them (kernel/personal_data.py)."""
+    # Imported when called, not at the top: the exporters read these very tables.
+    from minimaker.rights import export
+
+    of_request = ViaParent(RightsRequest, link="request_id", owner="subject_id")
+    preferences = Section(
+        "preferences",
+        "Your preferences",
+        portable=True,
+        exporter=export.preferences,
+        schema=export.PREFERENCES_SCHEMA,
+    )
+    return (
+        PersonalTable(Objection, category="account", owner="subject_id", section=preferences),
+        PersonalTable(
+            Archive,
+            category="rights_archive",
+            owner="subject_id",
+            blobs=("blob_id",),
+            not_exported="the archives themselves: each is a copy of the data listed here",
+            count=Noun("data archive"),
+        ),
+        PersonalTable(
+            RightsRequest,
+            category="account",
+            owner="subject_id",
+            fate=Fate.SCRUB,
+            scrub=("details_enc",),
+            reason="Art. 5(2), 12: the pseudonymous record that each request was answered, "
+            "and when; its details, sealed under the destroyed key, go",
+            section=Section("requests", "Your requests", exporter=export.requests),
+            count=Noun("privacy request"),
+        ),
+        PersonalTable(
+            RequestEvent,
+            category="account",
+            owner=of_request,
+            fate=Fate.KEEP,
+            reason="each step of an answered request, part of its pseudonymous record",
+            exported_with="rights_requests",
+        ),
+        PersonalTable(
+            VerificationToken,
+            category="account",
+            owner=of_request,
+            hidden=("token_hash",),
+            not_exported="the hash of a single-use link: a credential, not information",
+        ),
+        PersonalTable(
+            Disclosure,
+            category="account",
+            owner="subject_id",
+            # No table of its own in index.html: the Art. 15 recipients list names them.
+            section=Section("disclosures", "", exporter=export.disclosures),
+        ),
+    )

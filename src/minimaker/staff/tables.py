@@ -11,6 +11,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minimaker.adapters.db import ID, Base, UTCDateTime
+from minimaker.kernel.personal_data import Declaration, NotPersonal
 
 
 class StaffMember(Base):
@@ -33,3 +34,14 @@ class StaffSession(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+_STAFF = (
+    "staff accounts are our own people acting for the controller, not data subjects of the "
+    "product: they are opened and closed by staff administration, never by a subject's request"
+)
+
+
+def personal_data() -> tuple[Declaration, ...]:
+    """The staff tables, declared not personal to the product's subjects, with the reason."""
+    return (NotPersonal(StaffMember, reason=_STAFF), NotPersonal(StaffSession, reason=_STAFF))

@@ -14,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from minimaker.adapters.db import ID, Base, UTCDateTime
+from minimaker.kernel.personal_data import Declaration, Noun, PersonalTable, Section
 
 
 class Upload(Base):
@@ -31,3 +32,28 @@ class Upload(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (Index("ix_uploads_owner_created", "owner_id", "created_at"),)
+
+
+def personal_data() -> tuple[Declaration, ...]:
+    """The upload tables as the personal-data registry knows them (kernel/personal_data.py)."""
+    # Imported when called, not at the top: the exporter reads this very table.
+    from minimaker.uploads import export
+
+    photos = Section(
+        "photos",
+        "Your photos",
+        portable=True,
+        exporter=export.photos,
+        schema=export.PHOTOS_SCHEMA,
+        prune=export.keep_written,
+    )
+    return (
+        PersonalTable(
+            Upload,
+            category="uploaded_image",
+            owner="owner_id",
+            blobs=("blob_id",),
+            section=photos,
+            count=Noun("photo"),
+        ),
+    )
