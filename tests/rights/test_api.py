@@ -3,18 +3,26 @@ rectification fulfilled end to end by the worker."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
+from minimaker.accounts import service as accounts
+from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.entrypoints.worker import Worker
 from minimaker.generation.tables import UsageEvent
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
+from minimaker.kernel.errors import AlreadyTaken
 from minimaker.mail.tables import OutboxMessage
-from minimaker.rights import service as rights
+from minimaker.rights import rectification
+from minimaker.rights.fulfil import Work, run_fulfilment_job
+from minimaker.rights.read_model import EventRead, RequestRead
+from minimaker.rights.rules import RequestType
 from minimaker.rights.tables import RightsRequest
 from tests.conftest import photo_bytes, signup_and_login
 
@@ -42,6 +50,17 @@ def test_a_request_is_accepted_with_its_legal_due_date(
     assert [e["to_status"] for e in body["events"]] == ["received", "verified"]
     listed = client.get("/api/v1/privacy/requests", headers=headers).json()
     assert [x["id"] for x in listed] == [body["id"]]
+
+
+def test_a_request_answers_with_exactly_the_fields_of_its_read_model(
+    client: TestClient,
+) -> None:
+    headers = signup_and_login(client)
+    made = _request(client, headers, {"type": "access"}).json()
+    listed = client.get("/api/v1/privacy/requests", headers=headers).json()
+    for body in (made, listed[0]):
+        assert set(body) == {f.name for f in fields(RequestRead)}
+        assert {k for e in body["events"] for k in e} == {f.name for f in fields(EventRead)}
 
 
 @pytest.mark.parametrize(
@@ -84,7 +103,7 @@ def test_restriction_refuses_generation_but_keeps_the_subjects_own_access(
     queued = client.post(f"/api/v1/uploads/{upload_id}/models", headers=headers).json()["id"]
     request_id = _request(client, headers, {"type": "restriction"}).json()["id"]
     # Fulfil the restriction before the older generation job gets its turn.
-    fulfil = Worker(container, {"fulfil_request": rights.run_fulfilment_job})
+    fulfil = Worker(container, {"fulfil_request": run_fulfilment_job})
     assert fulfil.run_until_idle() == 1
     worker.run_until_idle()
     done = client.get(f"/api/v1/privacy/requests/{request_id}", headers=headers).json()
@@ -208,3 +227,39 @@ def test_request_details_are_sealed_at_rest(client: TestClient, container: Conta
     with container.sessions() as s:
         sealed = s.scalars(select(RightsRequest.details_enc)).one()
     assert sealed is not None and b"Newname" not in sealed
+
+
+def _signup(c: Container, username: str) -> str:
+    password = "correct horse battery staple"
+    email = f"{username}@example.org"
+    return accounts.signup(c, name="Ada", email=email, username=username, password=password).id
+
+
+def test_a_rectification_and_its_recipient_notices_are_one_unit_of_work(
+    container: Container,
+) -> None:
+    user_id = _signup(container, "ada")
+    work = Work("0" * 32, user_id, RequestType.RECTIFICATION, {"name": "Ada King"})
+    seen: list[Session] = []
+    count = seen.append  # one bound method, to remove the very listener that was added
+    event.listen(container.sessions, "after_commit", count)
+    try:
+        rectification.rectify(container, work)
+    finally:
+        event.remove(container.sessions, "after_commit", count)
+    assert len(seen) == 1  # the correction, its audit and the Art. 19 notices together
+    assert accounts.get_profile(container, user_id=user_id).name == "Ada King"
+
+
+def test_a_rectification_refused_as_taken_changes_and_audits_nothing(
+    container: Container,
+) -> None:
+    _signup(container, "grace")
+    user_id = _signup(container, "ada")
+    work = Work("0" * 32, user_id, RequestType.RECTIFICATION, {"email": "grace@example.org"})
+    with pytest.raises(AlreadyTaken):
+        rectification.rectify(container, work)
+    assert accounts.get_profile(container, user_id=user_id).email == "ada@example.org"
+    with container.sessions() as s:
+        actions = set(s.scalars(select(AuditEntry.action)))
+    assert "account:profile:corrected" not in actions

@@ -14,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-import minimaker.rights.subject_rights  # noqa: F401 - registers the objection fulfiller
 from minimaker.accounts.tables import LoginFailure
 from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.adapters.job_queue import Job
@@ -24,11 +23,11 @@ from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotFound, ValidationFailed
 from minimaker.mail.tables import OutboxMessage
+from minimaker.rights import deadlines, decisions, intake, restriction
 from minimaker.rights import public_intake as public_requests
-from minimaker.rights import service as rights
-from minimaker.rights import subject_rights
 from minimaker.rights.tables import RightsRequest, VerificationToken
 from minimaker.settings import Settings
+from minimaker.staff.service import StaffIdentity
 from tests.conftest import signup_and_login
 from tests.mailserver import Mailbox, Received, smtp_server
 from tests.scan import needles_for, scan_database, scan_files
@@ -108,7 +107,12 @@ def asked_and_mailed(
 
 
 def status_of(c: Container, request_id: str) -> str:
-    return rights.get_any(c, request_id=request_id).status
+    return intake.get_any(c, request_id=request_id).status
+
+
+def support() -> StaffIdentity:
+    """A support staff member (support may record requests), as a live token would name them."""
+    return StaffIdentity(id=uuid.uuid4().hex, role="support")
 
 
 def fulfil_jobs(c: Container) -> int:
@@ -293,13 +297,13 @@ def test_a_request_never_confirmed_is_closed_after_its_link_expired_and_the_subj
     mailbox: Mailbox,
 ) -> None:
     _, request_id = asked_and_mailed(client, container, worker, mailbox)
-    assert public_requests.close_unconfirmed(container) == 0  # the link is still live
+    assert deadlines.close_unconfirmed(container) == 0  # the link is still live
     clock.advance(seconds=container.settings.verification_ttl_s + 1)
-    assert public_requests.close_unconfirmed(container) == 1
-    closed = rights.get_any(container, request_id=request_id)
+    assert deadlines.close_unconfirmed(container) == 1
+    closed = intake.get_any(container, request_id=request_id)
     assert closed.status == "rejected"
     assert "confirmed" in (closed.rejection_reason or "")
-    assert public_requests.close_unconfirmed(container) == 0  # done once
+    assert deadlines.close_unconfirmed(container) == 0  # done once
     with container.uow(write=False) as uow:
         kinds = list(uow.session.scalars(select(OutboxMessage.kind)))
     assert "request_rejected" in kinds
@@ -410,24 +414,24 @@ def test_staff_record_a_request_received_by_post_as_verified_and_it_is_fulfilled
     client: TestClient, container: Container, worker: Worker
 ) -> None:
     sign_up_ada(client)
-    staff_id = uuid.uuid4().hex
-    read = public_requests.record_on_behalf(
-        container, staff_id=staff_id, email="Ada@Example.org", type="restriction", details=None
+    staff = support()
+    read = decisions.record(
+        container, staff, email="Ada@Example.org", type="restriction", details=None
     )
     assert (read.channel, read.status, read.type) == ("staff", "verified", "restriction")
     with container.uow(write=False) as uow:
         row = uow.session.get(RightsRequest, read.id)
-        assert row is not None and row.recorded_by == staff_id
+        assert row is not None and row.recorded_by == staff.id
         subject_id = row.subject_id
         actors = set(
             uow.session.scalars(
                 select(AuditEntry.actor).where(AuditEntry.action == "rights:request:received")
             )
         )
-        assert actors == {f"staff:{staff_id}"}
+        assert actors == {staff.actor}
     worker.run_until_idle()
     assert status_of(container, read.id) == "completed"
-    assert subject_rights.is_restricted(container, user_id=subject_id)
+    assert restriction.is_restricted(container, user_id=subject_id)
 
 
 def test_staff_recording_for_an_unregistered_address_is_not_found_and_creates_nothing(
@@ -436,9 +440,7 @@ def test_staff_recording_for_an_unregistered_address_is_not_found_and_creates_no
     sign_up_ada(client)
     before = counts(container)
     with pytest.raises(NotFound) as caught:
-        public_requests.record_on_behalf(
-            container, staff_id=uuid.uuid4().hex, email=NOBODY, type="access", details=None
-        )
+        decisions.record(container, support(), email=NOBODY, type="access", details=None)
     assert caught.value.kind == "subject"
     assert NOBODY not in caught.value.message
     assert counts(container) == before
@@ -457,7 +459,5 @@ def test_staff_recording_refuses_bad_input(
 ) -> None:
     sign_up_ada(client)
     with pytest.raises(ValidationFailed):
-        public_requests.record_on_behalf(
-            container, staff_id=uuid.uuid4().hex, email=email, type=type, details=details
-        )
+        decisions.record(container, support(), email=email, type=type, details=details)
     assert counts(container)["rights_requests"] == 0

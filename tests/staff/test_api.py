@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,8 +14,8 @@ from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.mail import outbox
 from minimaker.mail.tables import OutboxMessage
-from minimaker.rights import service as rights
-from minimaker.rights.service import RequestRead
+from minimaker.rights import intake
+from minimaker.rights.read_model import RequestRead, StaffRequestView
 from minimaker.staff import service as staff
 from tests.conftest import signup_and_login
 
@@ -42,7 +43,7 @@ def user_id_of(client: TestClient, headers: Headers) -> str:
 
 
 def submit(c: Container, user_id: str, type: str = "access") -> RequestRead:
-    return rights.submit(c, user_id=user_id, type=type)
+    return intake.submit(c, user_id=user_id, type=type)
 
 
 def outbox_kinds(c: Container, subject_id: str) -> list[str]:
@@ -186,7 +187,7 @@ def test_staff_see_metadata_and_the_pseudonymous_subject_never_profile_data(
     client: TestClient, container: Container, subject: tuple[Headers, str], dpo: Headers
 ) -> None:
     _, user_id = subject
-    request = rights.submit(
+    request = intake.submit(
         container, user_id=user_id, type="rectification", details={"name": "Ada King"}
     )
     r = client.get(f"/api/v1/admin/requests/{request.id}", headers=dpo)
@@ -196,6 +197,9 @@ def test_staff_see_metadata_and_the_pseudonymous_subject_never_profile_data(
     assert [e["to_status"] for e in body["events"]] == ["received", "verified"]
     for personal in ("Ada", "Lovelace", "King", "ada@example.org", '"ada"'):
         assert personal not in r.text
+    # The staff view of the read model, field for field: no result, no details.
+    assert set(body) == {f.name for f in fields(StaffRequestView)}
+    assert "result_ref" not in body and "details" not in body
     viewed = [a for a in audit_actions(container) if a[0] == "staff:request:viewed"]
     assert viewed == [("staff:request:viewed", viewed[0][1], f"request:{request.id}:rectification")]
 

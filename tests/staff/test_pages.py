@@ -12,8 +12,8 @@ from minimaker.accounts import service as accounts
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.mail.tables import OutboxMessage
-from minimaker.rights import service as rights
-from minimaker.rights.service import RequestRead
+from minimaker.rights import intake
+from minimaker.rights.read_model import RequestRead
 from minimaker.staff import service as staff
 from tests.browser import csrf_on, form_token, set_cookie_headers, signed_in
 
@@ -44,7 +44,7 @@ def a_request(c: Container, type: str = "access", username: str = "ada") -> Requ
         username=username,
         password=PASSWORD,
     )
-    return rights.submit(c, user_id=profile.id, type=type)
+    return intake.submit(c, user_id=profile.id, type=type)
 
 
 def outbox_kinds(c: Container) -> list[str]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from minimaker.accounts import service as accounts
@@ -23,8 +26,7 @@ from minimaker.kernel.errors import (
     TooManyAttempts,
     ValidationFailed,
 )
-from minimaker.rights import decisions as staff_queue
-from minimaker.rights import service as rights
+from minimaker.rights import deadlines, decisions, intake
 from minimaker.staff import service as staff
 from minimaker.staff.rules import MATRIX, Action, Role, StaffForbidden, allows, parse_role, require
 
@@ -239,27 +241,27 @@ def test_days_left_rounds_down_so_a_deadline_today_reads_zero() -> None:
     from datetime import UTC, datetime, timedelta
 
     now = datetime(2025, 3, 1, 12, tzinfo=UTC)
-    assert staff_queue.days_left(now + timedelta(days=6, hours=23), now) == 6
-    assert staff_queue.days_left(now + timedelta(hours=3), now) == 0
-    assert staff_queue.days_left(now - timedelta(hours=3), now) == -1
+    assert deadlines.days_left(now + timedelta(days=6, hours=23), now) == 6
+    assert deadlines.days_left(now + timedelta(hours=3), now) == 0
+    assert deadlines.days_left(now - timedelta(hours=3), now) == -1
 
 
 def test_the_overdue_alarm_is_a_registered_periodic_duty(container: Container) -> None:
-    assert container.registries.duties["alert_overdue"] is staff_queue.alert_overdue
+    assert container.registries.duties["alert_overdue"] is deadlines.alert_overdue
 
 
 def test_the_alarm_names_overdue_and_soon_due_requests_by_id_only(
     container: Container, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     user_id = _subject(container)
-    late = rights.submit(container, user_id=user_id, type="access")
+    late = intake.submit(container, user_id=user_id, type="access")
     clock.advance(days=10)
-    soon = rights.submit(container, user_id=user_id, type="portability")
+    soon = intake.submit(container, user_id=user_id, type="portability")
     clock.advance(days=25)
-    fresh = rights.submit(container, user_id=user_id, type="objection")
+    fresh = intake.submit(container, user_id=user_id, type="objection")
     caplog.set_level(logging.WARNING, logger="minimaker.rights")
 
-    assert staff_queue.alert_overdue(container) == 1
+    assert deadlines.alert_overdue(container) == 1
 
     overdue_line, soon_line = (r.getMessage() for r in caplog.records)
     assert overdue_line == f"1 data-subject request(s) OVERDUE: {late.id}"
@@ -274,22 +276,22 @@ def test_the_alarm_repeats_hourly_or_when_the_set_changes_not_on_every_tick(
     container: Container, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     user_id = _subject(container)
-    rights.submit(container, user_id=user_id, type="access")
+    intake.submit(container, user_id=user_id, type="access")
     clock.advance(days=40)
     caplog.set_level(logging.WARNING, logger="minimaker.rights")
-    assert staff_queue.alert_overdue(container) == 1
-    assert staff_queue.alert_overdue(container) == 1  # the count is always returned
+    assert deadlines.alert_overdue(container) == 1
+    assert deadlines.alert_overdue(container) == 1  # the count is always returned
     assert len(caplog.records) == 1
-    rights.submit(container, user_id=user_id, type="erasure")
+    intake.submit(container, user_id=user_id, type="erasure")
     clock.advance(days=32)
-    staff_queue.alert_overdue(container)
+    deadlines.alert_overdue(container)
     assert caplog.records[-1].getMessage().startswith("2 data-subject request(s) OVERDUE")
 
 
 def test_every_workers_periodic_tick_runs_the_alarm(
     container: Container, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    rights.submit(container, user_id=_subject(container), type="access")
+    intake.submit(container, user_id=_subject(container), type="access")
     clock.advance(days=40)
     caplog.set_level(logging.WARNING, logger="minimaker.rights")
     assert Worker(container).run_duties()["alert_overdue"] == 1
@@ -300,8 +302,93 @@ def test_the_alarm_is_silent_and_returns_zero_without_open_requests(
     container: Container, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    assert staff_queue.alert_overdue(container) == 0
+    assert deadlines.alert_overdue(container) == 0
     assert caplog.records == []
+
+
+# --- each decision is one unit of work ------------------------------------------------------
+
+
+@contextmanager
+def commits(c: Container) -> Iterator[list[Session]]:
+    """Every commit of a data-database session made while the block runs."""
+    seen: list[Session] = []
+
+    def count(session: Session) -> None:
+        seen.append(session)
+
+    event.listen(c.sessions, "after_commit", count)
+    try:
+        yield seen
+    finally:
+        event.remove(c.sessions, "after_commit", count)
+
+
+Decision = Callable[[Container, staff.StaffIdentity, str], decisions.StaffRequestView]
+DECISIONS: dict[str, Decision] = {
+    "viewed": lambda c, who, rid: decisions.get_request(c, who, request_id=rid),
+    "extended": lambda c, who, rid: decisions.extend(
+        c, who, request_id=rid, months=1, reason="The archive holds many models."
+    ),
+    "rejected": lambda c, who, rid: decisions.reject(
+        c, who, request_id=rid, reason="The same request was answered last week."
+    ),
+    "paused": lambda c, who, rid: decisions.pause(c, who, request_id=rid, note="Which email?"),
+    "resumed": lambda c, who, rid: decisions.resume(c, who, request_id=rid),
+}
+
+
+@pytest.mark.parametrize("verb", sorted(DECISIONS))
+def test_a_decision_commits_once_with_its_change_event_and_both_audit_entries(
+    container: Container, verb: str
+) -> None:
+    make_staff(container)
+    who = identity(container)
+    request = intake.submit(container, user_id=_subject(container), type="access")
+    if verb == "resumed":
+        decisions.pause(container, who, request_id=request.id, note="Which email?")
+    before = len(audit_rows(container))
+
+    with commits(container) as seen:
+        view = DECISIONS[verb](container, who, request.id)
+
+    assert len(seen) == 1
+    actions = [e.action for e in audit_rows(container)[before:]]
+    assert f"staff:request:{verb}" in actions
+    if verb != "viewed":
+        assert any(a.startswith("rights:request:") for a in actions), actions
+        assert len(view.events) > len(request.events)  # the lifecycle event, in the same unit
+
+
+def test_recording_on_a_subjects_behalf_commits_once_with_both_audit_entries(
+    container: Container,
+) -> None:
+    make_staff(container, "sam", "support")
+    _subject(container)
+    sam = identity(container, "sam")
+    with commits(container) as seen:
+        view = decisions.record(container, sam, email="ada@example.org", type="access")
+    assert len(seen) == 1
+    actions = [e.action for e in audit_rows(container)]
+    assert {"rights:request:received", "rights:request:verified", "staff:request:recorded"} <= (
+        set(actions)
+    )
+    assert (view.channel, view.status) == ("staff", "verified")
+
+
+def test_a_refused_decision_changes_and_audits_nothing_but_the_refusal(
+    container: Container,
+) -> None:
+    make_staff(container, "sam", "support")
+    request = intake.submit(container, user_id=_subject(container), type="access")
+    before = len(audit_rows(container))
+    with pytest.raises(StaffForbidden):
+        decisions.extend(
+            container, identity(container, "sam"), request_id=request.id, months=1, reason="x" * 12
+        )
+    actions = [e.action for e in audit_rows(container)[before:]]
+    assert actions == ["staff:session:created", "staff:access:denied"]
+    assert intake.get_any(container, request_id=request.id).extended_months == 0
 
 
 # --- the CLI ------------------------------------------------------------------------------

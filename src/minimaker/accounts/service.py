@@ -1,4 +1,9 @@
-"""Accounts: sign up, sign in (rate-limited), sessions, profile read and correction."""
+"""Accounts: sign up, sign in (rate-limited), sessions, profile read and correction.
+
+Use cases take the container and own their unit of work. The few functions that take a
+`uow` (throttle counters, correction, the restriction mark, lookups) work inside their
+caller's unit and never commit it: the caller decides what is kept.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
 
-from minimaker.accounts import passwords, rules
+from minimaker.accounts import events, passwords, rules
 from minimaker.accounts.tables import AuthSession, LoginFailure, User
 from minimaker.adapters import tokens
 from minimaker.adapters.crypto.fields import blind_index, open_field, seal_field
+from minimaker.kernel.actors import SYSTEM_AUTH
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import (
     AlreadyTaken,
     InvalidCredentials,
+    KeyUnavailable,
     NotAuthenticated,
+    NotFound,
     TooManyAttempts,
 )
 from minimaker.kernel.unit_of_work import UnitOfWork
-
-# Verifying against this when the account does not exist keeps both paths equally slow,
-# so response time does not reveal which usernames are registered.
 
 
 @dataclass(frozen=True)
@@ -76,9 +82,7 @@ def signup(c: Container, *, name: str, email: str, username: str, password: str)
                 updated_at=now,
             )
         )
-        uow.audit(
-            "account:subject:created", actor=actor_for(user_id), subject=user_id, purpose="service"
-        )
+        uow.audit(events.SUBJECT_CREATED, actor=actor_for(user_id), subject=user_id)
         uow.commit()
     return Profile(user_id, name, email, username, now)
 
@@ -107,47 +111,54 @@ def login(c: Container, *, login: str, password: str, client_ip: str) -> IssuedT
             blind_index(index_key, field="throttle-account", value=value),
             blind_index(index_key, field="throttle-ip", value=client_ip),
         ]
-        check_throttle(c, uow, throttle, now)
+        wait = throttle_wait(c, uow, throttle, now)
+        if wait is not None:
+            uow.commit()  # keep the pruning of expired counters; the refusal adds nothing
+            raise TooManyAttempts(wait)
         column = User.email_bidx if field == "email" else User.username_bidx
         user = uow.session.scalar(select(User).where(column == bidx))
         if not passwords.password_ok(c.settings, user.password_hash if user else None, password):
-            for key in throttle:
-                uow.session.add(LoginFailure(key=key, at=now))
-            uow.audit(
-                "account:login:failed",
-                actor="system:auth",
-                subject=user.id if user else None,
-                purpose="security",
-            )
+            record_failures(uow, throttle, now)
+            uow.audit(events.LOGIN_FAILED, actor=SYSTEM_AUTH, subject=user.id if user else None)
             uow.commit()
             raise InvalidCredentials()
         assert user is not None
         if passwords.needs_rehash(c.settings, user.password_hash):
             # Parameters were raised since this hash was made: upgrade it while we can.
             user.password_hash = passwords.hash_password(c.settings, password)
-        uow.session.execute(delete(LoginFailure).where(LoginFailure.key == throttle[0]))
+        forget_failures(uow, throttle[0])
         issued = _open_session(c, uow, user.id, now, token_key)
-        uow.audit(
-            "account:session:created", actor=actor_for(user.id), subject=user.id, purpose="security"
-        )
+        uow.audit(events.SESSION_CREATED, actor=actor_for(user.id), subject=user.id)
         uow.commit()
     return issued
 
 
-def check_throttle(c: Container, uow: UnitOfWork, keys: list[str], now: datetime) -> None:
-    """TooManyAttempts if any keyed counter reached the limit within the window."""
-    window_start = now - timedelta(seconds=c.settings.login_window_s)
-    uow.session.execute(delete(LoginFailure).where(LoginFailure.at < window_start))
+def throttle_wait(c: Container, uow: UnitOfWork, keys: list[str], now: datetime) -> int | None:
+    """Seconds to wait if any keyed counter reached the limit in the window, else None.
+
+    Expired counters are pruned in the caller's unit, which is not committed here: a caller
+    that refuses commits first if it wants the pruning kept, then raises TooManyAttempts.
+    """
+    window = timedelta(seconds=c.settings.login_window_s)
+    uow.session.execute(delete(LoginFailure).where(LoginFailure.at < now - window))
     for key in keys:
         count, oldest = uow.session.execute(
             select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.key == key)
         ).one()
         if count >= c.settings.login_max_failures:
-            retry = int(
-                (oldest + timedelta(seconds=c.settings.login_window_s) - now).total_seconds()
-            )
-            uow.commit()  # keep the pruning
-            raise TooManyAttempts(max(retry, 1))
+            return max(int((oldest + window - now).total_seconds()), 1)
+    return None
+
+
+def record_failures(uow: UnitOfWork, keys: list[str], now: datetime) -> None:
+    """Count one failed attempt on each keyed counter, in the caller's unit."""
+    for key in keys:
+        uow.session.add(LoginFailure(key=key, at=now))
+
+
+def forget_failures(uow: UnitOfWork, key: str) -> None:
+    """Reset one keyed counter (after a success), in the caller's unit."""
+    uow.session.execute(delete(LoginFailure).where(LoginFailure.key == key))
 
 
 def _open_session(
@@ -184,9 +195,7 @@ def logout(c: Container, *, user_id: str, token: str) -> None:
                 AuthSession.id == tokens.session_of(token), AuthSession.user_id == user_id
             )
         )
-        uow.audit(
-            "account:session:ended", actor=actor_for(user_id), subject=user_id, purpose="security"
-        )
+        uow.audit(events.SESSION_ENDED, actor=actor_for(user_id), subject=user_id)
         uow.commit()
 
 
@@ -214,6 +223,59 @@ def _profile(uow: UnitOfWork, user: User) -> Profile:
     )
 
 
+@dataclass(frozen=True)
+class Correction:
+    """Cleaned new values of profile fields, and the blind indexes of a new email or username."""
+
+    values: dict[str, str]
+    email_bidx: str | None
+    username_bidx: str | None
+
+
+def prepare_correction(
+    c: Container,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    username: str | None = None,
+) -> Correction:
+    """Validate the new values and index them; called before the unit that applies them."""
+    given = (
+        ("name", name, rules.clean_name),
+        ("email", email, rules.clean_email),
+        ("username", username, rules.clean_username),
+    )
+    values = {field: clean(value) for field, value, clean in given if value is not None}
+    # The key is read before any unit opens: minting it writes in its own transaction.
+    index_key = c.secret("blind_index")
+    email_bidx = username_bidx = None
+    if "email" in values:
+        email_bidx = blind_index(index_key, field="email", value=rules.email_key(values["email"]))
+    if "username" in values:
+        key = rules.username_key(values["username"])
+        username_bidx = blind_index(index_key, field="username", value=key)
+    return Correction(values, email_bidx, username_bidx)
+
+
+def apply_correction(uow: UnitOfWork, *, user_id: str, correction: Correction) -> Profile:
+    """Art. 16: re-seal the corrected fields in the caller's unit; audited with field names only."""
+    user = _user(uow, user_id)
+    if not correction.values:
+        return _profile(uow, user)
+    email_bidx = correction.email_bidx or user.email_bidx
+    username_bidx = correction.username_bidx or user.username_bidx
+    _ensure_free(uow, email_bidx=email_bidx, username_bidx=username_bidx, except_id=user_id)
+    user.email_bidx, user.username_bidx = email_bidx, username_bidx
+    dek = uow.keys.subject_key(user_id)
+    for field, value in correction.values.items():
+        sealed = seal_field(dek, subject_id=user_id, field=field, value=value)
+        setattr(user, f"{field}_enc", sealed)
+    user.updated_at = uow.c.clock.now()
+    fields = "fields:" + ",".join(sorted(correction.values))
+    uow.audit(events.PROFILE_CORRECTED, actor=actor_for(user_id), subject=user_id, object=fields)
+    return _profile(uow, user)
+
+
 def correct_profile(
     c: Container,
     *,
@@ -222,44 +284,46 @@ def correct_profile(
     email: str | None = None,
     username: str | None = None,
 ) -> Profile:
-    """Art. 16 rectification of name, email or username; audited with field names only."""
-    changes = {
-        k: v
-        for k, v in (
-            ("name", None if name is None else rules.clean_name(name)),
-            ("email", None if email is None else rules.clean_email(email)),
-            ("username", None if username is None else rules.clean_username(username)),
-        )
-        if v is not None
-    }
-    index_key = c.secret("blind_index")
+    """Art. 16 rectification of name, email or username, in a unit of its own."""
+    correction = prepare_correction(c, name=name, email=email, username=username)
     with c.uow() as uow:
-        user = _user(uow, user_id)
-        if not changes:
-            return _profile(uow, user)
+        profile = apply_correction(uow, user_id=user_id, correction=correction)
+        if correction.values:
+            uow.commit()
+        return profile
+
+
+def account_exists(session: Session, user_id: str) -> bool:
+    """Whether the account still exists."""
+    return session.get(User, user_id) is not None
+
+
+def subject_by_email(session: Session, *, index_key: bytes, email: str) -> str | None:
+    """The id of the account whose address is `email` (cleaned), found by its blind index."""
+    bidx = blind_index(index_key, field="email", value=rules.email_key(email))
+    return session.scalar(select(User.id).where(User.email_bidx == bidx))
+
+
+def restricted_since(session: Session, user_id: str) -> datetime | None:
+    """When processing of the account was restricted (Art. 18); None if it is not."""
+    return session.scalar(select(User.restricted_at).where(User.id == user_id))
+
+
+def set_restricted(uow: UnitOfWork, *, user_id: str, since: datetime | None) -> None:
+    """Mark the account restricted since `since` (None lifts it), in the caller's unit."""
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise NotFound("account")
+    user.restricted_at = since
+
+
+def email_on_file(uow: UnitOfWork, user_id: str) -> str | None:
+    """The account's address, in the caller's unit; None when the account or its key is gone."""
+    user = uow.session.get(User, user_id)
+    if user is None:
+        return None
+    try:
         dek = uow.keys.subject_key(user_id)
-        email_bidx, user_bidx = user.email_bidx, user.username_bidx
-        if "email" in changes:
-            email_bidx = blind_index(
-                index_key, field="email", value=rules.email_key(changes["email"])
-            )
-        if "username" in changes:
-            user_bidx = blind_index(
-                index_key, field="username", value=rules.username_key(changes["username"])
-            )
-        _ensure_free(uow, email_bidx=email_bidx, username_bidx=user_bidx, except_id=user_id)
-        user.email_bidx, user.username_bidx = email_bidx, user_bidx
-        for field, value in changes.items():
-            setattr(
-                user, f"{field}_enc", seal_field(dek, subject_id=user_id, field=field, value=value)
-            )
-        user.updated_at = c.clock.now()
-        uow.audit(
-            "account:profile:corrected",
-            actor=actor_for(user_id),
-            subject=user_id,
-            object="fields:" + ",".join(sorted(changes)),
-            purpose="service",
-        )
-        uow.commit()
-        return _profile(uow, user)
+    except KeyUnavailable:
+        return None
+    return open_field(dek, subject_id=user_id, field="email", sealed=user.email_enc)

@@ -1,18 +1,54 @@
-"""Privacy API: preferences (objections) and data-subject requests of the signed-in subject."""
+"""Privacy API: the policy, the subject's objections, data-subject requests and their archives,
+deleting the account, and asking by email for people who cannot sign in.
+
+Opening an emailed link (GET) changes nothing: it shows what would be confirmed and a button
+that POSTs to the same address. Mail scanners and link previews fetch GET links on their own;
+if a GET acted, a scanner could confirm a request (even an erasure) that nobody confirmed. The
+token in the path is the proof: unguessable and single-use, so the form needs no CSRF token,
+since a page on another site cannot post to a link it does not know.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from html import escape
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from minimaker.entrypoints.http import ContainerDep, UserId
-from minimaker.rights import service as rights
-from minimaker.rights import subject_rights
+from minimaker.entrypoints.http import (
+    ClientIp,
+    ContainerDep,
+    UserId,
+    errors_as_page,
+    private_content,
+    wants_html,
+)
+from minimaker.policy import load_policy, policy_text
+from minimaker.rights import archive_content, archives, intake, objection, restriction
+from minimaker.rights import public_intake as public_requests
+from minimaker.rights.read_model import RequestRead
+from minimaker.rights.rules import RequestType
 
-router = APIRouter(prefix="/api/v1/privacy", tags=["privacy"])
+router = APIRouter(prefix="/api/v1")
+privacy = APIRouter(prefix="/privacy", tags=["privacy"])  # joins `router` at the end
+
+_NO_STORE = {"Cache-Control": "no-store"}
+_ARCHIVE_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such request of yours, or it has no archive."},
+    409: {"description": "The request is not completed yet."},
+    410: {"description": "The archive expired and was deleted; make a new request."},
+}
+
+
+class PolicyOut(BaseModel):
+    version: str
+    effective: str
+    text: str
+    purposes: dict[str, Any]
+    categories: dict[str, Any]
 
 
 class Objections(BaseModel):
@@ -37,62 +73,165 @@ class RequestIn(BaseModel):
     details: dict[str, Any] | None = None
 
 
-class EventOut(BaseModel):
-    at: Any
-    from_status: str | None
-    to_status: str
-    note: str | None
+class RequestOut(RequestRead):
+    """A request as its subject reads it: the fields of `read_model.RequestRead`."""
 
 
-class RequestOut(BaseModel):
+class PublicRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    email: str = Field(max_length=254)
+    type: str = Field(max_length=32)
+
+
+class Acknowledgement(BaseModel):
+    status: str
+    message: str
+
+
+class ConfirmedOut(BaseModel):
     id: str
     type: str
     status: str
-    channel: str
-    received_at: Any
     due_at: Any
-    original_due_at: Any
-    extended_months: int
-    extension_reason: str | None
-    completed_at: Any
-    rejection_reason: str | None
-    result_ref: str | None
-    events: list[EventOut]
 
 
-@router.get("/preferences", response_model=PreferencesOut)
+@privacy.get("/policy", response_model=PolicyOut)
+def privacy_policy() -> Any:
+    """The policy in force: its version, its text, and the purposes and categories it names."""
+    policy = load_policy()
+    return {
+        "version": policy.version,
+        "effective": policy.effective,
+        "text": policy_text(),
+        "purposes": {k: v.model_dump() for k, v in policy.purposes.items()},
+        "categories": {k: v.model_dump() for k, v in policy.categories.items()},
+    }
+
+
+@privacy.get("/preferences", response_model=PreferencesOut)
 def get_preferences(c: ContainerDep, user_id: UserId) -> Any:
     """Your objections per purpose (Art. 21), and whether processing is restricted (Art. 18)."""
     return {
-        "objections": subject_rights.get_objections(c, user_id=user_id),
-        "restricted": subject_rights.is_restricted(c, user_id=user_id),
+        "objections": objection.get_objections(c, user_id=user_id),
+        "restricted": restriction.is_restricted(c, user_id=user_id),
     }
 
 
-@router.put("/preferences", response_model=PreferencesOut)
+@privacy.put("/preferences", response_model=PreferencesOut)
 def put_preferences(c: ContainerDep, user_id: UserId, body: Preferences) -> Any:
     """Object to (true) or allow (false) training, marketing and analytics; effective at once."""
     wanted = {k for k, v in body.objections.model_dump().items() if v}
-    objections = subject_rights.set_objections(c, user_id=user_id, objections=wanted)
+    objections = objection.set_objections(c, user_id=user_id, objections=wanted)
     return {
         "objections": objections,
-        "restricted": subject_rights.is_restricted(c, user_id=user_id),
+        "restricted": restriction.is_restricted(c, user_id=user_id),
     }
 
 
-@router.post("/requests", status_code=202, response_model=RequestOut)
+@privacy.post("/requests", status_code=202, response_model=RequestOut)
 def submit_request(c: ContainerDep, user_id: UserId, body: Annotated[RequestIn, Body()]) -> Any:
     """Make a request: access, portability, rectification, erasure, restriction or objection."""
-    return asdict(rights.submit(c, user_id=user_id, type=body.type, details=body.details))
+    return asdict(intake.submit(c, user_id=user_id, type=body.type, details=body.details))
 
 
-@router.get("/requests", response_model=list[RequestOut])
+@privacy.get("/requests", response_model=list[RequestOut])
 def list_requests(c: ContainerDep, user_id: UserId) -> Any:
     """Your requests with their status and legal due dates, newest first."""
-    return [asdict(r) for r in rights.list_for_subject(c, user_id=user_id)]
+    return [asdict(r) for r in intake.list_for_subject(c, user_id=user_id)]
 
 
-@router.get("/requests/{request_id}", response_model=RequestOut)
+@privacy.get("/requests/{request_id}", response_model=RequestOut)
 def get_request(c: ContainerDep, user_id: UserId, request_id: str) -> Any:
     """One of your requests, with its history."""
-    return asdict(rights.get_for_subject(c, user_id=user_id, request_id=request_id))
+    return asdict(intake.get_for_subject(c, user_id=user_id, request_id=request_id))
+
+
+@privacy.get(
+    "/requests/{request_id}/download",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}, **_ARCHIVE_ERRORS},
+)
+def download_archive(c: ContainerDep, user_id: UserId, request_id: str) -> StreamingResponse:
+    """Download the ZIP archive of your completed access or portability request."""
+    archive = archives.open_download(c, user_id=user_id, request_id=request_id)
+    return private_content(
+        archive.chunks, "application/zip", filename=archive.filename, size=archive.size_bytes
+    )
+
+
+@privacy.get("/portability-schema.json")
+def portability_schema(c: ContainerDep) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of data.json in a portability archive."""
+    return archive_content.portability_schema(c.personal_data)
+
+
+@privacy.post("/requests/public", status_code=202, response_model=Acknowledgement)
+def request_by_email(c: ContainerDep, body: PublicRequestIn, ip: ClientIp) -> Any:
+    """Ask without an account; the same answer whether or not the address is registered."""
+    return public_requests.request_by_email(c, email=body.email, type=body.type, client_ip=ip)
+
+
+def _link_error(status: int, message: str) -> Response:
+    # A person follows these links from an email: errors come as a page too, not as JSON.
+    return _html("This link cannot be used", message, status=status)
+
+
+@privacy.get(
+    "/verify/{token}",
+    response_class=HTMLResponse,
+    dependencies=[errors_as_page(_link_error)],
+)
+def confirmation_page(c: ContainerDep, token: str) -> Response:
+    """The page the emailed link opens: what would be confirmed, and a button to confirm it."""
+    pending = public_requests.pending_confirmation(c, token=token)
+    return _html(
+        "Confirm your privacy request",
+        f"Press the button to confirm your {pending.request_type} request. "
+        f"The link works once, until {pending.expires_at:%Y-%m-%d %H:%M} UTC.",
+        form_action=f"/api/v1/privacy/verify/{token}",
+    )
+
+
+@privacy.post(
+    "/verify/{token}",
+    status_code=200,
+    response_model=ConfirmedOut,
+    dependencies=[errors_as_page(_link_error, when=wants_html)],
+)
+def confirm(c: ContainerDep, token: str, request: Request) -> Any:
+    """Confirm the request once: it is verified and queued for fulfilment (JSON or a page)."""
+    done = public_requests.confirm(c, token=token)
+    if not wants_html(request):
+        out = ConfirmedOut(id=done.id, type=done.type, status=done.status, due_at=done.due_at)
+        return JSONResponse(out.model_dump(mode="json"), headers=_NO_STORE)
+    return _html(
+        "Request confirmed",
+        f"Thank you: your {done.type} request {done.id} is confirmed. We answer it by "
+        f"{done.due_at:%Y-%m-%d} at the latest, and email you when it is done.",
+    )
+
+
+@router.delete("/me", status_code=202, response_model=RequestOut, tags=["account"])
+def delete_me(c: ContainerDep, user_id: UserId) -> Any:
+    """Delete your account and all your data: an erasure request, fulfilled in the background."""
+    return asdict(intake.submit(c, user_id=user_id, type=RequestType.ERASURE.value))
+
+
+router.include_router(privacy)
+
+
+def _html(title: str, text: str, *, status: int = 200, form_action: str | None = None) -> Response:
+    form = (
+        f'<form method="post" action="{escape(form_action)}">'
+        '<button type="submit">Confirm my request</button></form>'
+        if form_action
+        else ""
+    )
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{escape(title)} · MiniMaker</title><link rel="stylesheet" href="/static/site.css">'
+        f'</head><body><main id="main" class="narrow"><h1>{escape(title)}</h1>'
+        f"<p>{escape(text)}</p>{form}</main></body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers=_NO_STORE)

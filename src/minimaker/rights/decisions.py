@@ -1,96 +1,41 @@
-"""The staff side of data-subject requests: the queue, the DPO's decisions, the overdue alarm.
+"""The staff side of data-subject requests: the queue, one request, and the DPO's decisions
+(extend, reject, pause, resume) and recording a request on a subject's behalf.
 
 Staff see request metadata and pseudonymous subject ids, never profile data or the request's
-details. Each use case checks the role first (a refusal is audited), then calls the rights
-service, which moves the request and audits it with the staff member as actor in its own
-transaction; the staff event `staff:request:<verb>` follows it.
+details. Each use case checks the role first (a refusal is audited in a unit of its own, by
+`staff.service.permit`); then ONE unit holds the change, its lifecycle event, the rights audit
+`rights:request:<verb>` and the staff audit `staff:request:<verb>`: a decision cannot happen
+unaudited, nor be audited without happening.
 """
 
 from __future__ import annotations
 
-import logging
-import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
+from minimaker.accounts import rules as account_rules
+from minimaker.accounts import service as accounts
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import ValidationFailed
+from minimaker.kernel.errors import NotFound, ValidationFailed
 from minimaker.kernel.ids import is_id
-from minimaker.rights import public_intake
-from minimaker.rights import service as rights
-from minimaker.rights.rules import OPEN, ExtensionRefused, Status
-from minimaker.rights.service import EventRead, RequestRead
+from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.mail import outbox
+from minimaker.rights import events, lifecycle
+from minimaker.rights.intake import checked_details, create_request
+from minimaker.rights.read_model import StaffRequestView, staff_view, staff_views
+from minimaker.rights.rules import (
+    OPEN,
+    ExtensionRefused,
+    Status,
+    parse_type,
+    rejection_reason_required,
+)
 from minimaker.rights.tables import RightsRequest
+from minimaker.staff import events as staff_events
 from minimaker.staff.rules import Action
 from minimaker.staff.service import StaffIdentity, permit
-
-log = logging.getLogger("minimaker.rights")
-
-#: The alarm also names requests due within this many days.
-DUE_SOON_DAYS = 7
-#: The same alarm is repeated at most this often per database (many workers, one tick each).
-REPEAT_ALARM = timedelta(hours=1)
-_DAY = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class StaffRequestView:
-    """A request as staff see it: metadata, the pseudonymous subject id, the deadline."""
-
-    id: str
-    subject_id: str
-    type: str
-    status: str
-    channel: str
-    received_at: datetime
-    due_at: datetime
-    original_due_at: datetime
-    extended_months: int
-    extension_reason: str | None
-    completed_at: datetime | None
-    rejection_reason: str | None
-    overdue: bool
-    days_left: int
-    events: tuple[EventRead, ...]
-
-
-def days_left(due_at: datetime, now: datetime) -> int:
-    """Whole days until the due date, rounded down: 0 is due today, negative is overdue."""
-    return math.floor((due_at - now) / _DAY)
-
-
-def _view(read: RequestRead, subject_id: str, now: datetime) -> StaffRequestView:
-    is_open = Status(read.status) in OPEN
-    return StaffRequestView(
-        id=read.id,
-        subject_id=subject_id,
-        type=read.type,
-        status=read.status,
-        channel=read.channel,
-        received_at=read.received_at,
-        due_at=read.due_at,
-        original_due_at=read.original_due_at,
-        extended_months=read.extended_months,
-        extension_reason=read.extension_reason,
-        completed_at=read.completed_at,
-        rejection_reason=read.rejection_reason,
-        overdue=is_open and now > read.due_at,
-        days_left=days_left(read.due_at, now),
-        events=read.events,
-    )
-
-
-def _status(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return Status(value).value
-    except ValueError:
-        allowed = ", ".join(s.value for s in Status)
-        raise ValidationFailed("status", f"must be one of {allowed}") from None
 
 
 def queue(
@@ -105,31 +50,51 @@ def queue(
     permit(c, staff, Action.VIEW_QUEUE)
     if due_within_days is not None and not 0 <= due_within_days <= 366:
         raise ValidationFailed("due_within_days", "must be between 0 and 366")
-    reads = rights.staff_queue(
-        c, overdue=overdue, due_within_days=due_within_days, status=_status(status)
-    )
+    query = _queue_query(c.clock.now(), overdue, due_within_days, _status(status))
     with c.uow() as uow:
-        ids = [r.id for r in reads]
-        pairs = uow.session.execute(
-            select(RightsRequest.id, RightsRequest.subject_id).where(RightsRequest.id.in_(ids))
-        )
-        subjects = {request_id: subject_id for request_id, subject_id in pairs}
+        views = staff_views(uow, uow.session.scalars(query).all())
         # One entry per view, not per listed subject: the listing shows ids and dates only.
-        uow.audit(
-            "staff:queue:viewed",
-            actor=staff.actor,
-            object=f"requests:{len(ids)}",
-            purpose="service",
-        )
+        uow.audit(staff_events.QUEUE_VIEWED, actor=staff.actor, object=f"requests:{len(views)}")
         uow.commit()
-    now = c.clock.now()
-    return [_view(r, subjects[r.id], now) for r in reads if r.id in subjects]
+    return views
+
+
+def _queue_query(
+    now: datetime, overdue: bool, due_within_days: int | None, status: str | None
+) -> Select[RightsRequest]:
+    query = select(RightsRequest).order_by(RightsRequest.due_at)
+    if status is not None:
+        query = query.where(RightsRequest.status == status)
+    else:
+        query = query.where(RightsRequest.status.in_([s.value for s in OPEN]))
+    if overdue:
+        query = query.where(RightsRequest.due_at < now)
+    if due_within_days is not None:
+        query = query.where(
+            RightsRequest.due_at >= now,
+            RightsRequest.due_at <= now + timedelta(days=due_within_days),
+        )
+    return query
+
+
+def _status(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return Status(value).value
+    except ValueError:
+        allowed = ", ".join(s.value for s in Status)
+        raise ValidationFailed("status", f"must be one of {allowed}") from None
 
 
 def get_request(c: Container, staff: StaffIdentity, *, request_id: str) -> StaffRequestView:
     """One request with its history; the view is audited against its subject."""
     permit(c, staff, Action.VIEW_REQUEST)
-    return _after(c, staff, rights.get_any(c, request_id=request_id), "viewed")
+    with c.uow() as uow:
+        row = lifecycle.find(uow, request_id)
+        _audit_staff(uow, staff, row, "viewed")
+        uow.commit()
+        return staff_view(uow, row)
 
 
 def extend(
@@ -137,19 +102,45 @@ def extend(
 ) -> StaffRequestView:
     """Art. 12(3): extend once by one or two months; the subject is told the reason."""
     permit(c, staff, Action.EXTEND_REQUEST, object=_ref(request_id))
-    current = rights.get_any(c, request_id=request_id)
-    if Status(current.status) not in OPEN:
+    with c.uow() as uow:
+        row = lifecycle.find(uow, request_id)
+        _extend(uow, row, actor=staff.actor, months=months, reason=reason)
+        _audit_staff(uow, staff, row, "extended")
+        uow.commit()
+        return staff_view(uow, row)
+
+
+def _extend(uow: UnitOfWork, row: RightsRequest, *, actor: str, months: int, reason: str) -> None:
+    if Status(row.status) not in OPEN:
         # A closed request has no deadline left to extend (and its subject was told why).
-        raise ExtensionRefused(f"the request is already {current.status}")
-    read = rights.extend(c, actor=staff.actor, request_id=request_id, months=months, reason=reason)
-    return _after(c, staff, read, "extended")
+        raise ExtensionRefused(f"the request is already {row.status}")
+    deadline = lifecycle.deadline_of(row).extend(months, now=uow.c.clock.now(), reason=reason)
+    row.due_at, row.extended_months = deadline.due_at, deadline.extended_months
+    row.extension_reason = reason.strip()
+    lifecycle.log_event(uow, row, row.status, f"extended by {months} month(s)")
+    lifecycle.audit(uow, row, events.REQUEST_EXTENDED, actor=actor)
+    outbox.queue_to_subject(
+        uow,
+        subject_id=row.subject_id,
+        kind="request_extended",
+        subject="Your privacy request needs more time",
+        body=(
+            f"We need more time to answer your {row.type} request {row.id}. "
+            f"It is now due by {row.due_at:%Y-%m-%d}. The reason: {row.extension_reason}"
+        ),
+    )
 
 
 def reject(c: Container, staff: StaffIdentity, *, request_id: str, reason: str) -> StaffRequestView:
     """Art. 12(5): refuse with a justification; the subject is told of the right to complain."""
     permit(c, staff, Action.REJECT_REQUEST, object=_ref(request_id))
-    read = rights.reject(c, actor=staff.actor, request_id=request_id, reason=reason)
-    return _after(c, staff, read, "rejected")
+    justification = rejection_reason_required(reason)
+    with c.uow() as uow:
+        row = lifecycle.find(uow, request_id)
+        lifecycle.refuse(uow, row, actor=staff.actor, justification=justification)
+        _audit_staff(uow, staff, row, "rejected")
+        uow.commit()
+        return staff_view(uow, row)
 
 
 def pause(c: Container, staff: StaffIdentity, *, request_id: str, note: str) -> StaffRequestView:
@@ -157,15 +148,32 @@ def pause(c: Container, staff: StaffIdentity, *, request_id: str, note: str) -> 
     permit(c, staff, Action.PAUSE_REQUEST, object=_ref(request_id))
     if not note.strip():
         raise ValidationFailed("note", "say what the subject is asked for")
-    read = rights.pause(c, actor=staff.actor, request_id=request_id, note=note.strip())
-    return _after(c, staff, read, "paused")
+    with c.uow() as uow:
+        row = lifecycle.find(uow, request_id)
+        row.paused_at = c.clock.now()
+        lifecycle.move(uow, row, Status.PAUSED, actor=staff.actor, note=note.strip()[:255])
+        _audit_staff(uow, staff, row, "paused")
+        uow.commit()
+        return staff_view(uow, row)
 
 
 def resume(c: Container, staff: StaffIdentity, *, request_id: str) -> StaffRequestView:
     """The subject answered: the clock runs again and fulfilment is queued anew."""
     permit(c, staff, Action.RESUME_REQUEST, object=_ref(request_id))
-    read = rights.resume(c, actor=staff.actor, request_id=request_id)
-    return _after(c, staff, read, "resumed")
+    with c.uow() as uow:
+        row = lifecycle.find(uow, request_id)
+        if row.status != Status.PAUSED.value or row.paused_at is None:
+            raise ValidationFailed("status", "the request is not paused")
+        # The time spent waiting on the subject does not count against the deadline.
+        deadline = lifecycle.deadline_of(row).paused(c.clock.now() - row.paused_at)
+        row.due_at, row.original_due_at = deadline.due_at, deadline.original_due_at
+        row.paused_seconds = int(deadline.paused_for.total_seconds())
+        row.paused_at = None
+        # Back to where fulfilment starts again: a verified request is queued anew.
+        lifecycle.mark_verified(uow, row, actor=staff.actor)
+        _audit_staff(uow, staff, row, "resumed")
+        uow.commit()
+        return staff_view(uow, row)
 
 
 def record(
@@ -176,12 +184,29 @@ def record(
     type: str,
     details: dict[str, Any] | None = None,
 ) -> StaffRequestView:
-    """Record a request received by email or post on the subject's behalf."""
+    """Record a request received by email or post, for a subject whose identity staff checked."""
     permit(c, staff, Action.RECORD_REQUEST)
-    read = public_intake.record_on_behalf(
-        c, staff_id=staff.id, email=email, type=type, details=details
-    )
-    return _after(c, staff, read, "recorded")
+    kind = parse_type(type)
+    address = account_rules.clean_email(email)
+    checked = checked_details(details)
+    index_key = c.secret("blind_index")
+    with c.uow() as uow:
+        subject_id = accounts.subject_by_email(uow.session, index_key=index_key, email=address)
+        if subject_id is None:
+            raise NotFound("subject")
+        row = create_request(
+            uow,
+            subject_id=subject_id,
+            type=kind,
+            details=checked,
+            channel="staff",
+            actor=staff.actor,
+            verified=True,
+            recorded_by=staff.id,
+        )
+        _audit_staff(uow, staff, row, "recorded")
+        uow.commit()
+        return staff_view(uow, row)
 
 
 def _ref(request_id: str) -> str:
@@ -189,52 +214,6 @@ def _ref(request_id: str) -> str:
     return f"request:{request_id}" if is_id(request_id) else "request:malformed"
 
 
-def _after(c: Container, staff: StaffIdentity, read: RequestRead, verb: str) -> StaffRequestView:
-    """Audit `staff:request:<verb>` against the request's subject; the staff view of it."""
-    with c.uow() as uow:
-        subject_id = uow.session.scalar(
-            select(RightsRequest.subject_id).where(RightsRequest.id == read.id)
-        )
-        uow.audit(
-            f"staff:request:{verb}",
-            actor=staff.actor,
-            subject=subject_id,
-            object=f"request:{read.id}:{read.type}",
-            purpose="service",
-        )
-        uow.commit()
-    return _view(read, subject_id or "", c.clock.now())
-
-
-_last_alarm: dict[str, tuple[frozenset[str], datetime]] = {}
-
-
-def alert_overdue(c: Container) -> int:
-    """Warn (ids only) about overdue open requests and those due soon; returns the overdue count."""
-    now = c.clock.now()
-    with c.uow(write=False) as uow:
-        rows = uow.session.execute(
-            select(RightsRequest.id, RightsRequest.due_at)
-            .where(
-                RightsRequest.status.in_([s.value for s in OPEN]),
-                RightsRequest.due_at <= now + timedelta(days=DUE_SOON_DAYS),
-            )
-            .order_by(RightsRequest.due_at)
-        ).all()
-    overdue = [r.id for r in rows if r.due_at < now]
-    soon = [r.id for r in rows if r.due_at >= now]
-    key = c.settings.resolved_database_url()
-    seen = frozenset(overdue) | frozenset(soon)
-    previous = _last_alarm.get(key)
-    if seen and (previous is None or previous[0] != seen or now - previous[1] >= REPEAT_ALARM):
-        _last_alarm[key] = (seen, now)
-        if overdue:
-            log.warning("%d data-subject request(s) OVERDUE: %s", len(overdue), ", ".join(overdue))
-        if soon:
-            log.warning(
-                "%d data-subject request(s) due within %d days: %s",
-                len(soon),
-                DUE_SOON_DAYS,
-                ", ".join(soon),
-            )
-    return len(overdue)
+def _audit_staff(uow: UnitOfWork, staff: StaffIdentity, row: RightsRequest, verb: str) -> None:
+    """`staff:request:<verb>` against the request's subject, in the decision's own unit."""
+    lifecycle.audit(uow, row, staff_events.REQUEST[verb], actor=staff.actor)

@@ -1,7 +1,7 @@
 """The privacy centre at /privacy: see what is held, fix it, take it away, stop it, delete it.
 
 Every right is a form here (GDPR Art. 12(2): make exercising them easy), and every form calls
-the same services as the privacy API: requests go through `rights.submit`, so each one gets
+the same services as the privacy API: requests go through `intake.submit`, so each one gets
 its legal due date, its history and its audit trail.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import StreamingResponse
 
 from minimaker.accounts import rules
 from minimaker.accounts import service as accounts
+from minimaker.entrypoints.http import private_content
 from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
 from minimaker.entrypoints.page_shell.session import (
     CheckedForm,
@@ -25,9 +25,9 @@ from minimaker.entrypoints.page_shell.session import (
 from minimaker.kernel.errors import AlreadyTaken, ValidationFailed
 from minimaker.kernel.purposes import OBJECTABLE
 from minimaker.policy import load_policy
-from minimaker.rights import archives, holdings, subject_rights
-from minimaker.rights import service as rights
-from minimaker.rights.service import RequestRead
+from minimaker.rights import archives, holdings, intake, objection
+from minimaker.rights.read_model import RequestRead
+from minimaker.rights.restriction import is_restricted
 
 router = APIRouter(prefix="/privacy", include_in_schema=False)
 
@@ -71,7 +71,7 @@ def _centre(
     typed: dict[str, str] | None = None,
 ) -> Response:
     profile = accounts.get_profile(v.c, user_id=user_id)
-    requests = rights.list_for_subject(v.c, user_id=user_id)
+    requests = intake.list_for_subject(v.c, user_id=user_id)
     policy = load_policy()
     return render(
         v,
@@ -84,8 +84,8 @@ def _centre(
         categories=policy.categories,
         purposes=policy.purposes,
         controller=policy.controller,
-        objections=subject_rights.get_objections(v.c, user_id=user_id),
-        restricted=subject_rights.is_restricted(v.c, user_id=user_id),
+        objections=objection.get_objections(v.c, user_id=user_id),
+        restricted=is_restricted(v.c, user_id=user_id),
         requests=requests,
         downloads={r.id for r in requests if _downloadable(r)},
         profile_error=profile_error,
@@ -99,7 +99,7 @@ def request_archive(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Respon
     kind = text_field(form, "type")
     if kind not in _ARCHIVE_TYPES:
         raise ValidationFailed("type", "must be access or portability")
-    rights.submit(v.c, user_id=user_id, type=kind)
+    intake.submit(v.c, user_id=user_id, type=kind)
     return see_other(f"/privacy?done={kind}")
 
 
@@ -120,7 +120,7 @@ def correct_profile(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Respon
 def set_objections(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
     """Object to training, marketing or analytics (Art. 21); a cleared box withdraws it."""
     wanted = {purpose for purpose in OBJECTABLE if form.get(purpose) is not None}
-    subject_rights.set_objections(v.c, user_id=user_id, objections=wanted)
+    objection.set_objections(v.c, user_id=user_id, objections=wanted)
     return see_other("/privacy?done=objections")
 
 
@@ -130,7 +130,7 @@ def restriction(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
     action = text_field(form, "action")
     if action not in ("restrict", "lift"):
         raise ValidationFailed("action", "must be restrict or lift")
-    rights.submit(v.c, user_id=user_id, type="restriction", details={"action": action})
+    intake.submit(v.c, user_id=user_id, type="restriction", details={"action": action})
     return see_other(f"/privacy?done={action}")
 
 
@@ -155,14 +155,14 @@ def delete_account(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Respons
             username=profile.username,
             error="type your username exactly to confirm; nothing was deleted",
         )
-    rights.submit(v.c, user_id=user_id, type="erasure")
+    intake.submit(v.c, user_id=user_id, type="erasure")
     return see_other("/privacy?done=erasure")
 
 
 @router.get("/requests/{request_id}")
 def request_page(request_id: str, v: VisitorDep, user_id: UserId) -> Response:
     """One of your requests, with its due date and history."""
-    request = rights.get_for_subject(v.c, user_id=user_id, request_id=request_id)
+    request = intake.get_for_subject(v.c, user_id=user_id, request_id=request_id)
     return render(
         v,
         "privacy_request.html",
@@ -176,13 +176,8 @@ def request_page(request_id: str, v: VisitorDep, user_id: UserId) -> Response:
 def download(request_id: str, v: VisitorDep, user_id: UserId) -> Response:
     """The archive of one of your completed access or portability requests."""
     # Ownership first, through the rights service: another subject's id is simply not found.
-    rights.get_for_subject(v.c, user_id=user_id, request_id=request_id)
+    intake.get_for_subject(v.c, user_id=user_id, request_id=request_id)
     archive = archives.open_download(v.c, user_id=user_id, request_id=request_id)
-    headers = {
-        # Personal data: never in a shared cache, never sniffed into another type.
-        "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f'attachment; filename="{archive.filename}"',
-        "Content-Length": str(archive.size_bytes),
-    }
-    return StreamingResponse(archive.chunks, media_type="application/zip", headers=headers)
+    return private_content(
+        archive.chunks, "application/zip", filename=archive.filename, size=archive.size_bytes
+    )

@@ -5,18 +5,18 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from minimaker.accounts.tables import User
+from minimaker.accounts.service import restricted_since
+from minimaker.kernel.errors import ProcessingRefused
 from minimaker.kernel.purposes import Activity, check
 from minimaker.rights.tables import Objection
 
 
 def subject_state(session: Session, subject_id: str) -> tuple[bool, frozenset[str]]:
     """Whether the subject is restricted, and the purposes they object to."""
-    restricted_at = session.scalar(select(User.restricted_at).where(User.id == subject_id))
     objections = frozenset(
         session.scalars(select(Objection.purpose).where(Objection.subject_id == subject_id))
     )
-    return restricted_at is not None, objections
+    return restricted_since(session, subject_id) is not None, objections
 
 
 def ensure_allowed(session: Session, subject_id: str, activity: Activity) -> str:
@@ -30,6 +30,6 @@ def allowed(session: Session, subject_id: str, activity: Activity) -> bool:
     restricted, objections = subject_state(session, subject_id)
     try:
         check(activity, restricted=restricted, objections=objections)
-    except Exception:
+    except ProcessingRefused:
         return False
     return True

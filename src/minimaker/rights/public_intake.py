@@ -2,7 +2,8 @@
 
 Anyone may ask on behalf of an address; only whoever controls the address on file can make
 the request go ahead, by opening a single-use link we email there. The answer never tells
-whether an address is registered, and takes about as long either way.
+whether an address is registered, and takes about as long either way. Requests nobody
+confirmed are closed by the `close_unconfirmed` duty in `deadlines.py`.
 """
 
 from __future__ import annotations
@@ -13,19 +14,20 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from minimaker.accounts import rules
-from minimaker.accounts.service import check_throttle
-from minimaker.accounts.tables import LoginFailure, User
+from minimaker.accounts import service as accounts
 from minimaker.adapters.crypto.fields import blind_index
+from minimaker.kernel.actors import SYSTEM_EMAIL_INTAKE, Actor
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import MiniMakerError, NotFound, ValidationFailed
+from minimaker.kernel.errors import MiniMakerError, NotFound, TooManyAttempts, ValidationFailed
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import outbox
-from minimaker.rights import service as rights
+from minimaker.rights import lifecycle
+from minimaker.rights.intake import create_request
+from minimaker.rights.read_model import RequestRead, request_read
 from minimaker.rights.rules import RequestType, parse_type
 from minimaker.rights.tables import RightsRequest, VerificationToken
 
@@ -38,7 +40,6 @@ ACKNOWLEDGEMENT = {
 #: (a request, a token, a sealed email) cannot be told apart by timing from the lookup alone.
 MIN_DURATION_S = 0.25
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 random bits
-_INTAKE_ACTOR = "system:email-intake"
 
 
 class VerificationLinkGone(MiniMakerError):
@@ -93,11 +94,13 @@ def _take_request(c: Container, *, address: str, kind: RequestType, client_ip: s
     ]
     now = c.clock.now()
     with c.uow() as uow:
-        check_throttle(c, uow, throttle, now)
-        for key in throttle:
-            uow.session.add(LoginFailure(key=key, at=now))
-        bidx = blind_index(index_key, field="email", value=email_key)
-        user_id = uow.session.scalar(select(User.id).where(User.email_bidx == bidx))
+        wait = accounts.throttle_wait(c, uow, throttle, now)
+        if wait is not None:
+            uow.commit()  # keep the pruning of expired counters; the refusal adds nothing
+            raise TooManyAttempts(wait)
+        # Every ask counts, registered or not: the counters cannot tell the two apart.
+        accounts.record_failures(uow, throttle, now)
+        user_id = accounts.subject_by_email(uow.session, index_key=index_key, email=address)
         if user_id is not None:
             _open_unverified(uow, subject_id=user_id, kind=kind)
         uow.commit()
@@ -105,13 +108,13 @@ def _take_request(c: Container, *, address: str, kind: RequestType, client_ip: s
 
 def _open_unverified(uow: UnitOfWork, *, subject_id: str, kind: RequestType) -> None:
     """A received (unverified) request, its token's hash, and the link to the address on file."""
-    row = rights.create_request(
+    row = create_request(
         uow,
         subject_id=subject_id,
         type=kind,
         details=None,
         channel="email",
-        actor=_INTAKE_ACTOR,
+        actor=SYSTEM_EMAIL_INTAKE,
         verified=False,
     )
     token = secrets.token_urlsafe(32)
@@ -166,7 +169,7 @@ def pending_confirmation(c: Container, *, token: str) -> PendingConfirmation:
         return PendingConfirmation(request_type=request.type, expires_at=row.expires_at)
 
 
-def confirm(c: Container, *, token: str) -> rights.RequestRead:
+def confirm(c: Container, *, token: str) -> RequestRead:
     """Use the link once: the request is verified and queued for fulfilment."""
     with c.uow() as uow:
         row = _token_row(uow, token)
@@ -184,67 +187,6 @@ def confirm(c: Container, *, token: str) -> rights.RequestRead:
         if request is None:
             raise NotFound("confirmation link")
         # Control of the address on file is the subject's proof of identity (Art. 12(6)).
-        rights.mark_verified(uow, request, actor=f"subject:{request.subject_id}")
+        lifecycle.mark_verified(uow, request, actor=Actor.subject(request.subject_id))
         uow.commit()
-        request_id = request.id
-    return rights.get_any(c, request_id=request_id)
-
-
-def record_on_behalf(
-    c: Container,
-    *,
-    staff_id: str,
-    email: str,
-    type: object,
-    details: dict[str, Any] | None = None,
-) -> rights.RequestRead:
-    """A request received by email or post, recorded by staff who verified the identity."""
-    kind = parse_type(type)
-    address = rules.clean_email(email)
-    if details is not None and not isinstance(details, dict):
-        raise ValidationFailed("details", "must be an object")
-    index_key = c.secret("blind_index")
-    bidx = blind_index(index_key, field="email", value=rules.email_key(address))
-    with c.uow() as uow:
-        subject_id = uow.session.scalar(select(User.id).where(User.email_bidx == bidx))
-        if subject_id is None:
-            raise NotFound("subject")
-        row = rights.create_request(
-            uow,
-            subject_id=subject_id,
-            type=kind,
-            details=details,
-            channel="staff",
-            actor=f"staff:{staff_id}",
-            verified=True,
-            recorded_by=staff_id,
-        )
-        uow.commit()
-        request_id = row.id
-    return rights.get_any(c, request_id=request_id)
-
-
-UNCONFIRMED_REASON = (
-    "Nobody confirmed this request by the emailed link before it expired, so we could not "
-    "verify that it came from the account holder (Art. 12(6) GDPR). You can ask again at any time."
-)
-
-
-def close_unconfirmed(c: Container) -> int:
-    """Close emailed requests whose every confirmation link expired unused (told to the subject)."""
-    now = c.clock.now()
-    with c.uow(write=False) as uow:
-        live = select(VerificationToken.request_id).where(
-            (VerificationToken.expires_at > now) | VerificationToken.used_at.is_not(None)
-        )
-        stale = uow.session.scalars(
-            select(RightsRequest.id)
-            .join(VerificationToken, VerificationToken.request_id == RightsRequest.id)
-            .where(RightsRequest.status == "received", RightsRequest.channel == "email")
-            .where(RightsRequest.id.not_in(live))
-            .distinct()
-            .limit(500)
-        ).all()
-    for request_id in stale:
-        rights.reject(c, actor="system:intake", request_id=request_id, reason=UNCONFIRMED_REASON)
-    return len(stale)
+        return request_read(uow, request)

@@ -7,9 +7,11 @@ import uuid
 
 from sqlalchemy import select
 
+from minimaker.kernel.actors import SYSTEM_RIGHTS
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import outbox
 from minimaker.policy import load_policy
+from minimaker.rights import events
 from minimaker.rights.tables import Disclosure
 
 
@@ -64,11 +66,10 @@ def notify_recipients(uow: UnitOfWork, *, subject_id: str, what: str) -> list[st
             ),
         )
         uow.audit(
-            "rights:recipient:notified",
-            actor="system:rights",
+            events.RECIPIENT_NOTIFIED,
+            actor=SYSTEM_RIGHTS,
             subject=subject_id,
             object=f"recipient:{recipient}:{what}",
-            purpose="service",
         )
         told.append(recipient)
     return told

@@ -15,10 +15,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from minimaker.accounts import passwords, rules
-from minimaker.accounts.service import IssuedToken, check_throttle
-from minimaker.accounts.tables import LoginFailure
+from minimaker.accounts.service import (
+    IssuedToken,
+    forget_failures,
+    record_failures,
+    throttle_wait,
+)
 from minimaker.adapters import tokens
 from minimaker.adapters.crypto.fields import blind_index
+from minimaker.kernel.actors import SYSTEM_AUTH, SYSTEM_CLI, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import (
     AlreadyTaken,
@@ -26,9 +31,11 @@ from minimaker.kernel.errors import (
     InvalidCredentials,
     NotAuthenticated,
     NotFound,
+    TooManyAttempts,
 )
 from minimaker.kernel.ids import is_id
 from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.staff import events
 from minimaker.staff.rules import Action, StaffForbidden, allows, parse_role
 from minimaker.staff.tables import StaffMember, StaffSession
 
@@ -69,20 +76,16 @@ def permit(
     if allows(staff.role, action):
         return
     with c.uow() as uow:
-        uow.audit(
-            "staff:access:denied",
-            actor=staff.actor,
-            object=(object or f"action:{action.value}")[:128],
-            purpose="security",
-        )
+        refused = (object or f"action:{action.value}")[:128]
+        uow.audit(events.ACCESS_DENIED, actor=staff.actor, object=refused)
         uow.commit()
     raise StaffForbidden(staff.role, action.value)
 
 
-def _operator(c: Container, by: StaffIdentity | None) -> str:
+def _operator(c: Container, by: StaffIdentity | None) -> Actor | str:
     # None is the operator at the command line, who holds the database itself.
     if by is None:
-        return "system:cli"
+        return SYSTEM_CLI
     permit(c, by, Action.MANAGE_STAFF)
     return by.actor
 
@@ -108,12 +111,7 @@ def create_staff(
             disabled_at=None,
         )
         uow.session.add(row)
-        uow.audit(
-            "staff:member:created",
-            actor=actor,
-            object=f"staff:{row.id}:{kind.value}",
-            purpose="security",
-        )
+        uow.audit(events.MEMBER_CREATED, actor=actor, object=f"staff:{row.id}:{kind.value}")
         uow.commit()
         return _read(row)
 
@@ -138,9 +136,7 @@ def disable_staff(c: Container, *, by: StaffIdentity | None, staff_id: str) -> S
         if row.disabled_at is None:
             row.disabled_at = c.clock.now()
         uow.session.execute(delete(StaffSession).where(StaffSession.staff_id == staff_id))
-        uow.audit(
-            "staff:member:disabled", actor=actor, object=f"staff:{staff_id}", purpose="security"
-        )
+        uow.audit(events.MEMBER_DISABLED, actor=actor, object=f"staff:{staff_id}")
         uow.commit()
         return _read(row)
 
@@ -156,24 +152,22 @@ def login(c: Container, *, username: str, password: str, client_ip: str) -> Issu
         blind_index(index_key, field="staff-throttle-ip", value=client_ip),
     ]
     with c.uow() as uow:
-        check_throttle(c, uow, throttle, now)
+        wait = throttle_wait(c, uow, throttle, now)
+        if wait is not None:
+            uow.commit()  # keep the pruning of expired counters; the refusal adds nothing
+            raise TooManyAttempts(wait)
         row = uow.session.scalar(select(StaffMember).where(StaffMember.username == name))
         stored = row.password_hash if row is not None and row.disabled_at is None else None
         if not passwords.password_ok(c.settings, stored, password):
-            for key in throttle:
-                uow.session.add(LoginFailure(key=key, at=now))
-            uow.audit(
-                "staff:login:failed",
-                actor="system:auth",
-                object=f"staff:{row.id}" if row else None,
-                purpose="security",
-            )
+            record_failures(uow, throttle, now)
+            who = f"staff:{row.id}" if row else None
+            uow.audit(events.LOGIN_FAILED, actor=SYSTEM_AUTH, object=who)
             uow.commit()
             raise InvalidCredentials()
         assert row is not None
-        uow.session.execute(delete(LoginFailure).where(LoginFailure.key == throttle[0]))
+        forget_failures(uow, throttle[0])
         issued = _open_session(c, uow, row.id, now, token_key)
-        uow.audit("staff:session:created", actor=f"staff:{row.id}", purpose="security")
+        uow.audit(events.SESSION_CREATED, actor=Actor.staff(row.id))
         uow.commit()
     return issued
 
@@ -219,5 +213,5 @@ def logout(c: Container, *, staff: StaffIdentity, token: str) -> None:
         uow.session.execute(
             delete(StaffSession).where(StaffSession.id == sid, StaffSession.staff_id == staff.id)
         )
-        uow.audit("staff:session:ended", actor=staff.actor, purpose="security")
+        uow.audit(events.SESSION_ENDED, actor=staff.actor)
         uow.commit()

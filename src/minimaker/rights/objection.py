@@ -1,0 +1,74 @@
+"""Objection (Art. 21): per purpose (training, marketing, analytics), effective for every
+processing at once — `processing.py` reads the objections before each use of the data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from minimaker.accounts import service as accounts
+from minimaker.kernel.actors import Actor
+from minimaker.kernel.audit import AuditTag
+from minimaker.kernel.container import Container
+from minimaker.kernel.errors import NotFound, ValidationFailed
+from minimaker.kernel.purposes import OBJECTABLE
+from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.rights import events
+from minimaker.rights.fulfil import Work
+from minimaker.rights.tables import Objection
+
+
+def object_to(c: Container, work: Work) -> str | None:
+    """Fulfiller: record objections to the named purposes (all objectable ones by default)."""
+    purposes = work.details.get("purposes", list(OBJECTABLE))
+    set_objections(c, user_id=work.subject_id, objections=_purposes(purposes), replace=False)
+    return None
+
+
+def _purposes(value: Any) -> set[str]:
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise ValidationFailed("purposes", "must be a list of purposes")
+    unknown = set(value) - set(OBJECTABLE)
+    if unknown:
+        raise ValidationFailed("purposes", "each must be one of " + ", ".join(OBJECTABLE))
+    return set(value)
+
+
+def get_objections(c: Container, *, user_id: str) -> dict[str, bool]:
+    """Each objectable purpose -> whether the subject objects to it."""
+    with c.uow(write=False) as uow:
+        objected = _objected(uow, user_id)
+    return {p: p in objected for p in OBJECTABLE}
+
+
+def set_objections(
+    c: Container, *, user_id: str, objections: set[str], replace: bool = True
+) -> dict[str, bool]:
+    """Object to (or, with replace, withdraw from) purposes; audited per change."""
+    with c.uow() as uow:
+        if not accounts.account_exists(uow.session, user_id):
+            raise NotFound("account")
+        current = _objected(uow, user_id)
+        wanted = objections if replace else current | objections
+        for purpose in sorted(wanted - current):
+            uow.session.add(Objection(subject_id=user_id, purpose=purpose, since=c.clock.now()))
+            _audit(uow, user_id, purpose, events.OBJECTION_RECORDED)
+        for purpose in sorted(current - wanted):
+            uow.session.execute(
+                delete(Objection).where(
+                    Objection.subject_id == user_id, Objection.purpose == purpose
+                )
+            )
+            _audit(uow, user_id, purpose, events.OBJECTION_WITHDRAWN)
+        uow.commit()
+    return {p: p in wanted for p in OBJECTABLE}
+
+
+def _objected(uow: UnitOfWork, user_id: str) -> set[str]:
+    query = select(Objection.purpose).where(Objection.subject_id == user_id)
+    return set(uow.session.scalars(query))
+
+
+def _audit(uow: UnitOfWork, user_id: str, purpose: str, tag: AuditTag) -> None:
+    uow.audit(tag, actor=Actor.subject(user_id), subject=user_id, object=f"purpose:{purpose}")
