@@ -1,48 +1,54 @@
-"""The ASGI application: API, web pages, error handling, and the embedded worker."""
+"""The ASGI application: every feature's API and pages, one error renderer, the middleware,
+and the embedded worker. The one place that knows every feature's delivery."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 
+from minimaker.accounts import api as accounts_api
+from minimaker.accounts import pages as accounts_pages
+from minimaker.accounts import service as accounts
 from minimaker.entrypoints import errors
-from minimaker.entrypoints.middleware import BodySizeLimit
-from minimaker.entrypoints.routes import router
+from minimaker.entrypoints.http import Authenticate, TokenKind
+from minimaker.entrypoints.middleware import BodySizeLimit, SecurityHeaders
+from minimaker.entrypoints.page_shell.render import STATIC
+from minimaker.entrypoints.worker import Worker
+from minimaker.generation import api as generation_api
+from minimaker.generation import pages as generation_pages
 from minimaker.kernel.container import Container
+from minimaker.rights import api as rights_api
+from minimaker.rights import pages as rights_pages
+from minimaker.staff import api as staff_api
+from minimaker.staff import pages as staff_pages
+from minimaker.staff import service as staff
+from minimaker.uploads import api as uploads_api
 
 log = logging.getLogger("minimaker")
 
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (
-        b"content-security-policy",
-        b"default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
-        b"script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-    ),
-]
-
-
-class SecurityHeaders:
-    """Headers every response carries: no sniffing, no framing, no referrer, strict CSP."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: dict) -> None:  # type: ignore[type-arg]
-            if message["type"] == "http.response.start":
-                names = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in _SECURITY_HEADERS if k not in names]
-                message["headers"] = list(message.get("headers", [])) + extra
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+#: The v1 API, feature by feature, then the pages (none of which is under /api/).
+ROUTERS: tuple[APIRouter, ...] = (
+    accounts_api.router,
+    uploads_api.router,
+    generation_api.router,
+    rights_api.router,
+    staff_api.router,
+    accounts_pages.router,
+    generation_pages.router,
+    rights_pages.router,
+    staff_pages.router,
+)
+#: Which service says who a token of each kind stands for (http.authenticate asks it).
+AUTHENTICATORS: Mapping[TokenKind, Authenticate] = {
+    "user": accounts.authenticate,
+    "staff": staff.authenticate,
+}
+# Multipart framing adds a little to the file itself; allow it, refuse anything beyond.
+_FRAMING_BYTES = 64 * 1024
 
 
 def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
@@ -51,11 +57,8 @@ def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        embedded = None
-        if run_worker:
-            from minimaker.entrypoints.worker import Worker
-
-            embedded = Worker(c)
+        embedded = Worker(c) if run_worker else None
+        if embedded is not None:
             embedded.start_thread()
             log.info("embedded worker started")
         try:
@@ -74,26 +77,11 @@ def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.container = c
+    app.state.authenticators = AUTHENTICATORS
     errors.install(app)
-    app.include_router(router)
-    from minimaker.rights import api as privacy
-    from minimaker.staff import api as admin
-
-    app.include_router(privacy.router)
-    from minimaker.rights import archive_api as archives
-
-    app.include_router(archives.router)
-    from minimaker.rights import public_api as public
-
-    app.include_router(public.router)
-    from minimaker.rights import account_api as account
-
-    app.include_router(account.router)
-    app.include_router(admin.router)
-    from minimaker.entrypoints.page_shell import pages
-
-    pages.install(app)
-    # Multipart framing adds a little to the file itself; allow it, refuse anything beyond.
-    app.add_middleware(BodySizeLimit, limit=c.settings.max_upload_bytes + 64 * 1024)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodySizeLimit, limit=c.settings.max_upload_bytes + _FRAMING_BYTES)
     app.add_middleware(SecurityHeaders)
     return app

@@ -1,57 +1,156 @@
-"""One table maps every MiniMaker error to its HTTP answer; one handler renders them."""
+"""The one error renderer: every error met while answering a request becomes its answer here.
+
+Each MiniMakerError carries its HTTP status (`MiniMakerError.status`, datasette's way), so no
+status table has to be kept in step with the error tree. This module adds the rest of the
+answer, in one place: `answer` maps each kind of error (ours, a malformed request, an unknown
+route) to its status, code, safe message and headers (Retry-After); `respond` gives it the
+form the request takes — JSON under /api/ (with WWW-Authenticate on a 401), an HTML page
+elsewhere, the sign-in page when a page's session has ended, or the page a route declared
+for its errors (`http.errors_as_page`: the emailed links under /api/v1/privacy/verify). The
+body-size limit and the sign-in forms take their answers from here too.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from minimaker.kernel.errors import IntegrityError, MiniMakerError, TooManyAttempts
+from minimaker.entrypoints.http import declared_error_page
+from minimaker.entrypoints.page_shell.render import NO_STORE, environment
+from minimaker.entrypoints.page_shell.session import USER, SignInRequired
+from minimaker.kernel.errors import CsrfFailed, MiniMakerError, NotAuthenticated, TooManyAttempts
 
-log = logging.getLogger("minimaker.api")
+log = logging.getLogger("minimaker.http")
+
+# Ours to investigate (tampering, a lost key), not a visitor's to read about on a page.
+_OUR_SIDE = "something went wrong on our side; please try later"
+_ROUTING_MESSAGES = {
+    404: "there is no page at this address",
+    405: "this address does not take that kind of request",
+}
+_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    409: "Not ready yet",
+    413: "Too large",
+    415: "Unsupported file",
+    422: "That did not work",
+    429: "Too many attempts",
+}
 
 
-def error_body(code: str, message: str, **extra: object) -> dict[str, object]:
-    return {"error": {"code": code, "message": message, **extra}}
+@dataclass(frozen=True)
+class Answer:
+    """What an error answers, before it takes the form (JSON or page) the request asks for."""
+
+    status: int
+    code: str
+    message: str  # safe to show: never personal data
+    headers: Mapping[str, str] = field(default_factory=dict)
+    detail: Mapping[str, object] = field(default_factory=dict)  # JSON only: field, problems
+    page_message: str | None = None  # what a page says instead of `message`
+    title: str | None = None  # a page's title instead of the one for its status
+
+    @property
+    def on_page(self) -> str:
+        return self.page_message or self.message
 
 
-async def _minimaker_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, MiniMakerError)
-    if isinstance(exc, IntegrityError):
-        # Tampering or corruption is ours to investigate, not the caller's to read about.
-        log.error("integrity failure on %s %s: %s", request.method, request.url.path, exc.code)
-    headers = {}
-    if isinstance(exc, TooManyAttempts):
-        headers["Retry-After"] = str(exc.retry_after_s)
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    extra = {"field": exc.field} if hasattr(exc, "field") else {}
-    return JSONResponse(error_body(exc.code, exc.message, **extra), exc.status, headers=headers)
+def answer(exc: Exception) -> Answer:
+    """The table: what each kind of error answers."""
+    if isinstance(exc, MiniMakerError):
+        return _ours(exc)
+    if isinstance(exc, RequestValidationError):
+        # Pydantic's default echoes the input back; inputs may be personal data, so we don't.
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "reason": err["msg"]}
+            for err in exc.errors()
+        ]
+        detail = {"problems": problems}
+        return Answer(422, "validation_failed", "the request is invalid", detail=detail)
+    if isinstance(exc, StarletteHTTPException):  # no such route, or not that method
+        status = exc.status_code
+        message = _ROUTING_MESSAGES.get(status)
+        return Answer(
+            status, "http_error", str(exc.detail), exc.headers or {}, page_message=message
+        )
+    raise TypeError(f"no answer for {type(exc).__name__}")
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    # Pydantic's default echoes the input back; inputs may be personal data, so we don't.
-    problems = [
-        {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "reason": err["msg"]}
-        for err in exc.errors()
-    ]
-    return JSONResponse(
-        error_body("validation_failed", "the request is invalid", problems=problems), 422
+def _ours(exc: MiniMakerError) -> Answer:
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else {}
+    return Answer(
+        exc.status,
+        exc.code,
+        exc.message,
+        headers,
+        detail={"field": exc.field} if hasattr(exc, "field") else {},
+        page_message=_OUR_SIDE if exc.status >= 500 else None,
+        title="This form has expired" if isinstance(exc, CsrfFailed) else None,
     )
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    return JSONResponse(
-        error_body("http_error", str(exc.detail)), exc.status_code, headers=exc.headers
+def respond(request: Request, exc: Exception) -> Response:
+    """The answer to `exc`, in the form this request takes."""
+    found = answer(exc)
+    if found.status >= 500:
+        # Ours to investigate (tampering, a lost key). The route's template, not the path:
+        # a path may carry an emailed link's token or whatever a visitor typed.
+        route = getattr(request.scope.get("route"), "path", "-")
+        log.error("%s on %s %s", found.code, request.method, route)
+    declared = declared_error_page(request)
+    if declared is not None:
+        return declared(found.status, found.on_page)
+    if request.url.path.startswith("/api/"):
+        return as_json(found)
+    if isinstance(exc, NotAuthenticated):
+        session = exc.session if isinstance(exc, SignInRequired) else USER
+        return session.sign_in_redirect(request)
+    return error_page(found.status, found.on_page, title=found.title, headers=found.headers)
+
+
+def error_body(code: str, message: str, **detail: object) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, **detail}}
+
+
+def as_json(found: Answer) -> JSONResponse:
+    headers = dict(found.headers)
+    if found.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"  # the scheme an API client should answer with
+    body = error_body(found.code, found.message, **found.detail)
+    return JSONResponse(body, found.status, headers=headers)
+
+
+def error_page(
+    status: int,
+    message: str,
+    *,
+    title: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """A page with a title, the safe message and a way back; no forms, so no session needed."""
+    title = title or _TITLES.get(status, "Something went wrong")
+    html = (
+        environment()
+        .get_template("error.html")
+        .render(title=title, status=status, message=message, signed_in=False, refresh=False)
     )
+    return HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
+
+
+async def _handle(request: Request, exc: Exception) -> Response:
+    return respond(request, exc)
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(MiniMakerError, _minimaker_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    """Route every error the app meets, ours or the framework's, through `respond`."""
+    for error in (MiniMakerError, RequestValidationError, StarletteHTTPException):
+        app.add_exception_handler(error, _handle)

@@ -1,21 +1,52 @@
-"""ASGI middleware that refuses oversized bodies before they are read into memory or disk."""
+"""ASGI middleware: security headers on every response, and a hard limit on body size."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-_PAGE = (
-    "<!doctype html><html lang=en><head><meta charset=utf-8><title>Too large</title>"
-    '<link rel=stylesheet href="/static/site.css"></head><body><main><h1>Too large</h1>'
-    '<p>{message}.</p><p><a href="/app">Back</a></p></main></body></html>'
-)
+from minimaker.entrypoints import errors
+from minimaker.kernel.errors import MiniMakerError, PayloadTooLarge
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+        b"script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    ),
+]
 
 
-class BodyTooLarge(Exception):
-    pass
+class SecurityHeaders:
+    """Headers every response carries: no sniffing, no framing, no referrer, strict CSP."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in _SECURITY_HEADERS if k not in names]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLarge(PayloadTooLarge):
+    """The request body as a whole, not only the file in it, is over the limit."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        MiniMakerError.__init__(self, f"the request body exceeds the limit of {limit_bytes} bytes")
+
+
+class _OverLimit(Exception):
+    """Raised from the app's own body read once the body passes the limit."""
 
 
 class BodySizeLimit:
@@ -30,9 +61,8 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        html = not scope.get("path", "").startswith("/api/")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _reply_413(send, self.limit, html=html)
+            await self._refuse(scope, receive, send)
             return
         seen = 0
         started = False
@@ -43,7 +73,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise BodyTooLarge()
+                    raise _OverLimit()
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -54,24 +84,12 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
+        except _OverLimit:
             if not started:
-                await _reply_413(send, self.limit, html=html)
+                await self._refuse(scope, receive, send)
 
-
-async def _reply_413(send: Send, limit: int, *, html: bool) -> None:
-    message = f"the request body exceeds the limit of {limit} bytes"
-    if html:
-        # Pages get a page, not JSON: a browser shows this to a person.
-        body = _PAGE.format(message=message).encode()
-        content_type = b"text/html; charset=utf-8"
-    else:
-        body = json.dumps({"error": {"code": "payload_too_large", "message": message}}).encode()
-        content_type = b"application/json"
-    headers: list[Any] = [
-        (b"content-type", content_type),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-    ]
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The one error renderer decides the form: JSON on the API, a page for a browser.
+        response = errors.respond(Request(scope), BodyTooLarge(self.limit))
+        response.headers["connection"] = "close"  # the rest of the body is never read
+        await response(scope, receive, send)

@@ -6,11 +6,10 @@ from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
 from minimaker.accounts import service as accounts
-from minimaker.entrypoints.http import ContainerDep
+from minimaker.entrypoints.http import ContainerDep, private_content
 from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
 from minimaker.entrypoints.page_shell.session import (
     CheckedForm,
@@ -152,7 +151,7 @@ def delete_model(model_id: str, form: CheckedForm, v: VisitorDep, user_id: UserI
 def photo_content(upload_id: str, c: ContainerDep, user_id: UserId) -> Response:
     """One of your photos, decrypted, for its thumbnail."""
     media_type, chunks = uploads.open_content(c, user_id=user_id, upload_id=upload_id)
-    return StreamingResponse(chunks, media_type=media_type, headers=_private())
+    return private_content(chunks, media_type)
 
 
 @router.get("/models/{model_id}/download")
@@ -168,11 +167,4 @@ def download_model(
     )
     # Safe in a header: the service accepted fmt only as one of its formats, and model_id
     # only as an id of this user's model.
-    headers = _private()
-    headers["Content-Disposition"] = f'attachment; filename="model-{model_id}.{fmt}"'
-    return StreamingResponse(chunks, media_type=media_type, headers=headers)
-
-
-def _private() -> dict[str, str]:
-    # Personal content must not sit in shared caches or be sniffed into another type.
-    return {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    return private_content(chunks, media_type, filename=f"model-{model_id}.{fmt}")

@@ -1,7 +1,7 @@
 """Staff API: staff sign-in, the request queue and the DPO's decisions, staff accounts.
 
 Staff tokens come from `/api/v1/admin/auth/token`; a user's token is refused here, and a staff
-token is refused on every user route. Each role may do what domain/permissions.py allows.
+token is refused on every user route. Each role may do what staff/rules.py allows.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from minimaker.entrypoints import schemas
-from minimaker.entrypoints.http import ContainerDep, client_ip
+from minimaker.entrypoints.http import ClientIp, ContainerDep, PasswordForm, TokenOut
 from minimaker.kernel.errors import NotAuthenticated
 from minimaker.rights import decisions as staff_queue
+from minimaker.rights.read_model import StaffRequestView
 from minimaker.staff import service as staff
 from minimaker.staff.service import StaffIdentity
 
@@ -74,29 +74,8 @@ class StaffIn(_In):
     role: str = Field(max_length=16)
 
 
-class EventOut(BaseModel):
-    at: datetime
-    from_status: str | None
-    to_status: str
-    note: str | None
-
-
-class StaffRequestOut(BaseModel):
-    id: str
-    subject_id: str
-    type: str
-    status: str
-    channel: str
-    received_at: datetime
-    due_at: datetime
-    original_due_at: datetime
-    extended_months: int
-    extension_reason: str | None
-    completed_at: datetime | None
-    rejection_reason: str | None
-    overdue: bool
-    days_left: int
-    events: list[EventOut]
+class StaffRequestOut(StaffRequestView):
+    """A request as staff read it: the fields of `read_model.StaffRequestView`."""
 
 
 class StaffOut(BaseModel):
@@ -112,15 +91,11 @@ class MeOut(BaseModel):
     role: str
 
 
-@router.post("/auth/token", response_model=schemas.TokenOut, tags=["auth"])
-def token(
-    c: ContainerDep,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    ip: Annotated[str, Depends(client_ip)],
-) -> schemas.TokenOut:
+@router.post("/auth/token", response_model=TokenOut, tags=["auth"])
+def token(c: ContainerDep, form: PasswordForm, ip: ClientIp) -> TokenOut:
     """Staff sign-in with username and password; returns a staff bearer token."""
     issued = staff.login(c, username=form.username, password=form.password, client_ip=ip)
-    return schemas.TokenOut(access_token=issued.token, expires_at=issued.expires_at)
+    return TokenOut.of(issued)
 
 
 @router.post("/auth/logout", status_code=204, tags=["auth"])

@@ -1,0 +1,82 @@
+"""Accounts API: sign up, sign in for a bearer token, sign out, read and correct the profile."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from minimaker.accounts import service as accounts
+from minimaker.entrypoints.http import (
+    ClientIp,
+    ContainerDep,
+    PasswordForm,
+    StrictBody,
+    Token,
+    TokenOut,
+    UserId,
+)
+
+router = APIRouter(prefix="/api/v1")
+
+
+class SignupIn(StrictBody):
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254)
+    username: str = Field(max_length=32)
+    password: str = Field(max_length=1024)
+
+
+class SignupOut(BaseModel):
+    id: str
+    username: str
+
+
+class ProfileOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    username: str
+    created_at: datetime
+
+
+class ProfilePatch(StrictBody):
+    name: str | None = Field(None, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    username: str | None = Field(None, max_length=32)
+
+
+@router.post("/auth/signup", status_code=201, response_model=SignupOut, tags=["auth"])
+def signup(c: ContainerDep, body: SignupIn) -> SignupOut:
+    """Create an account: name, email, username and password, nothing more."""
+    profile = accounts.signup(c, **body.model_dump())
+    return SignupOut(id=profile.id, username=profile.username)
+
+
+@router.post("/auth/token", response_model=TokenOut, tags=["auth"])
+def token(c: ContainerDep, form: PasswordForm, ip: ClientIp) -> TokenOut:
+    """Sign in with username (or email) and password; returns a bearer token."""
+    issued = accounts.login(c, login=form.username, password=form.password, client_ip=ip)
+    return TokenOut.of(issued)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+def logout(c: ContainerDep, user_id: UserId, tok: Token) -> Response:
+    """End the session of this bearer token."""
+    accounts.logout(c, user_id=user_id, token=tok)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=ProfileOut, tags=["account"])
+def me(c: ContainerDep, user_id: UserId) -> Any:
+    """Your profile."""
+    return asdict(accounts.get_profile(c, user_id=user_id))
+
+
+@router.patch("/me", response_model=ProfileOut, tags=["account"])
+def correct_me(c: ContainerDep, user_id: UserId, body: ProfilePatch) -> Any:
+    """Correct your name, email or username (Art. 16)."""
+    return asdict(accounts.correct_profile(c, user_id=user_id, **body.model_dump()))

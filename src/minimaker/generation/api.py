@@ -1,0 +1,92 @@
+"""Models API: queue a 3D relief of a photo, follow its status, download it, delete it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from minimaker.entrypoints.http import ContainerDep, StrictBody, UserId, private_content
+from minimaker.generation import service as generation
+
+router = APIRouter(prefix="/api/v1", tags=["models"])
+
+
+class ModelIn(StrictBody):
+    width_mm: float | None = None
+    base_mm: float | None = None
+    max_relief_mm: float | None = None
+    max_resolution: int | None = None
+    lithophane: bool | None = None
+
+    def as_params(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class ModelOut(BaseModel):
+    id: str
+    upload_id: str | None
+    status: str
+    params: dict[str, Any]
+    error: str | None
+    formats: list[str]
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@router.post("/uploads/{upload_id}/models", status_code=202, response_model=ModelOut)
+def create_model(
+    c: ContainerDep,
+    user_id: UserId,
+    upload_id: str,
+    body: Annotated[ModelIn | None, Body()] = None,
+) -> Any:
+    """Queue generation of a 3D relief from the photo; poll the model for its status."""
+    params = body.as_params() if body else None
+    return _model_out(
+        generation.request_model(c, user_id=user_id, upload_id=upload_id, params=params)
+    )
+
+
+@router.get("/models", response_model=list[ModelOut])
+def list_models(c: ContainerDep, user_id: UserId) -> Any:
+    """Your models, newest first."""
+    return [_model_out(m) for m in generation.list_models(c, user_id=user_id)]
+
+
+@router.get("/models/{model_id}", response_model=ModelOut)
+def get_model(c: ContainerDep, user_id: UserId, model_id: str) -> Any:
+    """One model: status queued, running, done or failed."""
+    return _model_out(generation.get_model(c, user_id=user_id, model_id=model_id))
+
+
+@router.get("/models/{model_id}/content")
+def model_content(
+    c: ContainerDep,
+    user_id: UserId,
+    model_id: str,
+    format: Annotated[str, Query(max_length=8)] = "stl",
+) -> StreamingResponse:
+    """Download the model as STL, GLB or OBJ."""
+    media_type, chunks = generation.open_model_content(
+        c, user_id=user_id, model_id=model_id, fmt=format
+    )
+    # Safe in a header: the service accepted the format only as one of its own.
+    return private_content(chunks, media_type, filename=f"model-{model_id}.{format}")
+
+
+@router.delete("/models/{model_id}", status_code=204)
+def delete_model(c: ContainerDep, user_id: UserId, model_id: str) -> Response:
+    """Delete a model and its files."""
+    generation.delete_model(c, user_id=user_id, model_id=model_id)
+    return Response(status_code=204)
+
+
+def _model_out(m: generation.ModelRead) -> dict[str, Any]:
+    out = asdict(m)
+    out["formats"] = list(m.formats)
+    return out
