@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from minimaker.adapters import job_queue as queue
 from minimaker.adapters.job_queue import Job
+from minimaker.bootstrap import build
 from minimaker.entrypoints.worker import Worker
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import GenerationFailed
+from minimaker.settings import Settings
 
 
 def _enqueue(c: Container, kind: str = "probe", n: int = 1) -> list[str]:
@@ -141,3 +145,57 @@ def test_cancel_for_subject_stops_only_that_subjects_jobs(container: Container) 
     with container.sessions() as s:
         statuses = {(j.subject_id, j.status) for j in s.scalars(select(Job))}
     assert statuses == {(a, "cancelled"), (b, "queued")}
+
+
+def test_claims_take_the_oldest_due_job_first_and_leave_jobs_not_yet_due(
+    container: Container, clock: ManualClock
+) -> None:
+    first = _enqueue(container)[0]
+    clock.advance(seconds=1)
+    second = _enqueue(container)[0]
+    with container.uow() as uow:
+        later = queue.enqueue(
+            uow.session,
+            kind="probe",
+            payload={"model_id": uuid.uuid4().hex},
+            now=clock.now() + timedelta(hours=1),
+        )
+        uow.commit()
+
+    def claim(worker: str) -> Job | None:
+        return queue.claim(container.engine, worker=worker, now=clock.now(), lease_s=60)
+
+    claims = [claim("w") for _ in range(3)]
+    assert [job.id if job else None for job in claims] == [first, second, None]
+    claimed = claims[0]
+    assert claimed is not None
+    assert (claimed.status, claimed.attempts, claimed.locked_by) == ("running", 1, "w")
+    assert claimed.locked_until == clock.now() + timedelta(seconds=60)
+    clock.advance(hours=2)  # the later job is due; the first two's leases ran out long ago
+    again = [
+        queue.claim(container.engine, worker="w2", now=clock.now(), lease_s=60) for _ in "abcd"
+    ]
+    assert [job.id if job else None for job in again] == [first, second, later, None]
+
+
+def test_concurrent_workers_claim_every_job_exactly_once(
+    settings: Settings, clock: ManualClock
+) -> None:
+    workers = [build(settings, clock=clock) for _ in range(4)]
+    try:
+        ids = _enqueue(workers[0], n=40)
+        taken: list[str] = []
+
+        def drain(c: Container, name: str) -> None:
+            while job := queue.claim(c.engine, worker=name, now=clock.now(), lease_s=60):
+                taken.append(job.id)  # list.append is atomic under the GIL
+
+        threads = [threading.Thread(target=drain, args=(w, f"w{i}")) for i, w in enumerate(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        for w in workers:
+            w.close()
+    assert sorted(taken) == sorted(ids)  # none twice, none left behind

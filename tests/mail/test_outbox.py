@@ -177,6 +177,18 @@ def test_a_message_whose_worker_died_mid_send_goes_out_after_its_lease(
     assert len(mailbox.received) == 1
 
 
+def test_messages_go_out_oldest_first(smtp_c: Container, mailbox: Mailbox) -> None:
+    ids = []
+    for _ in range(3):
+        ids.append(queue(smtp_c))
+        smtp_c.clock.advance(seconds=1)  # type: ignore[attr-defined]
+    for _ in ids:
+        assert outbox.deliver_pending(smtp_c, limit=1) == 1
+    assert [r.message["Message-ID"] for r in mailbox.received] == [
+        f"<{i}@minimaker.ai>" for i in ids
+    ]
+
+
 # --- failures -----------------------------------------------------------------------------
 
 

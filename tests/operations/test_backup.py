@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
 from minimaker.adapters import audit_chain as audit
+from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.adapters.db import Base
 from minimaker.entrypoints.worker import Worker
 from minimaker.generation.tables import ModelFile
@@ -43,6 +44,8 @@ from tests.scan import find_in_bytes, scan_database
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 #: After a restore the erased subject may be named only where the pseudonymous records live.
 RECORDS = {"audit_log", "rights_requests", "erasure_ledger"}
+#: The audit chain: a restore appends its own entry to the chain it brings back.
+AUDIT_TABLES = {"audit_log", "audit_head"}
 
 
 @pytest.fixture
@@ -77,6 +80,14 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
             for t in Base.metadata.sorted_tables
         }
+
+
+def without_audit(
+    rows: dict[str, list[tuple[Any, ...]]],
+) -> tuple[dict[str, list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
+    """Every table but the audit chain, and the chain's entries on their own."""
+    rest = {name: table for name, table in rows.items() if name not in AUDIT_TABLES}
+    return rest, rows["audit_log"]
 
 
 def stored_blobs(c: Container) -> dict[str, bytes]:
@@ -158,10 +169,48 @@ def test_a_restore_brings_back_exactly_the_rows_and_blobs_of_the_backup(
     done = cli("backup", "restore", str(tmp_path / "b.tar"))
     assert done.returncode == 0, done.stderr
 
-    assert snapshot(c.engine) == before_rows
+    after_rows, restored_chain = without_audit(snapshot(c.engine))
+    before, chain = without_audit(before_rows)
+    assert after_rows == before
+    # The backup's own chain, continued by the entry that records its restoring.
+    assert restored_chain[: len(chain)] == chain
+    assert [entry[3] for entry in restored_chain[len(chain) :]] == ["backup:data:restored"]
     assert stored_blobs(c) == before_blobs
     assert sign_in(client, extra) == 401
     assert_intact(client, kept)
+
+
+def audited(c: Container, action: str) -> list[tuple[Any, ...]]:
+    """(actor, subject, object, purpose) of each entry with `action`, oldest first."""
+    with c.engine.connect() as conn:
+        rows = conn.execute(
+            select(AuditEntry.actor, AuditEntry.subject, AuditEntry.object, AuditEntry.purpose)
+            .where(AuditEntry.action == action)
+            .order_by(AuditEntry.seq)
+        )
+        return [tuple(r) for r in rows]
+
+
+def test_backup_and_restore_are_audited_by_counts_and_the_restored_chain_verifies(
+    client: TestClient, worker: Worker, container: Container, cli: Cli, tmp_path: Path
+) -> None:
+    c = container
+    populate(client, worker, grace())
+    rows = snapshot(c.engine)
+    counts = f"rows:{sum(map(len, rows.values()))}:tables:{len(rows)}:blobs:{len(stored_blobs(c))}"
+    assert cli("backup", "create", str(tmp_path / "b.tar")).returncode == 0
+    assert audited(c, "backup:data:created") == [("system:cli", None, counts, "security")]
+    populate(client, worker, ada())  # after the backup: undone by the restore
+
+    assert cli("backup", "restore", str(tmp_path / "b.tar")).returncode == 0
+
+    # The chain is the backup's, which predates the entry of its own making, and goes on with
+    # the restore's: counts only, no path, no name.
+    assert audited(c, "backup:data:created") == []
+    assert audited(c, "backup:data:restored") == [("system:cli", None, counts, "security")]
+    verified = cli("audit", "verify")
+    assert verified.returncode == 0, verified.stderr
+    assert "audit chain intact" in verified.stdout
 
 
 def test_a_restore_into_an_emptied_database_gives_new_rows_fresh_ids(

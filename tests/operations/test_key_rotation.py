@@ -11,11 +11,15 @@ import pytest
 from sqlalchemy import select
 
 from minimaker.accounts import service as accounts
-from minimaker.adapters.crypto.keys import encode_key, generate_key
+from minimaker.adapters import audit_chain as audit
+from minimaker.adapters.audit_chain import AuditEntry
+from minimaker.adapters.crypto.keys import MasterKey, encode_key, generate_key
 from minimaker.bootstrap import build
+from minimaker.kernel.container import Container
 from minimaker.kernel.errors import KeyUnavailable
 from minimaker.mail import outbox
 from minimaker.mail.tables import OutboxMessage
+from minimaker.operations import key_rotation
 from minimaker.settings import Settings
 from minimaker.uploads import service as uploads
 from tests.conftest import photo_bytes
@@ -49,6 +53,17 @@ def _cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+def _rotate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`minimaker keys rotate-master ARGS` in a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "minimaker.entrypoints.cli", "keys", "rotate-master", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 def _blob_files(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in (root / "blobs").rglob("*") if p.is_file()}
 
@@ -78,21 +93,7 @@ def test_rotation_with_a_given_key_keeps_everything_readable_and_retires_the_old
     blobs_before = _blob_files(settings.data_dir)
     new_key = encode_key(generate_key())
     env = _cli_env(settings, MINIMAKER_MASTER_KEY=settings.master_key or "")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "minimaker.entrypoints.cli",
-            "keys",
-            "rotate-master",
-            "--new-key",
-            new_key,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _rotate(env, "--new-key", new_key)
     assert done.returncode == 0, done.stderr
     assert "re-wrapped 3 data key(s)" in done.stderr
     assert _blob_files(settings.data_dir) == blobs_before  # not one blob byte rewritten
@@ -124,16 +125,13 @@ def test_rotation_of_the_local_key_file_rewrites_the_file_with_mode_0600(
     key_file = file_settings.resolved_master_key_file()
     old_text = key_file.read_text()
     env = _cli_env(settings)
-    done = subprocess.run(
-        [sys.executable, "-m", "minimaker.entrypoints.cli", "keys", "rotate-master"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _rotate(env)
     assert done.returncode == 0, done.stderr
     assert key_file.read_text() != old_text
     assert key_file.stat().st_mode & 0o777 == 0o600
+    leftovers = [p.name for p in key_file.parent.iterdir() if p.name.startswith(key_file.name)]
+    assert leftovers == [key_file.name]  # the pending .next file took the key file's name
+    assert not list(key_file.parent.glob(".tmp-*"))
     _read_all(file_settings, made)
     old = build(settings.model_copy(update={"master_key": old_text.strip()}))
     try:
@@ -147,13 +145,7 @@ def test_rotation_refuses_to_guess_when_the_key_comes_from_the_environment(
     settings: Settings,
 ) -> None:
     env = _cli_env(settings, MINIMAKER_MASTER_KEY=settings.master_key or "")
-    done = subprocess.run(
-        [sys.executable, "-m", "minimaker.entrypoints.cli", "keys", "rotate-master"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _rotate(env)
     assert done.returncode == 2
     assert "--new-key" in done.stderr
 
@@ -163,20 +155,59 @@ def test_a_malformed_new_key_changes_nothing(settings: Settings) -> None:
     made = _people(c, 1)
     c.close()
     env = _cli_env(settings, MINIMAKER_MASTER_KEY=settings.master_key or "")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "minimaker.entrypoints.cli",
-            "keys",
-            "rotate-master",
-            "--new-key",
-            "too-short",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _rotate(env, "--new-key", "too-short")
     assert done.returncode != 0
     _read_all(settings, made)
+
+
+def _audited(c: Container, action: str) -> list[AuditEntry]:
+    with c.sessions() as s:
+        entries = list(s.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+        s.expunge_all()
+        return entries
+
+
+def test_the_rotation_service_reports_progress_and_audits_the_new_key_id_never_the_key(
+    container: Container,
+) -> None:
+    made = _people(container, 3)
+    new_key, seen = generate_key(), []
+    report = key_rotation.rotate_master_key(
+        container, new_key=new_key, progress=lambda done, total: seen.append((done, total))
+    )
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert (report.data_keys, report.messages, report.key_file) == (3, 0, None)
+    assert report.kek_id == MasterKey(new_key).kek_id
+    [entry] = _audited(container, "operations:master_key:rotated")
+    assert (entry.actor, entry.subject, entry.purpose) == ("system:cli", None, "security")
+    assert entry.object == f"master_key:{report.kek_id}"
+    with container.engine.connect() as conn:
+        dumped = repr(conn.execute(select(AuditEntry.__table__)).all())
+    assert encode_key(new_key) not in dumped and new_key.hex() not in dumped
+    audit.verify(container.engine)
+    # This process goes on under the new key: its reads and its new mail use it.
+    assert accounts.get_profile(container, user_id=made[0][0]).email == "p0@example.org"
+    with container.uow() as uow:
+        outbox.queue_message(
+            uow, subject_id=None, to="ops@example.org", kind="probe", subject="After", body="new"
+        )
+        uow.commit()
+    rotated = build(container.settings.model_copy(update={"master_key": encode_key(new_key)}))
+    try:
+        with rotated.uow(write=False) as uow:
+            (row,) = uow.session.scalars(select(OutboxMessage)).all()
+            assert outbox.open_message(uow, row)["body"] == "new"
+    finally:
+        rotated.close()
+
+
+def test_the_rotation_service_will_not_generate_a_key_the_environment_would_hide(
+    container: Container,
+) -> None:
+    made = _people(container, 1)
+    key_file = container.settings.resolved_master_key_file()
+    with pytest.raises(key_rotation.NewKeyRequired):
+        key_rotation.rotate_master_key(container, new_key=None)
+    assert not key_file.with_name(key_file.name + ".next").exists()
+    assert _audited(container, "operations:master_key:rotated") == []
+    assert accounts.get_profile(container, user_id=made[0][0]).email == "p0@example.org"

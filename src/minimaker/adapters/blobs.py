@@ -12,7 +12,7 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -24,6 +24,7 @@ from minimaker.adapters.crypto.stream import (
     encrypt_stream,
     iter_decrypt,
 )
+from minimaker.adapters.private_files import PrivateFileWriter, fsync_dir
 from minimaker.kernel.errors import NotFound, ValidationFailed
 
 _BLOB_ID = re.compile(r"[0-9a-f]{32}")
@@ -82,25 +83,13 @@ class LocalBlobStore:
         if not self.root.is_dir():
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    @contextmanager
-    def open_write(self, blob_id: str) -> Iterator[BinaryIO]:
+    def open_write(self, blob_id: str) -> AbstractContextManager[BinaryIO]:
         """Writer to a private temp file that replaces the blob only once fully on disk."""
         target = self._path(blob_id)
-        shard = target.parent
-        self._ensure_shard(shard)
-        # Random temp name: nothing personal in it, and no clash between concurrent writers.
-        temp = shard / f".tmp-{secrets.token_hex(8)}"
-        try:
-            with open(temp, "xb", opener=_private_opener) as file:
-                yield file
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, target)
-        except BaseException:
-            # Interrupted or failed writers leave nothing behind, not even a partial blob.
-            temp.unlink(missing_ok=True)
-            raise
-        _fsync_dir(shard)
+        self._ensure_shard(target.parent)
+        # A random temp name beside the blob; a failed writer leaves nothing behind, and the
+        # rename and the shard's fsync make a finished one durable.
+        return PrivateFileWriter(target)
 
     def open_read(self, blob_id: str) -> BinaryIO:
         """Reader over the stored bytes; NotFound("blob") if missing."""
@@ -116,7 +105,7 @@ class LocalBlobStore:
             path.unlink()
         except FileNotFoundError:
             return False
-        _fsync_dir(path.parent)  # an erasure must survive a crash
+        fsync_dir(path.parent)  # an erasure must survive a crash
         return True
 
     def exists(self, blob_id: str) -> bool:
@@ -147,7 +136,7 @@ class LocalBlobStore:
             shard.mkdir(mode=0o700)
         except FileExistsError:
             return
-        _fsync_dir(self.root)  # the new directory entry must be durable before blobs in it
+        fsync_dir(self.root)  # the new directory entry must be durable before blobs in it
 
 
 @dataclass(frozen=True)
@@ -203,18 +192,6 @@ class EncryptedBlobs:
         # The file is opened on first use and closed on exhaustion, error or generator close().
         with self.store.open_read(blob_id) as src:
             yield from iter_decrypt(dek, blob_id, src)
-
-
-def _private_opener(path: str, flags: int) -> int:
-    return os.open(path, flags, 0o600)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sorted_names(directory: Path, *, dirs: bool) -> list[str]:

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Engine, Index, Integer, String, or_, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Engine,
+    Index,
+    Integer,
+    String,
+    inspect,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, QueryableAttribute, Session, mapped_column
 
 from minimaker.adapters.db import ID, Base, UTCDateTime
 from minimaker.kernel.ids import is_id
+from minimaker.kernel.personal_data import Declaration, PersonalTable
 
 
 class Job(Base):
@@ -35,6 +48,7 @@ class Job(Base):
 
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+Leased = TypeVar("Leased", bound=Base)
 _ID_KEYS = {"model_id", "upload_id", "request_id", "subject_id"}
 
 
@@ -83,31 +97,46 @@ def claim(
     if kinds is not None:
         # A worker takes only what it can run; other kinds wait for a worker that can.
         claimable = claimable & Job.kind.in_(kinds)
+    lease = {
+        "status": RUNNING,
+        "attempts": Job.attempts + 1,
+        "locked_by": worker,
+        "locked_until": now + timedelta(seconds=lease_s),
+    }
+    with Session(engine, expire_on_commit=False) as session:
+        job = claim_oldest(session, Job, claimable=claimable, oldest=Job.run_after, lease=lease)
+        session.commit()
+        return job
+
+
+def claim_oldest(
+    session: Session,
+    table: type[Leased],
+    *,
+    claimable: ColumnElement[bool],
+    oldest: QueryableAttribute[Any],
+    lease: Mapping[str, Any],
+) -> Leased | None:
+    """Lease the oldest claimable row of `table` to the caller; no two callers get one row.
+
+    The one claim of every queue leased to workers (jobs here, the outbox's mail): `lease` is
+    what taking a row writes (its taken status, one more attempt, the lease's end), in the
+    caller's transaction; the row comes back as it now is, or None when nothing is claimable.
+    """
+    (key,) = inspect(table).primary_key
     # FOR UPDATE SKIP LOCKED on PostgreSQL lets many workers claim without waiting on each
-    # other; SQLite ignores it, and its single writer makes the UPDATE atomic anyway.
+    # other; SQLite ignores it, and its single writer makes the UPDATE atomic anyway. The
+    # UPDATE checks `claimable` again: a row taken since the pick was read is not taken twice.
     pick = (
-        select(Job.id)
+        select(key)
         .where(claimable)
-        .order_by(Job.run_after)
+        .order_by(oldest)
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
     )
-    stmt = (
-        update(Job)
-        .where(Job.id == pick, claimable)
-        .values(
-            status=RUNNING,
-            attempts=Job.attempts + 1,
-            locked_by=worker,
-            locked_until=now + timedelta(seconds=lease_s),
-        )
-        .returning(Job)
-    )
-    with Session(engine, expire_on_commit=False) as session:
-        job = session.scalars(stmt).one_or_none()
-        session.commit()
-        return job
+    stmt = update(table).where(key == pick, claimable).values(**lease).returning(table)
+    return session.scalars(stmt).one_or_none()
 
 
 def finish(session: Session, job_id: str, *, now: datetime) -> None:
@@ -171,3 +200,26 @@ def cancel_for_subject(session: Session, subject_id: str, *, now: datetime) -> i
         .values(status=CANCELLED, finished_at=now, locked_by=None, locked_until=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _kept_on_erasure(t: type[Job]) -> ColumnElement[bool]:
+    # Unfinished request fulfilment (the erasure's own job among them) settles its request.
+    return (t.kind == "fulfil_request") & t.status.in_([QUEUED, RUNNING])
+
+
+def personal_data() -> tuple[Declaration, ...]:
+    """The job queue as the personal-data registry knows it (kernel/personal_data.py)."""
+    return (
+        PersonalTable(
+            Job,
+            category="account",  # ids only: the subject's, and of their photos and models
+            owner="subject_id",
+            survives=_kept_on_erasure,
+            scrub=("subject_id",),
+            reason="an unfinished request fulfilment must still settle its request (a second "
+            "erasure completes; anything else fails visibly for the DPO); it keeps running but "
+            "no longer names the subject",
+            not_exported="background work on the subject's data, by ids only: the archive "
+            "carries the data itself",
+        ),
+    )

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from minimaker.adapters.private_files import write_private
 from minimaker.kernel.errors import ConfigurationError, MiniMakerError, NotFound
 from minimaker.settings import Settings
 
@@ -189,14 +190,7 @@ class OutboxDirMailer:
     def _write(self, message_id: str, data: bytes) -> None:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.folder, 0o700)  # mkdir's mode is filtered by the umask; this is not
-        temp = self.folder / f".{message_id}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o600)
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, self.path_of(message_id))
+        write_private(self.path_of(message_id), data)
 
     def path_of(self, message_id: str) -> Path:
         """The file of one message; only a well-formed id names a file."""

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -14,6 +13,11 @@ from rich.progress import Progress
 
 from minimaker.kernel.errors import MiniMakerError
 from minimaker.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from minimaker.mail.outbox import MessageRead
 
 # Tracebacks with locals would print settings, keys and personal data: never show locals.
 app = typer.Typer(
@@ -59,17 +63,14 @@ def serve(
     """Serve the API and web pages; applies pending migrations first."""
     import uvicorn
 
-    from minimaker.adapters import migrate
     from minimaker.bootstrap import build
     from minimaker.entrypoints.app import create_app
-    from minimaker.rights import erasure
+    from minimaker.operations import startup
 
     _logging()
     settings = _settings()
     c = build(settings)
-    migrate.upgrade_all(c)
-    # Art. 17: a restored backup must not bring an erased subject back, even for a moment.
-    log_replayed(erasure.replay_ledger(c))
+    log_replayed(startup.prepare(c).replayed)
     uvicorn.run(
         create_app(c, worker=worker),
         host=host,
@@ -102,13 +103,12 @@ def worker_cmd(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending schema migrations."""
-    from minimaker.adapters import migrate
-    from minimaker.bootstrap import build
+    from minimaker.bootstrap import container_for
+    from minimaker.operations import startup
 
-    c = build(_settings())
-    todo = migrate.pending(c.engine)
-    migrate.upgrade_all(c)
-    console.print(f"applied {len(todo)} migration(s); database is at head")
+    with container_for(_settings()) as c:
+        applied = startup.upgrade_schemas(c)
+    console.print(f"applied {applied} migration(s); database is at head")
 
 
 @keys_app.command("generate")
@@ -130,57 +130,40 @@ def keys_rotate_master(
     ] = None,
 ) -> None:
     """Re-wrap every data key under a new master key; blobs are not touched."""
-    from minimaker.adapters.crypto.keys import MasterKey, decode_key, encode_key, generate_key
-    from minimaker.bootstrap import build
+    from minimaker.adapters.crypto.keys import decode_key
+    from minimaker.bootstrap import container_for
+    from minimaker.operations import key_rotation
 
-    settings = _settings()
-    c = build(settings)
-    if new_key is None and settings.master_key:
+    raw = decode_key(new_key) if new_key else None
+    try:
+        with container_for(_settings()) as c, Progress(console=console) as progress:
+            task = progress.add_task("re-wrapping data keys", total=None)
+            report = key_rotation.rotate_master_key(
+                c,
+                new_key=raw,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except key_rotation.NewKeyRequired:
         console.print("[red]MINIMAKER_MASTER_KEY is set: pass the new key with --new-key[/red]")
-        raise typer.Exit(2)
-    raw = decode_key(new_key) if new_key else generate_key()
-    new = MasterKey(raw)
-    key_file = settings.resolved_master_key_file()
-    pending = key_file.with_name(key_file.name + ".next")
-    if new_key is None:
-        # Written before anything is re-wrapped: a crash mid-way leaves the new key on disk.
-        _write_key_file(pending, encode_key(raw))
-    with Progress(console=console) as progress:
-        task = progress.add_task("re-wrapping data keys", total=None)
-        count = c.keys.rotate_master(
-            new, progress=lambda done, total: progress.update(task, completed=done, total=total)
-        )
-        from minimaker.mail import outbox
-
-        # Mail not yet delivered is sealed under keys the master key wraps too.
-        outbox.rewrap_keys(c, old=c.master, new=new)
-    if new_key is None:
-        os.replace(pending, key_file)
-    console.print(f"re-wrapped {count} data key(s); new master key id {new.kek_id}")
-    if new_key:
+        raise typer.Exit(2) from None
+    console.print(f"re-wrapped {report.data_keys} data key(s); new master key id {report.kek_id}")
+    if report.key_file is None:
         console.print("now set MINIMAKER_MASTER_KEY to the new key and restart every process")
-
-
-def _write_key_file(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Walk the whole audit chain; exit 1 at the first edited, missing or reordered entry."""
-    from minimaker.adapters import audit_chain as audit
-    from minimaker.bootstrap import build
+    from minimaker.bootstrap import container_for
     from minimaker.kernel.errors import AuditChainBroken
+    from minimaker.operations import audit_check
 
-    c = build(_settings())
-    with Progress(console=console) as progress:
+    with container_for(_settings()) as c, Progress(console=console) as progress:
         task = progress.add_task("verifying audit chain", total=None)
         try:
-            report = audit.verify(c.engine, progress=lambda n: progress.update(task, completed=n))
+            report = audit_check.verify_audit(
+                c, progress=lambda n: progress.update(task, completed=n)
+            )
         except AuditChainBroken as exc:
             console.print(f"[red]FAILED:[/red] {exc.message}")
             raise typer.Exit(1) from exc
@@ -195,18 +178,24 @@ def outbox_list(
     limit: Annotated[int, typer.Option(help="Show at most this many messages.")] = 200,
 ) -> None:
     """List outbox messages (never their content) and the files waiting in the outbox folder."""
-    from rich.table import Table
-
-    from minimaker.adapters import mailers as mail
     from minimaker.bootstrap import container_for
     from minimaker.mail import outbox
 
-    settings = _settings()
-    with container_for(settings) as c:
+    with container_for(_settings()) as c:
         if show is not None:
             typer.echo(outbox.show_file(c, message_id=show), nl=False)
             return
-        messages = outbox.list_messages(c, limit=limit)
+        overview = outbox.overview(c, limit=limit)
+    out = Console()
+    out.print(_messages_table(overview.messages))
+    out.print(f"{len(overview.files)} message file(s) in {overview.folder}:")
+    for f in overview.files:
+        out.print(f"  {f.message_id}.eml  {f.size_bytes} bytes")
+
+
+def _messages_table(messages: list[MessageRead]) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"outbox: {len(messages)} message(s), newest first")
     for column in ("id", "kind", "status", "created", "sent", "attempts", "error"):
         table.add_column(column, no_wrap=column == "id")
@@ -227,12 +216,7 @@ def outbox_list(
             str(m.attempts),
             m.last_error or "",
         )
-    out = Console()
-    out.print(table)
-    files = mail.OutboxDirMailer(settings.outbox_dir, sender=settings.mail_from).waiting()
-    out.print(f"{len(files)} message file(s) in {settings.outbox_dir}:")
-    for f in files:
-        out.print(f"  {f.message_id}.eml  {f.size_bytes} bytes")
+    return table
 
 
 backup_app = typer.Typer(
@@ -278,10 +262,10 @@ def backup_restore(
     Stop every MiniMaker process first. The backup holds personal data: see `backup create`.
     """
     from minimaker.bootstrap import container_for
-    from minimaker.operations import backup
+    from minimaker.operations import restore
 
     with container_for(_settings()) as c:
-        report = backup.restore_backup(c, path)
+        report = restore.restore_backup(c, path)
     rows = sum(report.tables.values())
     console.print(f"restored {rows} row(s) and {report.blobs} blob(s)")
     log_replayed(report.replayed)

@@ -14,16 +14,20 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 
-from minimaker.accounts.tables import User
+from minimaker.accounts import service as accounts
+from minimaker.adapters import job_queue as queue
 from minimaker.adapters import mailers as mail
 from minimaker.adapters.crypto.fields import open_field, seal_field
 from minimaker.adapters.crypto.keys import MasterKey, generate_key
+from minimaker.kernel.actors import SYSTEM_CLI, SYSTEM_MAIL
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import KeyUnavailable
 from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.mail import events
 from minimaker.mail.tables import OutboxMessage
 
 log = logging.getLogger("minimaker.mail")
@@ -73,14 +77,7 @@ def open_message(uow: UnitOfWork, row: OutboxMessage) -> dict[str, str]:
 
 def subject_email(uow: UnitOfWork, subject_id: str) -> str | None:
     """The subject's address on file, or None when the account or its key is gone."""
-    user = uow.session.get(User, subject_id)
-    if user is None:
-        return None
-    try:
-        dek = uow.keys.subject_key(subject_id)
-    except KeyUnavailable:
-        return None
-    return open_field(dek, subject_id=subject_id, field="email", sealed=user.email_enc)
+    return accounts.email_on_file(uow, subject_id)
 
 
 def queue_to_subject(
@@ -154,28 +151,20 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 def _claim_next(c: Container) -> Claimed | None:
     """Take the oldest due message under a lease, and open it; None when nothing is due."""
     now = c.clock.now()
-    # As jobs are claimed: SKIP LOCKED lets PostgreSQL workers pass each other by; SQLite's
-    # single writer (BEGIN IMMEDIATE) makes the UPDATE atomic anyway.
-    pick = (
-        select(OutboxMessage.id)
-        .where(_claimable(now))
-        .order_by(OutboxMessage.created_at)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    stmt = (
-        update(OutboxMessage)
-        .where(OutboxMessage.id == pick, _claimable(now))
-        .values(
-            status=SENDING,
-            attempts=OutboxMessage.attempts + 1,
-            next_attempt_at=now + SEND_LEASE,
-        )
-        .returning(OutboxMessage)
-    )
+    # The lease's end is next_attempt_at: a worker that dies mid-send frees it by then.
+    lease = {
+        "status": SENDING,
+        "attempts": OutboxMessage.attempts + 1,
+        "next_attempt_at": now + SEND_LEASE,
+    }
     with c.uow() as uow:
-        row = uow.session.scalars(stmt).one_or_none()
+        row = queue.claim_oldest(
+            uow.session,
+            OutboxMessage,
+            claimable=_claimable(now),
+            oldest=OutboxMessage.created_at,
+            lease=lease,
+        )
         if row is None:
             return None
         try:
@@ -202,11 +191,10 @@ def _record_sent(c: Container, claimed: Claimed) -> None:
             )
         )
         uow.audit(
-            "mail:message:sent",
-            actor="system:mail",
+            events.MESSAGE_SENT,
+            actor=SYSTEM_MAIL,
             subject=claimed.subject_id,
             object=f"message:{claimed.id}:{claimed.kind}",
-            purpose="service",
         )
         uow.commit()
 
@@ -220,11 +208,10 @@ def _record_failure(c: Container, claimed: Claimed, reason: str, *, permanent: b
         if final:
             values.update(status=FAILED, next_attempt_at=None, sealed=None, wrapped_key=None)
             uow.audit(
-                "mail:message:failed",
-                actor="system:mail",
+                events.MESSAGE_FAILED,
+                actor=SYSTEM_MAIL,
                 subject=claimed.subject_id,
                 object=f"message:{claimed.id}:{claimed.kind}",
-                purpose="service",
             )
         else:
             values.update(status=PENDING, next_attempt_at=now + retry_delay(claimed.attempts))
@@ -259,11 +246,10 @@ def _fail_abandoned(c: Container) -> None:
             row.status, row.last_error, row.next_attempt_at = FAILED, "lease expired", None
             row.sealed, row.wrapped_key = None, None
             uow.audit(
-                "mail:message:failed",
-                actor="system:mail",
+                events.MESSAGE_FAILED,
+                actor=SYSTEM_MAIL,
                 subject=row.subject_id,
                 object=f"message:{row.id}:{row.kind}",
-                purpose="service",
             )
         uow.commit()
 
@@ -303,33 +289,44 @@ def list_messages(c: Container, *, limit: int = 200) -> list[MessageRead]:
         ]
 
 
+@dataclass(frozen=True)
+class Overview:
+    """What `outbox list` shows: the newest messages, and the files waiting in the folder."""
+
+    messages: list[MessageRead]
+    folder: Path
+    files: list[mail.WaitingFile]
+
+
+def overview(c: Container, *, limit: int = 200) -> Overview:
+    """The newest messages (never their content) and the outbox folder's waiting files."""
+    folder = c.settings.outbox_dir
+    files = mail.OutboxDirMailer(folder, sender=c.settings.mail_from).waiting()
+    return Overview(list_messages(c, limit=limit), folder, files)
+
+
 def show_file(c: Container, *, message_id: str) -> str:
     """One .eml file of the outbox folder, for an operator; the reading is audited."""
     text = mail.OutboxDirMailer(c.settings.outbox_dir, sender=c.settings.mail_from).read(message_id)
     with c.uow() as uow:
         row = uow.session.get(OutboxMessage, message_id)
         uow.audit(
-            "mail:outbox_file:read",
-            actor="system:cli",
+            events.OUTBOX_FILE_READ,
+            actor=SYSTEM_CLI,
             subject=row.subject_id if row else None,
             object=f"message:{message_id}:{row.kind if row else 'unknown'}",
-            purpose="service",
         )
         uow.commit()
     return text
 
 
-def rewrap_keys(c: Container, *, old: MasterKey, new: MasterKey) -> int:
-    """Master-key rotation: re-wrap the keys of messages not yet delivered."""
-    with c.uow() as uow:
-        rows = uow.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.wrapped_key.is_not(None))
-        ).all()
-        for row in rows:
-            assert row.wrapped_key is not None
-            context = f"outbox:{row.id}"
-            row.wrapped_key = new.wrap(
-                old.unwrap(row.wrapped_key, context=context), context=context
-            )
-        uow.commit()
+def rewrap_keys(uow: UnitOfWork, *, old: MasterKey, new: MasterKey) -> int:
+    """Master-key rotation: re-wrap the keys of messages not yet delivered, in `uow`."""
+    rows = uow.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.wrapped_key.is_not(None))
+    ).all()
+    for row in rows:
+        assert row.wrapped_key is not None
+        context = f"outbox:{row.id}"
+        row.wrapped_key = new.wrap(old.unwrap(row.wrapped_key, context=context), context=context)
     return len(rows)
