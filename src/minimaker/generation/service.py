@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from minimaker.adapters import job_queue as queue
 from minimaker.adapters.blobs import new_blob_id
@@ -276,3 +276,14 @@ def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
             object=f"model:{model_id}",
         )
         uow.commit()
+
+
+def stop_queued(uow: UnitOfWork, *, owner_id: str, reason: str) -> None:
+    """Cancel the owner's queued generation jobs and fail their models, in the caller's unit."""
+    now = uow.c.clock.now()
+    queue.cancel_kind_for_subject(uow.session, owner_id, kind="generate_model", now=now)
+    uow.session.execute(
+        update(Model3D)
+        .where(Model3D.owner_id == owner_id, Model3D.status == QUEUED)
+        .values(status=FAILED, error=reason, finished_at=now)
+    )
