@@ -14,10 +14,12 @@ from minimaker.accounts import service as accounts
 from minimaker.adapters import audit_chain as audit
 from minimaker.adapters.audit_chain import AuditEntry, AuditHead
 from minimaker.adapters.db import make_engine, make_sessionmaker
-from minimaker.kernel.audit import FIELD_LIMITS, GENESIS_HASH, AuditEvent, entry_hash
+from minimaker.kernel.actors import SYSTEM_CLI, Actor
+from minimaker.kernel.audit import FIELD_LIMITS, GENESIS_HASH, AuditEvent, AuditTag, entry_hash
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import InvalidCredentials
+from minimaker.kernel.purposes import Purpose
 from tests.adapters.audit_helpers import (
     CHAIN_LENGTH,
     NOW,
@@ -35,6 +37,17 @@ def test_an_empty_database_verifies_as_an_empty_chain(engine: Engine) -> None:
     assert audit.verify(engine) == audit.VerifyReport(0, 0, GENESIS_HASH)
 
 
+MADE = AuditTag("test", "entry", "made", Purpose.SERVICE)
+DISCARDED = AuditTag("test", "entry", "discarded", Purpose.SERVICE)
+
+
+def test_a_unit_of_work_refuses_a_typed_in_action_or_actor(container: Container) -> None:
+    with container.uow() as uow, pytest.raises(TypeError, match="AuditTag and an Actor"):
+        uow.audit("test:entry:made", actor=SYSTEM_CLI)  # type: ignore[arg-type]
+    with container.uow() as uow, pytest.raises(TypeError, match="AuditTag and an Actor"):
+        uow.audit(MADE, actor="system:cli")  # type: ignore[arg-type]
+
+
 def test_the_chain_verifies_after_many_appends_through_the_unit_of_work(
     container: Container, clock: ManualClock
 ) -> None:
@@ -42,16 +55,15 @@ def test_the_chain_verifies_after_many_appends_through_the_unit_of_work(
         with container.uow() as uow:
             for j in range(i % 3 + 1):
                 uow.audit(
-                    "test:entry:made",
-                    actor=f"subject:{i:032x}",
+                    MADE,
+                    actor=Actor.subject(f"{i:032x}"),
                     subject=f"{i:032x}" if j else None,
                     object=None if i % 2 else f"upload:{j:032x}",
-                    purpose="service",
                 )
             uow.commit()
         clock.advance(seconds=1)
     with container.uow() as uow:
-        uow.audit("test:entry:discarded", actor="system:test")
+        uow.audit(DISCARDED, actor=SYSTEM_CLI)
         # Not committed: rolled back with the unit, so it never joins the chain.
     report = audit.verify(container.engine, batch=7)
     expected = sum(i % 3 + 1 for i in range(40))

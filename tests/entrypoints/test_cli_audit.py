@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from minimaker.kernel.actors import SYSTEM_CLI
+from minimaker.kernel.audit import AuditTag
 from minimaker.kernel.container import Container
+from minimaker.kernel.purposes import Purpose
 
 Verify = Callable[[], subprocess.CompletedProcess[str]]
 
@@ -38,12 +41,13 @@ def run_verify(database_url: str, master_key: str, tmp_path: Path) -> Verify:
     return run
 
 
+MADE = AuditTag("test", "entry", "made", Purpose.SERVICE)
+
+
 def audit_some(container: Container, count: int) -> None:
     for i in range(count):
         with container.uow() as uow:
-            uow.audit(
-                "test:entry:made", actor="system:test", subject=f"{i:032x}", purpose="service"
-            )
+            uow.audit(MADE, actor=SYSTEM_CLI, subject=f"{i:032x}")
             uow.commit()
 
 

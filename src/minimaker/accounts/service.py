@@ -18,7 +18,7 @@ from minimaker.accounts import events, passwords, rules
 from minimaker.accounts.tables import AuthSession, LoginFailure, User
 from minimaker.adapters import tokens
 from minimaker.adapters.crypto.fields import blind_index, open_field, seal_field
-from minimaker.kernel.actors import SYSTEM_AUTH
+from minimaker.kernel.actors import SYSTEM_AUTH, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import (
     AlreadyTaken,
@@ -45,10 +45,6 @@ class IssuedToken:
     token: str
     session_id: str
     expires_at: datetime
-
-
-def actor_for(user_id: str) -> str:
-    return f"subject:{user_id}"
 
 
 def signup(c: Container, *, name: str, email: str, username: str, password: str) -> Profile:
@@ -82,7 +78,7 @@ def signup(c: Container, *, name: str, email: str, username: str, password: str)
                 updated_at=now,
             )
         )
-        uow.audit(events.SUBJECT_CREATED, actor=actor_for(user_id), subject=user_id)
+        uow.audit(events.SUBJECT_CREATED, actor=Actor.subject(user_id), subject=user_id)
         uow.commit()
     return Profile(user_id, name, email, username, now)
 
@@ -128,7 +124,7 @@ def login(c: Container, *, login: str, password: str, client_ip: str) -> IssuedT
             user.password_hash = passwords.hash_password(c.settings, password)
         forget_failures(uow, throttle[0])
         issued = _open_session(c, uow, user.id, now, token_key)
-        uow.audit(events.SESSION_CREATED, actor=actor_for(user.id), subject=user.id)
+        uow.audit(events.SESSION_CREATED, actor=Actor.subject(user.id), subject=user.id)
         uow.commit()
     return issued
 
@@ -195,7 +191,7 @@ def logout(c: Container, *, user_id: str, token: str) -> None:
                 AuthSession.id == tokens.session_of(token), AuthSession.user_id == user_id
             )
         )
-        uow.audit(events.SESSION_ENDED, actor=actor_for(user_id), subject=user_id)
+        uow.audit(events.SESSION_ENDED, actor=Actor.subject(user_id), subject=user_id)
         uow.commit()
 
 
@@ -272,7 +268,9 @@ def apply_correction(uow: UnitOfWork, *, user_id: str, correction: Correction) -
         setattr(user, f"{field}_enc", sealed)
     user.updated_at = uow.c.clock.now()
     fields = "fields:" + ",".join(sorted(correction.values))
-    uow.audit(events.PROFILE_CORRECTED, actor=actor_for(user_id), subject=user_id, object=fields)
+    uow.audit(
+        events.PROFILE_CORRECTED, actor=Actor.subject(user_id), subject=user_id, object=fields
+    )
     return _profile(uow, user)
 
 

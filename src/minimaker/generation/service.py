@@ -161,19 +161,7 @@ def _store_generation(c: Container, job: Job, loaded: _Loaded, outputs: dict[str
             queue.finish(uow.session, job.id, now=c.clock.now())
             uow.commit()
             return
-        for fmt, data in outputs.items():
-            blob_id = new_blob_id()
-            uow.wrote_blob(blob_id)
-            c.blobs.put(dek, io.BytesIO(data), blob_id=blob_id)
-            uow.session.add(
-                ModelFile(
-                    model_id=model_id,
-                    format=fmt,
-                    owner_id=owner_id,
-                    blob_id=blob_id,
-                    size_bytes=len(data),
-                )
-            )
+        _store_files(uow, dek, model_id=model_id, owner_id=owner_id, outputs=outputs)
         model.status, model.error, model.finished_at = DONE, None, c.clock.now()
         queue.finish(uow.session, job.id, now=c.clock.now())
         if allowed(uow.session, owner_id, Activity.ANALYTICS):
@@ -187,6 +175,25 @@ def _store_generation(c: Container, job: Job, loaded: _Loaded, outputs: dict[str
             object=f"model:{model_id}",
         )
         uow.commit()
+
+
+def _store_files(
+    uow: UnitOfWork, dek: bytes, *, model_id: str, owner_id: str, outputs: dict[str, bytes]
+) -> None:
+    """Encrypt each exported format into the blob store and record it, in the caller's unit."""
+    for fmt, data in outputs.items():
+        blob_id = new_blob_id()
+        uow.wrote_blob(blob_id)
+        uow.c.blobs.put(dek, io.BytesIO(data), blob_id=blob_id)
+        uow.session.add(
+            ModelFile(
+                model_id=model_id,
+                format=fmt,
+                owner_id=owner_id,
+                blob_id=blob_id,
+                size_bytes=len(data),
+            )
+        )
 
 
 def _on_final_failure(c: Container, job: Job, reason: str) -> None:

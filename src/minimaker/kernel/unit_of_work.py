@@ -50,28 +50,22 @@ class UnitOfWork:
 
     def audit(
         self,
-        action: AuditTag | str,
+        action: AuditTag,
         *,
-        actor: Actor | str,
+        actor: Actor,
         subject: str | None = None,
         object: str | None = None,
-        purpose: Purpose | str | None = None,
+        purpose: Purpose | None = None,
     ) -> None:
         """Record an audit event; it is chained in the same transaction, at commit.
 
-        The purpose is the tag's own unless the caller names the one it checked.
+        The tag comes from a feature's events.py and the actor is a value, never a string
+        typed here; the purpose is the tag's own unless the caller names the one it checked.
         """
-        if purpose is None and isinstance(action, AuditTag):
-            purpose = action.purpose
-        self._events.append(
-            AuditEvent(
-                str(actor),
-                str(action),
-                subject,
-                object,
-                None if purpose is None else str(purpose),
-            )
-        )
+        if not isinstance(action, AuditTag) or not isinstance(actor, Actor):
+            raise TypeError("audit takes an AuditTag and an Actor (see kernel/actors.py)")
+        chosen = action.purpose if purpose is None else Purpose(purpose)
+        self._events.append(AuditEvent(str(actor), str(action), subject, object, chosen.value))
 
     def new_subject_key(self, subject_id: str) -> bytes:
         """Mint a data key for a new subject; it is discarded if this unit does not commit."""

@@ -24,12 +24,13 @@ from typing import Any, BinaryIO, cast
 import jinja2
 from sqlalchemy import select
 
-from minimaker.accounts.service import actor_for
 from minimaker.adapters.blobs import EncryptedBlobs, StoredBlob, new_blob_id
+from minimaker.kernel.actors import SYSTEM_RETENTION, SYSTEM_RIGHTS, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import MiniMakerError, NotFound, NotReady
 from minimaker.kernel.purposes import Activity
 from minimaker.rights import archive_content as content
+from minimaker.rights import events
 from minimaker.rights.fulfil import Work
 from minimaker.rights.intake import owned_request
 from minimaker.rights.processing import ensure_allowed
@@ -322,8 +323,8 @@ def build_archive(c: Container, work: Work, *, kind: str) -> str:
         )
         uow.session.add(row)
         uow.audit(
-            "rights:archive:created",
-            actor="system:rights",
+            events.ARCHIVE_CREATED,
+            actor=SYSTEM_RIGHTS,
             subject=work.subject_id,
             object=f"archive:{row.id}:{kind}",
             purpose=purpose,
@@ -349,8 +350,8 @@ def open_download(c: Container, *, user_id: str, request_id: str) -> ArchiveDown
         purpose = ensure_allowed(uow.session, user_id, Activity.SUBJECT_ACCESS)
         chunks = c.blobs.iter_plain(uow.keys.subject_key(user_id), row.blob_id)
         uow.audit(
-            "rights:archive:downloaded",
-            actor=actor_for(user_id),
+            events.ARCHIVE_DOWNLOADED,
+            actor=Actor.subject(user_id),
             subject=user_id,
             object=f"archive:{row.id}:{row.kind}",
             purpose=purpose,
@@ -377,11 +378,10 @@ def expire_archives(c: Container) -> int:
                 uow.session.delete(row)
                 uow.delete_blob_after_commit(row.blob_id)
                 uow.audit(
-                    "rights:archive:expired",
-                    actor="system:retention",
+                    events.ARCHIVE_EXPIRED,
+                    actor=SYSTEM_RETENTION,
                     subject=row.subject_id,
                     object=f"archive:{row.id}:{row.kind}",
-                    purpose="service",
                 )
             uow.commit()
         total += len(rows)

@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 
 from minimaker.accounts import rules as account_rules
 from minimaker.accounts import service as accounts
+from minimaker.kernel.actors import Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotFound, ValidationFailed
 from minimaker.kernel.ids import is_id
@@ -110,7 +111,7 @@ def extend(
         return staff_view(uow, row)
 
 
-def _extend(uow: UnitOfWork, row: RightsRequest, *, actor: str, months: int, reason: str) -> None:
+def _extend(uow: UnitOfWork, row: RightsRequest, *, actor: Actor, months: int, reason: str) -> None:
     if Status(row.status) not in OPEN:
         # A closed request has no deadline left to extend (and its subject was told why).
         raise ExtensionRefused(f"the request is already {row.status}")

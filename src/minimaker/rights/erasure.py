@@ -25,17 +25,18 @@ from sqlalchemy.schema import sort_tables
 
 from minimaker.adapters import job_queue as queue
 from minimaker.adapters.job_queue import Job
+from minimaker.kernel.actors import SYSTEM_RIGHTS
 from minimaker.kernel.container import Container
 from minimaker.kernel.personal_data import PersonalTable
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import notices, outbox
-from minimaker.rights import owned_rows, recipients
+from minimaker.rights import events, owned_rows, recipients
 from minimaker.rights.fulfil import Work
 from minimaker.rights.tables import RightsRequest
 
 #: The outbox kind of the message that tells the subject their data is gone.
 CONFIRMATION = notices.ERASURE_CONFIRMATION
-_ACTOR = "system:rights"
+_ACTOR = SYSTEM_RIGHTS
 _CHUNK = 500  # subject ids per IN (...) when the ledger is replayed
 
 
@@ -94,11 +95,10 @@ def _stop_and_tell(c: Container, work: Work) -> None:
             .values(details_enc=None)
         )
         uow.audit(
-            "subject:erasure:started",
+            events.ERASURE_STARTED,
             actor=_ACTOR,
             subject=subject_id,
             object=f"request:{work.request_id}",
-            purpose="service",
         )
         uow.commit()
 
@@ -133,11 +133,10 @@ def erase_rows(c: Container, *, subject_id: str, request_id: str | None = None) 
         for blob_id in blob_ids:
             uow.delete_blob_after_commit(blob_id)
         uow.audit(
-            "subject:erasure:completed" if request_id else "subject:erasure:replayed",
+            events.ERASURE_COMPLETED if request_id else events.ERASURE_REPLAYED,
             actor=_ACTOR,
             subject=subject_id,  # the pseudonymous id only: the audit outlives the subject
             object=f"request:{request_id}" if request_id else None,
-            purpose="service",
         )
         uow.commit()
     return Erased(rows=rows, blobs=len(blob_ids))

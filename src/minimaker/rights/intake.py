@@ -35,7 +35,7 @@ def create_request(
     type: RequestType,
     details: dict[str, Any] | None,
     channel: str,
-    actor: Actor | str,
+    actor: Actor,
     verified: bool,
     recorded_by: str | None = None,
 ) -> RightsRequest:

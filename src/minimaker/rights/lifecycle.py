@@ -58,7 +58,7 @@ def log_event(
     )
 
 
-def audit(uow: UnitOfWork, row: RightsRequest, tag: AuditTag, *, actor: Actor | str) -> None:
+def audit(uow: UnitOfWork, row: RightsRequest, tag: AuditTag, *, actor: Actor) -> None:
     """Audit `tag` against the request's subject, naming the request by id and type only."""
     uow.audit(tag, actor=actor, subject=row.subject_id, object=f"request:{row.id}:{row.type}")
 
@@ -68,7 +68,7 @@ def move(
     row: RightsRequest,
     target: Status,
     *,
-    actor: Actor | str,
+    actor: Actor,
     note: str | None = None,
 ) -> None:
     """Move a request to `target` if the lifecycle allows it; logged and audited."""
@@ -78,7 +78,7 @@ def move(
     audit(uow, row, events.REQUEST_MOVED[target], actor=actor)
 
 
-def mark_verified(uow: UnitOfWork, row: RightsRequest, *, actor: Actor | str) -> None:
+def mark_verified(uow: UnitOfWork, row: RightsRequest, *, actor: Actor) -> None:
     """Identity verified: the request is queued for automatic fulfilment."""
     move(uow, row, Status.VERIFIED, actor=actor)
     queue.enqueue(
@@ -91,7 +91,7 @@ def mark_verified(uow: UnitOfWork, row: RightsRequest, *, actor: Actor | str) ->
     )
 
 
-def refuse(uow: UnitOfWork, row: RightsRequest, *, actor: Actor | str, justification: str) -> None:
+def refuse(uow: UnitOfWork, row: RightsRequest, *, actor: Actor, justification: str) -> None:
     """Art. 12(4): close the request as rejected; the subject is told why and of Art. 77."""
     now = uow.c.clock.now()
     move(uow, row, Status.REJECTED, actor=actor, note="rejected with a stated reason")

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from minimaker.accounts.service import restricted_since
 from minimaker.kernel.errors import ProcessingRefused
-from minimaker.kernel.purposes import Activity, check
+from minimaker.kernel.purposes import Activity, Purpose, check
 from minimaker.rights.tables import Objection
 
 
@@ -19,7 +19,7 @@ def subject_state(session: Session, subject_id: str) -> tuple[bool, frozenset[st
     return restricted_since(session, subject_id) is not None, objections
 
 
-def ensure_allowed(session: Session, subject_id: str, activity: Activity) -> str:
+def ensure_allowed(session: Session, subject_id: str, activity: Activity) -> Purpose:
     """The purpose `activity` runs under for this subject, or ProcessingRefused."""
     restricted, objections = subject_state(session, subject_id)
     return check(activity, restricted=restricted, objections=objections)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from minimaker.adapters.db import ID, Base, UTCDateTime
 from minimaker.kernel.personal_data import (
     Declaration,
+    Exporter,
     Fate,
     Noun,
     PersonalTable,
@@ -118,7 +119,6 @@ def personal_data() -> tuple[Declaration, ...]:
     # Imported when called, not at the top: the exporters read these very tables.
     from minimaker.rights import export
 
-    of_request = ViaParent(RightsRequest, link="request_id", owner="subject_id")
     preferences = Section(
         "preferences",
         "Your preferences",
@@ -136,6 +136,21 @@ def personal_data() -> tuple[Declaration, ...]:
             not_exported="the archives themselves: each is a copy of the data listed here",
             count=Noun("data archive"),
         ),
+        *_request_tables(export.requests),
+        PersonalTable(
+            Disclosure,
+            category="account",
+            owner="subject_id",
+            # No table of its own in index.html: the Art. 15 recipients list names them.
+            section=Section("disclosures", "", exporter=export.disclosures),
+        ),
+    )
+
+
+def _request_tables(exporter: Exporter) -> tuple[PersonalTable, ...]:
+    """A request outlives an erasure as its pseudonymous record; its link does not."""
+    of_request = ViaParent(RightsRequest, link="request_id", owner="subject_id")
+    return (
         PersonalTable(
             RightsRequest,
             category="account",
@@ -144,7 +159,7 @@ def personal_data() -> tuple[Declaration, ...]:
             scrub=("details_enc",),
             reason="Art. 5(2), 12: the pseudonymous record that each request was answered, "
             "and when; its details, sealed under the destroyed key, go",
-            section=Section("requests", "Your requests", exporter=export.requests),
+            section=Section("requests", "Your requests", exporter=exporter),
             count=Noun("privacy request"),
         ),
         PersonalTable(
@@ -161,12 +176,5 @@ def personal_data() -> tuple[Declaration, ...]:
             owner=of_request,
             hidden=("token_hash",),
             not_exported="the hash of a single-use link: a credential, not information",
-        ),
-        PersonalTable(
-            Disclosure,
-            category="account",
-            owner="subject_id",
-            # No table of its own in index.html: the Art. 15 recipients list names them.
-            section=Section("disclosures", "", exporter=export.disclosures),
         ),
     )

@@ -61,8 +61,9 @@ class StaffIdentity:
     role: str
 
     @property
-    def actor(self) -> str:
-        return f"staff:{self.id}"
+    def actor(self) -> Actor:
+        """The staff member as the audit names them."""
+        return Actor.staff(self.id)
 
 
 def _read(row: StaffMember) -> StaffRead:
@@ -82,7 +83,7 @@ def permit(
     raise StaffForbidden(staff.role, action.value)
 
 
-def _operator(c: Container, by: StaffIdentity | None) -> Actor | str:
+def _operator(c: Container, by: StaffIdentity | None) -> Actor:
     # None is the operator at the command line, who holds the database itself.
     if by is None:
         return SYSTEM_CLI
