@@ -25,6 +25,7 @@ from minimaker.generation import service as generation
 from minimaker.generation.export import FORMATS, export_mesh
 from minimaker.generation.relief import relief_from_image
 from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
+from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import InvalidCredentials
@@ -116,7 +117,7 @@ def add_rows_no_api_writes_yet(c: Container, subject_id: str) -> None:
             type=RequestType.ACCESS,
             details=None,
             channel="email",
-            actor="system:test",
+            actor=SYSTEM_CLI,
             verified=False,
         )
         now = c.clock.now()

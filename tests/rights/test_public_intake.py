@@ -428,7 +428,7 @@ def test_staff_record_a_request_received_by_post_as_verified_and_it_is_fulfilled
                 select(AuditEntry.actor).where(AuditEntry.action == "rights:request:received")
             )
         )
-        assert actors == {staff.actor}
+        assert actors == {str(staff.actor)}
     worker.run_until_idle()
     assert status_of(container, read.id) == "completed"
     assert restriction.is_restricted(container, user_id=subject_id)

@@ -49,7 +49,7 @@ def personal_data() -> tuple[Declaration, ...]:
     return (
         PersonalTable(
             OutboxMessage,
-            category="account",  # the address on file, sealed with the message
+            category="message",  # the address on file and the text, sealed until delivered
             owner="subject_id",
             survives=_kept_on_erasure,
             reason="unsent mail must still go out (the erasure confirmation among it), and "

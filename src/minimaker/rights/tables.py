@@ -139,7 +139,7 @@ def personal_data() -> tuple[Declaration, ...]:
         *_request_tables(export.requests),
         PersonalTable(
             Disclosure,
-            category="account",
+            category="rights_request",
             owner="subject_id",
             # No table of its own in index.html: the Art. 15 recipients list names them.
             section=Section("disclosures", "", exporter=export.disclosures),
@@ -153,7 +153,7 @@ def _request_tables(exporter: Exporter) -> tuple[PersonalTable, ...]:
     return (
         PersonalTable(
             RightsRequest,
-            category="account",
+            category="rights_request",
             owner="subject_id",
             fate=Fate.SCRUB,
             scrub=("details_enc",),
@@ -164,7 +164,7 @@ def _request_tables(exporter: Exporter) -> tuple[PersonalTable, ...]:
         ),
         PersonalTable(
             RequestEvent,
-            category="account",
+            category="rights_request",
             owner=of_request,
             fate=Fate.KEEP,
             reason="each step of an answered request, part of its pseudonymous record",
@@ -172,7 +172,7 @@ def _request_tables(exporter: Exporter) -> tuple[PersonalTable, ...]:
         ),
         PersonalTable(
             VerificationToken,
-            category="account",
+            category="rights_request",
             owner=of_request,
             hidden=("token_hash",),
             not_exported="the hash of a single-use link: a credential, not information",
