@@ -12,7 +12,7 @@ Fairness, both sides:
 - both read sources that were just written (page cache) and write one output file in the same
   file system, fsynced along with its directory;
 - plain: the plaintext files concatenated with a reused 1 MiB readinto/write loop;
-- archive: the real fulfiller, archives.fulfil_access: snapshot, decrypt chunk by chunk, ZIP,
+- archive: the real fulfiller, access.fulfil_access: snapshot, decrypt chunk by chunk, ZIP,
   encrypt through the in-memory pipe into the blob store, Archive row and audit;
 - trials alternate plain / archive; the best time of each is reported.
 Targets: archive time <= 2x plain copy; archive child's peak RSS <= 200 MiB.
@@ -139,7 +139,7 @@ def run_plain(work: Path) -> dict[str, float]:
 def run_archive(user_id: str) -> dict[str, float]:
     """Child: build a real access archive with the fulfiller, then drop its blob."""
     from minimaker.bootstrap import build
-    from minimaker.rights import archives, intake
+    from minimaker.rights import access, intake
     from minimaker.rights.fulfil import Work
     from minimaker.rights.rules import RequestType
     from minimaker.rights.tables import Archive
@@ -150,7 +150,7 @@ def run_archive(user_id: str) -> dict[str, float]:
     work = Work(request.id, user_id, RequestType.ACCESS, {})
     before = rss_mib()
     start = time.perf_counter()
-    archive_id = archives.fulfil_access(c, work)
+    archive_id = access.fulfil_access(c, work)
     seconds = time.perf_counter() - start
     peak = rss_mib()
     with c.uow() as uow:

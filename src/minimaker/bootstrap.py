@@ -37,7 +37,7 @@ def registries() -> Registries:
     from minimaker.generation import service as generation
     from minimaker.mail import outbox
     from minimaker.rights import (
-        archives,
+        access,
         deadlines,
         erasure,
         fulfil,
@@ -49,8 +49,8 @@ def registries() -> Registries:
 
     return Registries(
         fulfillers={
-            RequestType.ACCESS: archives.fulfil_access,
-            RequestType.PORTABILITY: archives.fulfil_portability,
+            RequestType.ACCESS: access.fulfil_access,
+            RequestType.PORTABILITY: access.fulfil_portability,
             RequestType.RECTIFICATION: rectification.rectify,
             RequestType.ERASURE: erasure.erase,
             RequestType.RESTRICTION: restriction.restrict,
@@ -62,7 +62,7 @@ def registries() -> Registries:
         },
         duties={
             "deliver_outbox": outbox.deliver_pending,
-            "expire_archives": archives.expire_archives,
+            "expire_archives": access.expire_archives,
             "alert_overdue": deadlines.alert_overdue,
             "close_unconfirmed": deadlines.close_unconfirmed,
         },

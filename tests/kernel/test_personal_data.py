@@ -43,7 +43,7 @@ from minimaker.kernel.personal_data import (
     Section,
     ViaParent,
 )
-from minimaker.rights import archives, erasure, holdings, intake
+from minimaker.rights import access, erasure, holdings, intake
 from tests.rights.test_access import validate
 
 #: Column names that say "this row is somebody's".
@@ -242,7 +242,7 @@ def _stickers_of(c: Container, owner_id: str) -> int:
 def _archive(c: Container, user_id: str, kind: str) -> zipfile.ZipFile:
     request = intake.submit(c, user_id=user_id, type=kind)
     Worker(c).run_until_idle()
-    download = archives.open_download(c, user_id=user_id, request_id=request.id)
+    download = access.open_download(c, user_id=user_id, request_id=request.id)
     return zipfile.ZipFile(io.BytesIO(b"".join(download.chunks)))
 
 

@@ -25,7 +25,7 @@ from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import BlobIntegrityError
 from minimaker.policy import load_policy
-from minimaker.rights import archive_content, archives, intake, objection, restriction
+from minimaker.rights import access, archive_content, intake, objection, restriction
 from minimaker.rights.fulfil import Work
 from minimaker.rights.read_model import RequestRead
 from minimaker.rights.rules import RequestType
@@ -55,7 +55,7 @@ def _fulfilled(c: Container, worker: Worker, user_id: str, kind: str) -> Request
 
 
 def _zip(c: Container, user_id: str, request_id: str) -> zipfile.ZipFile:
-    download = archives.open_download(c, user_id=user_id, request_id=request_id)
+    download = access.open_download(c, user_id=user_id, request_id=request_id)
     data = b"".join(download.chunks)
     assert len(data) == download.size_bytes
     return zipfile.ZipFile(io.BytesIO(data))
@@ -67,8 +67,8 @@ def _archive_blobs(c: Container) -> list[str]:
 
 
 def test_fulfillers_exist_for_access_and_portability(container: Container) -> None:
-    assert container.registries.fulfillers["access"] is archives.fulfil_access
-    assert container.registries.fulfillers["portability"] is archives.fulfil_portability
+    assert container.registries.fulfillers["access"] is access.fulfil_access
+    assert container.registries.fulfillers["portability"] is access.fulfil_portability
 
 
 def test_access_archive_holds_every_personal_datum_of_the_subject(
@@ -259,7 +259,7 @@ def test_a_failure_while_building_leaves_no_archive_and_no_blob(container: Conta
     request = intake.submit(container, user_id=user_id, type="access")
     work = Work(request.id, user_id, RequestType.ACCESS, {})
     with pytest.raises(BlobIntegrityError):
-        archives.fulfil_access(container, work)
+        access.fulfil_access(container, work)
     assert set(container.blobs.store.iter_ids()) == before
     assert [p.name for p in container.settings.blob_dir.rglob(".tmp-*")] == []
     assert _archive_blobs(container) == []
@@ -276,8 +276,8 @@ def test_a_photo_deleted_while_the_archive_is_built_is_left_out_of_it(
     )
     uploads.delete_upload(container, user_id=user_id, upload_id=gone.id)
     dek = container.keys.subject_key(user_id)
-    stored = archives.seal_stream(
-        container.blobs, dek, lambda sink: archives.write_zip(sink, container.blobs, dek, snapshot)
+    stored = access.seal_stream(
+        container.blobs, dek, lambda sink: access.write_zip(sink, container.blobs, dek, snapshot)
     )
     zf = zipfile.ZipFile(io.BytesIO(container.blobs.read_bytes(dek, stored.blob_id)))
     doc = json.loads(zf.read("data.json"))
@@ -289,8 +289,8 @@ def test_a_retried_job_returns_the_archive_already_built(container: Container) -
     user_id = _subject(container)
     request = intake.submit(container, user_id=user_id, type="portability")
     work = Work(request.id, user_id, RequestType.PORTABILITY, {})
-    first = archives.fulfil_portability(container, work)
-    assert archives.fulfil_portability(container, work) == first
+    first = access.fulfil_portability(container, work)
+    assert access.fulfil_portability(container, work) == first
     assert len(_archive_blobs(container)) == 1
 
 
@@ -303,12 +303,12 @@ def test_expired_archives_are_deleted_with_their_blobs_and_audited(
     clock.advance(days=4)
     _fulfilled(container, worker, user_id, "portability")
     clock.advance(days=3, seconds=1)
-    assert archives.expire_archives(container) == 1
+    assert access.expire_archives(container) == 1
     assert not container.blobs.store.exists(old_blob)
     assert len(_archive_blobs(container)) == 1
-    with pytest.raises(archives.ArchiveExpired):
-        archives.open_download(container, user_id=user_id, request_id=old.id)
-    assert archives.expire_archives(container) == 0
+    with pytest.raises(access.ArchiveExpired):
+        access.open_download(container, user_id=user_id, request_id=old.id)
+    assert access.expire_archives(container) == 0
     with container.sessions() as s:
         expired = s.scalars(
             select(AuditEntry).where(AuditEntry.action == "rights:archive:expired")
@@ -364,7 +364,7 @@ def _insert_large_photos(c: Container, user_id: str, *, count: int, size: int) -
 
 
 def test_the_pipe_holds_back_a_writer_that_runs_ahead_of_its_reader() -> None:
-    pipe = archives.ChunkPipe(limit=4 * MIB, piece=MIB)
+    pipe = access.ChunkPipe(limit=4 * MIB, piece=MIB)
     written = []
 
     def writer() -> None:
@@ -385,12 +385,12 @@ def test_the_pipe_holds_back_a_writer_that_runs_ahead_of_its_reader() -> None:
 
 
 def test_the_pipe_never_ends_cleanly_after_its_writer_failed() -> None:
-    pipe = archives.ChunkPipe()
+    pipe = access.ChunkPipe()
     pipe.write(b"partial zip")
     pipe.abort()
     with pytest.raises(Exception, match="writer failed"):
         pipe.readinto(memoryview(bytearray(16)))
-    broken = archives.ChunkPipe(limit=MIB, piece=MIB)
+    broken = access.ChunkPipe(limit=MIB, piece=MIB)
     broken.break_()
     with pytest.raises(BrokenPipeError):
         broken.write(b"x" * MIB)

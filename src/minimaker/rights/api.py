@@ -27,7 +27,7 @@ from minimaker.entrypoints.http import (
     wants_html,
 )
 from minimaker.policy import load_policy, policy_text
-from minimaker.rights import archive_content, archives, intake, objection, restriction
+from minimaker.rights import access, archive_content, intake, objection, restriction
 from minimaker.rights import public_intake as public_requests
 from minimaker.rights.read_model import RequestRead
 from minimaker.rights.rules import RequestType
@@ -153,7 +153,7 @@ def get_request(c: ContainerDep, user_id: UserId, request_id: str) -> Any:
 )
 def download_archive(c: ContainerDep, user_id: UserId, request_id: str) -> StreamingResponse:
     """Download the ZIP archive of your completed access or portability request."""
-    archive = archives.open_download(c, user_id=user_id, request_id=request_id)
+    archive = access.open_download(c, user_id=user_id, request_id=request_id)
     return private_content(
         archive.chunks, "application/zip", filename=archive.filename, size=archive.size_bytes
     )

@@ -25,7 +25,7 @@ from minimaker.entrypoints.page_shell.session import (
 from minimaker.kernel.errors import AlreadyTaken, ValidationFailed
 from minimaker.kernel.purposes import OBJECTABLE
 from minimaker.policy import load_policy
-from minimaker.rights import archives, holdings, intake, objection
+from minimaker.rights import access, holdings, intake, objection
 from minimaker.rights.read_model import RequestRead
 from minimaker.rights.restriction import is_restricted
 
@@ -177,7 +177,7 @@ def download(request_id: str, v: VisitorDep, user_id: UserId) -> Response:
     """The archive of one of your completed access or portability requests."""
     # Ownership first, through the rights service: another subject's id is simply not found.
     intake.get_for_subject(v.c, user_id=user_id, request_id=request_id)
-    archive = archives.open_download(v.c, user_id=user_id, request_id=request_id)
+    archive = access.open_download(v.c, user_id=user_id, request_id=request_id)
     return private_content(
         archive.chunks, "application/zip", filename=archive.filename, size=archive.size_bytes
     )
