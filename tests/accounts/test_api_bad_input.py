@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -167,3 +169,26 @@ def test_profile_corrections_are_validated_and_cannot_take_anothers_email(
     assert (me["username"], me["email"]) == ("dorothy", "dorothy@example.org")
     with container.sessions() as s:
         assert s.scalar(select(func.count()).select_from(AuthSession)) == 1
+
+
+def test_one_address_in_another_unicode_form_cannot_make_a_second_account(
+    client: TestClient,
+) -> None:
+    nfc = unicodedata.normalize("NFC", "zoë@example.org")
+    nfd = unicodedata.normalize("NFD", "zoë@example.org")
+    assert nfc != nfd
+    body = {"name": "Zoë", "username": "zoe", "password": "correct horse battery staple"}
+    assert client.post("/api/v1/auth/signup", json={**body, "email": nfc}).status_code == 201
+    again = client.post("/api/v1/auth/signup", json={**body, "username": "zoe2", "email": nfd})
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["code"] == "already_taken"
+
+
+@pytest.mark.parametrize("email", ["ada\x1b@example.org", "ada\x00@example.org"])
+def test_an_address_with_a_control_character_is_refused_before_any_mail_header(
+    client: TestClient, email: str
+) -> None:
+    body = {"name": "Ada", "username": "ada", "password": "correct horse battery staple"}
+    r = client.post("/api/v1/auth/signup", json={**body, "email": email})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "email"

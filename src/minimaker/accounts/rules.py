@@ -13,31 +13,43 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 MIN_PASSWORD, MAX_PASSWORD = 10, 1024
 MAX_NAME = 200
 MAX_EMAIL = 254
+#: Joiners that shape letters in many scripts (Persian, Indic, emoji): visible in effect, kept.
+_JOINERS = frozenset({"\u200c", "\u200d"})
+
+
+def _hidden(ch: str) -> bool:
+    """A control, format (bidi overrides, zero-width, BOM) or surrogate character.
+
+    Such characters make text read otherwise than it is stored: an address with ESC or NUL in
+    a mail header, a name whose right-to-left override reverses what staff see.
+    """
+    kind = unicodedata.category(ch)
+    return kind in ("Cc", "Cs") or (kind == "Cf" and ch not in _JOINERS)
 
 
 def clean_name(name: str) -> str:
-    """A display name: trimmed, normalised, 1 to 200 characters, no control characters."""
+    """A display name: trimmed, NFC, 1 to 200 characters, no control or invisible characters."""
     value = unicodedata.normalize("NFC", name).strip()
     if not value:
         raise ValidationFailed("name", "must not be empty")
     if len(value) > MAX_NAME:
         raise ValidationFailed("name", f"must be at most {MAX_NAME} characters")
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
-        raise ValidationFailed("name", "must not contain control characters")
+    if any(_hidden(ch) for ch in value):
+        raise ValidationFailed("name", "must not contain control or invisible characters")
     return value
 
 
 def clean_email(email: str) -> str:
-    """An email address as given (trimmed); its lookup key is `email_key`."""
-    value = email.strip()
-    if len(value) > MAX_EMAIL or not EMAIL_RE.match(value):
+    """An email address, trimmed and in NFC; its lookup key is `email_key`."""
+    value = unicodedata.normalize("NFC", email).strip()
+    if len(value) > MAX_EMAIL or not EMAIL_RE.match(value) or any(_hidden(c) for c in value):
         raise ValidationFailed("email", "is not a valid email address")
     return value
 
 
 def email_key(email: str) -> str:
-    """The normalised form two equal addresses share (case-insensitive)."""
-    return email.strip().lower()
+    """The form two equal addresses share: NFC and case-insensitive, so one person, one key."""
+    return unicodedata.normalize("NFC", email).strip().lower()
 
 
 def clean_username(username: str) -> str:
