@@ -6,9 +6,12 @@ import ast
 from pathlib import Path
 from typing import get_args
 
+from fastapi.testclient import TestClient
+
 import minimaker
 from minimaker.entrypoints.app import AUTHENTICATORS
 from minimaker.entrypoints.http import TokenKind
+from tests.conftest import photo_bytes, signup_and_login
 
 ENTRYPOINTS = Path(minimaker.__file__).parent / "entrypoints"
 FEATURES = ("accounts", "uploads", "generation", "mail", "staff", "rights", "operations")
@@ -38,3 +41,25 @@ def test_the_check_sees_the_app_factory_import_the_features() -> None:
 
 def test_every_kind_of_token_has_the_service_that_checks_it() -> None:
     assert set(AUTHENTICATORS) == set(get_args(TokenKind))
+
+
+def test_personal_api_answers_are_never_stored_by_a_browser_or_proxy(client: TestClient) -> None:
+    headers = signup_and_login(client)
+    token = client.post(
+        "/api/v1/auth/token",
+        data={"username": "ada", "password": "correct horse battery staple"},
+    )
+    answers = [
+        token,
+        client.get("/api/v1/me", headers=headers),
+        client.get("/api/v1/uploads", headers=headers),
+        client.get("/api/v1/privacy/requests", headers=headers),
+        client.get("/api/v1/me"),  # the 401 too
+    ]
+    assert [r.headers.get("cache-control") for r in answers] == ["no-store"] * len(answers)
+    # A route that says how it may be cached keeps its own word.
+    photo = client.post(
+        "/api/v1/uploads", files={"file": ("p.png", photo_bytes(), "image/png")}, headers=headers
+    )
+    content = client.get(f"/api/v1/uploads/{photo.json()['id']}/content", headers=headers)
+    assert content.headers["cache-control"] == "private, no-store"

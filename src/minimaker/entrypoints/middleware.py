@@ -20,17 +20,27 @@ _SECURITY_HEADERS = [
 ]
 
 
+#: API answers are personal (a profile, a token, a list of photos) unless a route says
+#: otherwise: no browser or proxy may keep them, as no page may.
+_API_DEFAULTS = [(b"cache-control", b"no-store")]
+
+
 class SecurityHeaders:
-    """Headers every response carries: no sniffing, no framing, no referrer, strict CSP."""
+    """Headers every response carries: no sniffing, no framing, no referrer, strict CSP; and
+    `Cache-Control: no-store` on every API answer that does not set its own."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        wanted = _SECURITY_HEADERS
+        if scope["type"] == "http" and str(scope.get("path", "")).startswith("/api/"):
+            wanted = _SECURITY_HEADERS + _API_DEFAULTS
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in _SECURITY_HEADERS if k not in names]
+                extra = [(k, v) for k, v in wanted if k not in names]
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
