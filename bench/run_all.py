@@ -11,6 +11,7 @@ HERE = Path(__file__).parent
 BENCHES = [
     "bench_crypto.py",
     "bench_generate.py",
+    "bench_generation_memory.py",
     "bench_audit.py",
     "bench_api.py",
     "bench_erasure.py",

@@ -33,6 +33,8 @@ def test_a_default_worker_runs_generation_fulfilment_and_every_periodic_duty(
         "expire_archives",
         "alert_overdue",
         "close_unconfirmed",
+        "sweep_strays",
+        "anchor_audit",
     }
     assert set(Worker(container).run_duties()) == set(container.registries.duties)
 

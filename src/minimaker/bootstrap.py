@@ -36,6 +36,7 @@ def registries() -> Registries:
     """Every request fulfiller, job handler and periodic duty, by name, in this one place."""
     from minimaker.generation import service as generation
     from minimaker.mail import outbox
+    from minimaker.operations import audit_check, sweep
     from minimaker.rights import (
         access,
         deadlines,
@@ -65,7 +66,26 @@ def registries() -> Registries:
             "expire_archives": access.expire_archives,
             "alert_overdue": deadlines.alert_overdue,
             "close_unconfirmed": deadlines.close_unconfirmed,
+            "sweep_strays": sweep.ScheduledSweep(),
+            "anchor_audit": audit_check.take_periodic_checkpoint,
         },
+    )
+
+
+def anchored_actions() -> frozenset[str]:
+    """The audit actions whose commit takes a signed checkpoint at once (staff's always do)."""
+    from minimaker.mail import events as mail_events
+    from minimaker.operations import events as operations_events
+    from minimaker.rights import events as rights_events
+
+    return frozenset(
+        str(tag)
+        for tag in (
+            *operations_events.ANCHORED,
+            rights_events.ERASURE_COMPLETED,
+            rights_events.ERASURE_REPLAYED,
+            mail_events.OUTBOX_FILE_READ,  # the operator reading a message meant for a person
+        )
     )
 
 
@@ -130,6 +150,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
         clock=clock or SystemClock(),
         registries=registries(),
         personal_data=personal_data(),
+        anchored_actions=anchored_actions(),
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -56,6 +58,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="Largest accepted upload, in bytes."
     )
+    max_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Largest request body that is not an upload (JSON, forms), in bytes; "
+        "counted as it arrives, chunked or not.",
+    )
     max_image_pixels: int = Field(
         40_000_000,
         ge=1,
@@ -69,9 +77,49 @@ class Settings(BaseSettings):
     )
     argon2_parallelism: int = Field(4, ge=1, description="argon2id lanes.")
     login_max_failures: int = Field(
-        5, ge=1, description="Failed logins allowed per account and per IP in the window."
+        5,
+        ge=1,
+        description="Failed logins allowed per account from unknown devices (then the "
+        "backoff), and per device cookie, in the window; staff sign-in and requests by email "
+        "allow this many per name and per address.",
     )
     login_window_s: int = Field(900, ge=1, description="Window for counting failed logins.")
+    # Sign-in throttles (OWASP lockout guidance): an attacker is slowed per account and per
+    # address, while people on a known device, or whose account nobody attacked, pass.
+    login_backoff_s: int = Field(
+        60,
+        ge=1,
+        description="Wait after an account's login_max_failures-th failure from unknown "
+        "devices; doubled with each further failure, at most login_window_s.",
+    )
+    login_address_max_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed logins from one address in the window after which that address "
+        "may no longer try accounts that have failures of their own (accounts nobody "
+        "attacked, and known devices, still pass).",
+    )
+    device_cookie_ttl_days: int = Field(
+        365,
+        ge=1,
+        description="Lifetime of the signed device cookie a successful sign-in sets; with "
+        "it, the client passes the address and account throttles that others caused.",
+    )
+    signup_max_per_address: int = Field(
+        5, ge=1, description="Sign-ups allowed from one address per signup_window_s."
+    )
+    signup_window_s: int = Field(3600, ge=1, description="Window of signup_max_per_address.")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Reverse proxies (IP addresses or CIDR networks, comma-separated) whose "
+        "forwarding header names the client; from anyone else it is ignored. Empty: the "
+        "peer address is the client.",
+    )
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = Field(
+        "x-forwarded-for",
+        description="The header the trusted proxies set (`x-forwarded-for` or RFC 7239 "
+        "`forwarded`); the other one is never read.",
+    )
     embedded_worker: bool = Field(True, description="Run a job worker inside `minimaker serve`.")
     access_log: bool = Field(
         False,
@@ -81,10 +129,60 @@ class Settings(BaseSettings):
     worker_poll_s: float = Field(0.5, gt=0, description="Idle poll interval of job workers.")
     job_max_attempts: int = Field(3, ge=1, description="Attempts before a job is failed.")
     job_lease_s: int = Field(
-        600, ge=5, description="A running job not finished in this time is retried."
+        30,
+        ge=2,
+        description="Lease of a running job, renewed by its worker's heartbeat every third of "
+        "it: a job whose worker died is claimed again by another this long after.",
+    )
+    sweep_grace_s: int = Field(
+        3600,
+        ge=60,
+        description="Age before the sweep removes a stray temp file or a blob no row names; "
+        "longer than any write in progress can take, so it never touches one.",
+    )
+    sweep_interval_s: float = Field(
+        900.0, gt=0, description="Interval of the sweep of stray temp files and orphan blobs."
     )
     generation_max_resolution: int = Field(
         512, ge=2, le=2048, description="Default grid cap for generated reliefs."
+    )
+    # Resource limits (policy 3.6: protection against loss or damage): one subject, or a
+    # burst of requests, must not be able to exhaust the disk or the memory of the service.
+    storage_quota_bytes: int = Field(
+        1024**3,
+        ge=1024,
+        description="Storage quota per subject: bytes of their photos plus generated model "
+        "files (queued models count at their estimated size); more is refused with 413.",
+    )
+    max_model_bytes: int = Field(
+        256 * 1024**2,
+        ge=1024,
+        description="Largest generated model, its STL, GLB and OBJ files together, estimated "
+        "from the grid before any mesh is built; larger is refused with 413.",
+    )
+    generation_rate_limit: int = Field(
+        20, ge=1, description="Models a subject may request per generation_rate_window_s."
+    )
+    generation_rate_window_s: int = Field(
+        3600, ge=1, description="Window of generation_rate_limit, in seconds."
+    )
+    generation_max_active: int = Field(
+        2, ge=1, description="Models a subject may have queued or running at once."
+    )
+    max_image_decoded_bytes: int = Field(
+        128 * 1024**2,
+        ge=1024,
+        description="Largest memory one image may take decoded (width x height x bytes per "
+        "pixel, from its header, before decoding); larger is refused with 413.",
+    )
+    decode_budget_bytes: int = Field(
+        256 * 1024**2,
+        ge=1024,
+        description="Memory all images being decoded at once in one process may take; an "
+        "upload waits up to decode_wait_s for room, then gets 503 with Retry-After.",
+    )
+    decode_wait_s: float = Field(
+        5.0, ge=0, description="How long an upload waits for room in decode_budget_bytes."
     )
 
     public_url: str = Field(
@@ -106,9 +204,26 @@ class Settings(BaseSettings):
     archive_ttl_days: int = Field(
         7, ge=1, description="Days an access or portability archive stays downloadable."
     )
+    audit_checkpoint_file: Path | None = Field(
+        None,
+        description="Append-only file of signed audit-chain checkpoints (a copy of those in "
+        "the key store), out of reach of the data database; keep it on storage the database "
+        "host cannot write (chattr +a helps). Default: <data_dir>/audit-checkpoints.log.",
+    )
     periodic_s: float = Field(
         30.0, gt=0, description="Interval of the worker's periodic duties (mail, expiry, alerts)."
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies_are_networks(cls, value: object) -> list[str]:
+        # A mistyped proxy must stop the start: ignoring it would trust nobody (or, worse,
+        # a broader network than meant), and the throttles would key on the wrong address.
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            raise ValueError("must be a list of IP addresses or CIDR networks")
+        texts = [str(item).strip() for item in items]
+        return [str(ipaddress.ip_network(text, strict=False)) for text in texts if text]
 
     @field_validator("blob_region")
     @classmethod
@@ -145,6 +260,9 @@ class Settings(BaseSettings):
         if self.keystore_url:
             return self.keystore_url
         return f"sqlite:///{(self.data_dir / 'keys.db').resolve()}"
+
+    def resolved_checkpoint_file(self) -> Path:
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.log"
 
     def resolved_master_key_file(self) -> Path:
         return self.master_key_file or self.data_dir / "master.key"

@@ -138,7 +138,7 @@ def _big_png(width: int, height: int) -> bytes:
         (b"", 422, "Photo is required: choose a photo to upload."),
         (b"%PDF-1.7 not a photo", 415, "Unsupported file type; allowed: image/jpeg"),
         (photo_bytes()[:60], 422, "The image cannot be used: the file is truncated or corrupt."),
-        (_big_png(4001, 2), 422, "exceeds the limit of 4000000 pixels"),
+        (_big_png(4001, 2), 413, "exceeds the limit of 4000000 pixels"),
     ],
     ids=["empty", "not-an-image", "truncated", "too-many-pixels"],
 )

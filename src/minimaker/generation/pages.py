@@ -22,7 +22,10 @@ from minimaker.generation import service as generation
 from minimaker.generation.relief import ReliefParams
 from minimaker.kernel.errors import (
     InvalidImage,
+    ModelTooLarge,
     PayloadTooLarge,
+    QuotaExceeded,
+    TooManyAttempts,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -30,7 +33,16 @@ from minimaker.uploads import service as uploads
 
 router = APIRouter(prefix="/app", include_in_schema=False)
 
-_UPLOAD_ERRORS = (ValidationFailed, PayloadTooLarge, UnsupportedMediaType, InvalidImage)
+_UPLOAD_ERRORS = (
+    ValidationFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    InvalidImage,
+    QuotaExceeded,
+    TooManyAttempts,  # the decode budget busy (503)
+)
+#: What the generate form shows beside itself: bad settings and every limit (policy 3.6).
+_GENERATE_ERRORS = (ValidationFailed, ModelTooLarge, QuotaExceeded, TooManyAttempts)
 _NUMBER_FIELDS = ("width_mm", "base_mm", "max_relief_mm")
 _PENDING = frozenset({generation.QUEUED, generation.RUNNING})
 _MIB = 1024 * 1024
@@ -117,7 +129,7 @@ def generate_model(upload_id: str, form: CheckedForm, v: VisitorDep, user_id: Us
     try:
         params = _relief_params(typed)
         generation.request_model(v.c, user_id=user_id, upload_id=upload_id, params=params)
-    except ValidationFailed as exc:
+    except _GENERATE_ERRORS as exc:
         failure = {"upload_id": upload_id, "typed": typed, **form_failure(exc)}
         return _workspace(v, user_id, status=exc.status, generate_error=failure)
     return see_other("/app")

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 import trimesh
 from numpy.typing import NDArray
-from PIL import Image, ImageOps
+from PIL import Image
 
+from minimaker.generation.rules import grid_size, scaled_size
 from minimaker.kernel.errors import GenerationFailed, ValidationFailed
 
 # Inclusive bounds; each one keeps the result printable and the computation bounded.
@@ -26,9 +27,22 @@ _FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
 }
 _INT_BOUNDS: dict[str, tuple[int, int]] = {"max_resolution": (2, 2048)}
 
-_WHITE = (255, 255, 255, 255)
 _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+#: EXIF orientation -> the turn that shows the photo upright (as ImageOps.exif_transpose).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+#: Faces per block when summing the volume.
+_VOLUME_BLOCK = 1 << 18
+#: Source pixels converted to float at once while downsampling (4 bytes each: 8 MB).
+_STRIP_PIXELS = 2 * 1024 * 1024
 
 
 #: Longest model side along y we make; the x side is bounded by width_mm's own limit.
@@ -83,7 +97,11 @@ class ReliefParams:
 
 def relief_from_image(image: Image.Image, params: ReliefParams) -> trimesh.Trimesh:
     """Photo -> watertight relief mesh, upright as the photo's EXIF orientation says."""
-    luminance = _luminance_grid(image, params.max_resolution)
+    return relief_from_luminance(luminance_grid(image, params.max_resolution), params)
+
+
+def relief_from_luminance(luminance: NDArray[np.float64], params: ReliefParams) -> trimesh.Trimesh:
+    """Upright luminance samples in [0, 255] -> watertight relief mesh."""
     fraction = luminance / 255.0
     if params.lithophane:
         fraction = 1.0 - fraction
@@ -97,14 +115,18 @@ def relief_from_image(image: Image.Image, params: ReliefParams) -> trimesh.Trime
 # --- photo -> luminance samples -----------------------------------------------------------
 
 
-def _luminance_grid(image: Image.Image, max_resolution: int) -> NDArray[np.float64]:
+def luminance_grid(image: Image.Image, max_resolution: int) -> NDArray[np.float64]:
     """Upright luminance in [0, 255], at most max_resolution along its longer side, >= 2x2."""
     try:
-        upright = ImageOps.exif_transpose(image)
-        grey = _to_grey(upright)
+        turn = _UPRIGHT.get(image.getexif().get(0x0112, 1))
+        grey = _to_grey(image)
     except OSError as exc:  # truncated or corrupt pixel data surfaces only on decode
         raise GenerationFailed("the image data could not be decoded") from exc
+    # Turned after downsampling, not before: a box average commutes with quarter turns and
+    # flips, and turning the small grid costs nothing where the full photo cost a copy.
     grey = _fit(grey, max_resolution)
+    if turn is not None:
+        grey = grey.transpose(turn)
     return np.asarray(grey, dtype=np.float64)
 
 
@@ -121,7 +143,11 @@ def _to_grey(image: Image.Image) -> Image.Image:
     if mode in _ALPHA_MODES or "transparency" in image.info:
         # Pillow converts premultiplied La only to LA, not straight to RGBA
         rgba = (image.convert("LA") if mode == "La" else image).convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, _WHITE), rgba).convert("L")
+        # Composited in one band (grey over white by alpha), not as RGBA over an RGBA white:
+        # three 1-byte images instead of three 4-byte ones; the grey is linear in R, G, B.
+        grey, alpha = rgba.convert("L"), rgba.getchannel("A")
+        del rgba
+        return Image.composite(grey, Image.new("L", grey.size, 255), alpha)
     if mode == "L":
         return image
     if mode == "LAB":
@@ -135,17 +161,38 @@ def _to_grey(image: Image.Image) -> Image.Image:
 def _fit(grey: Image.Image, max_resolution: int) -> Image.Image:
     """Box-downsample so the longer side is <= max_resolution; stretch 1-pixel sides to 2."""
     width, height = grey.size
-    longer = max(width, height)
-    if longer > max_resolution:
-        scale = max_resolution / longer
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if max(width, height) > max_resolution:
         # an area average in float: no ringing halos (which would print as ridges) and no
         # 8-bit terracing of smooth gradients
-        grey = grey.convert("F").resize(size, Image.Resampling.BOX)
-    if min(grey.size) < 2:
-        # a grid needs two samples per side; repeating the one pixel keeps the photo's look
-        grey = grey.resize((max(2, grey.width), max(2, grey.height)), Image.Resampling.NEAREST)
+        grey = _box_downsample(grey, scaled_size(width, height, max_resolution))
+    # the grid rules.grid_size promises (the output cap is checked from it beforehand); a
+    # grid needs two samples per side, and repeating the one pixel keeps the photo's look
+    grid = grid_size(width, height, max_resolution)
+    if grey.size != grid:
+        grey = grey.resize(grid, Image.Resampling.NEAREST)
     return grey
+
+
+def _box_downsample(grey: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Area-average `grey` to `size` in float, a strip of rows at a time.
+
+    Converting the whole photo to float first took 4 bytes a pixel (134 MB for 33 MP) on top
+    of the decoded photo; each output strip reads exactly its source rows (fractional edges
+    weighted as Pillow's box filter weights them), so the result is the same.
+    """
+    width, height = grey.size
+    out_w, out_h = size
+    scale = height / out_h
+    rows_per_strip = max(1, int(_STRIP_PIXELS // (width * max(scale, 1.0))))
+    out = Image.new("F", size)
+    for first in range(0, out_h, rows_per_strip):
+        last = min(out_h, first + rows_per_strip)
+        top_f, bottom_f = first * scale, last * scale
+        top, bottom = int(np.floor(top_f)), min(height, int(np.ceil(bottom_f)))
+        strip = grey.crop((0, top, width, bottom)).convert("F")
+        box = (0.0, top_f - top, float(width), bottom_f - top)
+        out.paste(strip.resize((out_w, last - first), Image.Resampling.BOX, box=box), (0, first))
+    return out
 
 
 # --- heights -> closed mesh ---------------------------------------------------------------
@@ -178,7 +225,12 @@ def _closed_grid_mesh(
     # fan from any ring vertex would make zero-area triangles
     vertices[-1] = (width_mm / 2.0, (rows - 1) * spacing / 2.0, 0.0)
 
-    faces = np.concatenate([_top_faces(rows, cols), _wall_and_bottom_faces(ring, n_top)], axis=0)
+    # One array, filled in place: stacking and concatenating the parts copied the faces
+    # twice (the largest allocations of a build, 58 MB each at the largest allowed model).
+    n_cells = (rows - 1) * (cols - 1)
+    faces = np.empty((2 * n_cells + 3 * n_ring, 3), dtype=np.int64)
+    _fill_top_faces(faces[: 2 * n_cells], rows, cols)
+    faces[2 * n_cells :] = _wall_and_bottom_faces(ring, n_top)
     return vertices, faces
 
 
@@ -195,14 +247,17 @@ def _border_ring(rows: int, cols: int) -> NDArray[np.int64]:
     )
 
 
-def _top_faces(rows: int, cols: int) -> NDArray[np.int64]:
-    """Two +Z-facing triangles per grid cell."""
+def _fill_top_faces(out: NDArray[np.int64], rows: int, cols: int) -> None:
+    """Two +Z-facing triangles per grid cell, (a, c, b) and (b, c, d), written into `out`."""
     index = np.arange(rows * cols, dtype=np.int64).reshape(rows, cols)
-    a = index[:-1, :-1].ravel()  # a b   <- row i (larger y)
-    b = a + 1  #                     c d   <- row i + 1
-    c = a + cols
-    d = c + 1
-    return np.stack([a, c, b, b, c, d], axis=1).reshape(-1, 3)
+    cells = out.reshape(rows - 1, cols - 1, 6)
+    a = index[:-1, :-1]  # a b   <- row i (larger y)
+    cells[..., 0] = a  #   c d   <- row i + 1
+    cells[..., 1] = a + cols
+    cells[..., 2] = a + 1
+    cells[..., 3] = a + 1
+    cells[..., 4] = a + cols
+    cells[..., 5] = a + cols + 1
 
 
 def _wall_and_bottom_faces(ring: NDArray[np.int64], n_top: int) -> NDArray[np.int64]:
@@ -238,17 +293,18 @@ def _edges_pair_up_reversed(faces: NDArray[np.int64], n_vertices: int) -> bool:
     gets the key (undirected edge id, direction bit); sorted, the keys must form the pairs
     (2e, 2e + 1) with no undirected edge id repeated.
     """
-    starts = faces.ravel()
-    ends = np.empty_like(faces)  # each face's vertices shifted by one; slices beat take()
-    ends[:, :2] = faces[:, 1:]
-    ends[:, 2] = faces[:, 0]
-    ends = ends.ravel()
-    # in-place arithmetic: at 1024 x 1024 each temporary is 6M int64
-    keys = np.minimum(starts, ends)
-    keys *= n_vertices  # n_vertices**2 * 2 stays far inside int64
-    keys += np.maximum(starts, ends)
-    keys *= 2
-    keys += starts > ends
+    # Built one face corner at a time into one int64 array: no 3F-sized temporaries beside
+    # it (each was 58 MB at the largest allowed model).
+    n_faces = len(faces)
+    keys = np.empty(3 * n_faces, dtype=np.int64)
+    for corner in range(3):
+        starts, ends = faces[:, corner], faces[:, (corner + 1) % 3]
+        key = keys[corner::3]  # a view: the directed edges of face f stay together
+        np.minimum(starts, ends, out=key)
+        key *= n_vertices  # n_vertices**2 * 2 stays far inside int64
+        key += np.maximum(starts, ends)
+        key *= 2
+        key += starts > ends
     # the faces come in grid order, so the keys hold long sorted runs that timsort exploits
     keys.sort(kind="stable")
     if keys.size == 0 or keys.size % 2:
@@ -261,6 +317,9 @@ def _edges_pair_up_reversed(faces: NDArray[np.int64], n_vertices: int) -> bool:
 def _signed_volume(vertices: NDArray[np.float64], faces: NDArray[np.int64]) -> float:
     """Enclosed volume by the divergence theorem with the field (0, 0, z); > 0 if wound out."""
     x, y, z = vertices.T
-    i, j, k = faces.T
-    twice_projected_area = (x[j] - x[i]) * (y[k] - y[i]) - (x[k] - x[i]) * (y[j] - y[i])
-    return float(np.dot(twice_projected_area, z[i] + z[j] + z[k]) / 6.0)
+    total = 0.0
+    for start in range(0, len(faces), _VOLUME_BLOCK):  # bounded temporaries, not 8 x F floats
+        i, j, k = faces[start : start + _VOLUME_BLOCK].T
+        twice_projected_area = (x[j] - x[i]) * (y[k] - y[i]) - (x[k] - x[i]) * (y[j] - y[i])
+        total += float(np.dot(twice_projected_area, z[i] + z[j] + z[k]))
+    return total / 6.0

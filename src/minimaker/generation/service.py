@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,17 +15,23 @@ from sqlalchemy import delete, select, update
 from minimaker.adapters import job_queue as queue
 from minimaker.adapters.blobs import new_blob_id
 from minimaker.adapters.job_queue import Job
-from minimaker.generation import events
-from minimaker.generation.export import FORMATS, MEDIA_TYPES, export_mesh
-from minimaker.generation.relief import ReliefParams, relief_from_image
+from minimaker.generation import events, limits
+from minimaker.generation.export import FORMATS, MEDIA_TYPES, BlockReader, iter_export
+from minimaker.generation.relief import (
+    ReliefParams,
+    luminance_grid,
+    relief_from_luminance,
+)
 from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
 from minimaker.kernel.actors import SYSTEM_WORKER, Actor
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import KeyUnavailable, NotFound, NotReady, ValidationFailed
+from minimaker.kernel.errors import NotFound, NotReady, ValidationFailed
+from minimaker.kernel.faults import crash_point
 from minimaker.kernel.ids import is_id
 from minimaker.kernel.purposes import Activity
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights.processing import allowed, ensure_allowed
+from minimaker.uploads import intake as images
 from minimaker.uploads import service as uploads
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -65,8 +71,9 @@ def request_model(
     relief = ReliefParams.from_mapping(merged)
     now = c.clock.now()
     with c.uow() as uow:
-        uploads.owned_upload(uow, user_id=user_id, upload_id=upload_id)
+        photo = uploads.owned_upload(uow, user_id=user_id, upload_id=upload_id)
         purpose = ensure_allowed(uow.session, user_id, Activity.GENERATION)
+        _check_limits(uow, user_id, (photo.width, photo.height), relief, now)
         row = Model3D(
             id=uuid.uuid4().hex,
             owner_id=user_id,
@@ -78,7 +85,7 @@ def request_model(
         uow.session.add(row)
         queue.enqueue(
             uow.session,
-            kind="generate_model",
+            kind=limits.JOB_KIND,
             payload={"model_id": row.id},
             subject_id=user_id,
             now=now,
@@ -95,6 +102,17 @@ def request_model(
     return _read(row)
 
 
+def _check_limits(
+    uow: UnitOfWork, user_id: str, size: tuple[int, int], relief: ReliefParams, now: datetime
+) -> None:
+    """Policy 3.6: every limit, checked before anything is written (413 / 429)."""
+    settings = uow.c.settings
+    estimate = limits.ensure_model_fits(settings, *size, relief.max_resolution)
+    limits.lock_subject(uow, user_id)
+    limits.ensure_may_start(uow, user_id, now)
+    limits.ensure_room(uow, user_id, estimate)  # the estimate is reserved until done
+
+
 @dataclass(frozen=True)
 class _Loaded:
     """What phase one read: the decrypted photo and the model's parameters."""
@@ -103,6 +121,16 @@ class _Loaded:
     owner_id: str
     photo: bytes
     params: ReliefParams
+    dek: bytes  # to encrypt the files as they are written, before phase two
+
+
+@dataclass(frozen=True)
+class _Written:
+    """One exported file, already encrypted into the blob store, not yet recorded."""
+
+    fmt: str
+    blob_id: str
+    size_bytes: int
 
 
 def run_generation_job(c: Container, job: Job) -> None:
@@ -110,11 +138,47 @@ def run_generation_job(c: Container, job: Job) -> None:
     loaded = _load_for_generation(c, job)
     if loaded is None:
         return
-    with Image.open(io.BytesIO(loaded.photo)) as img:
-        mesh = relief_from_image(img, loaded.params)
-    outputs = {fmt: export_mesh(mesh, fmt) for fmt in FORMATS}
+    mesh = _build_mesh(c, loaded)
+    crash_point("generation.mid_job")
+    # Each format streams into its blob as it is written, one after the other (the exports
+    # are lazy): the memory this takes is the mesh and one block, not three whole files
+    # (policy 3.6; it was 2.5-3.4 GB at grid 2048).
+    outputs = {fmt: iter_export(mesh, fmt) for fmt in FORMATS}
     del mesh
     _store_generation(c, job, loaded, outputs)
+
+
+def _build_mesh(c: Container, loaded: _Loaded) -> Any:
+    """Decode within the process's decode budget, re-check the output cap, build the mesh."""
+    decode = images.DecodeLimits.of(c.settings)
+    resolution = loaded.params.max_resolution
+    with Image.open(io.BytesIO(loaded.photo)) as img:
+        # Re-checked here, from the photo itself: the settings may have changed since the
+        # request, and no mesh is built for a model over the cap (a 4xx: final, no retry).
+        limits.ensure_model_fits(c.settings, img.width, img.height, resolution)
+        with images.decoding(img, decode):
+            luminance = luminance_grid(img, resolution)
+            img.close()  # the decoded photo goes before its budget share is given back
+    return relief_from_luminance(luminance, loaded.params)
+
+
+def _write_files(
+    c: Container, loaded: _Loaded, outputs: Mapping[str, bytes | Iterable[bytes]]
+) -> list[_Written]:
+    """Encrypt each format's bytes (or blocks) into a new blob, outside any transaction so
+    no lock is held meanwhile; on any failure, the blobs written so far go."""
+    written: list[_Written] = []
+    try:
+        for fmt, data in outputs.items():
+            reader = io.BytesIO(data) if isinstance(data, bytes) else BlockReader(iter(data))
+            stored = c.blobs.put(loaded.dek, reader, blob_id=new_blob_id())  # type: ignore[arg-type]
+            written.append(_Written(fmt, stored.blob_id, stored.plaintext_size))
+            crash_point("generation.blob_written")
+    except BaseException:
+        for done in written:
+            c.blobs.delete(done.blob_id)
+        raise
+    return written
 
 
 def _load_for_generation(c: Container, job: Job) -> _Loaded | None:
@@ -134,15 +198,23 @@ def _load_for_generation(c: Container, job: Job) -> _Loaded | None:
         ensure_allowed(uow.session, model.owner_id, Activity.GENERATION)
         model.status = RUNNING
         photo = uploads.read_photo(uow, user_id=model.owner_id, upload_id=model.upload_id)
-        loaded = _Loaded(model_id, model.owner_id, photo, ReliefParams.from_mapping(model.params))
+        params = ReliefParams.from_mapping(model.params)
+        dek = uow.keys.subject_key(model.owner_id)
+        loaded = _Loaded(model_id, model.owner_id, photo, params, dek)
         uow.commit()
     return loaded
 
 
-def _store_generation(c: Container, job: Job, loaded: _Loaded, outputs: dict[str, bytes]) -> None:
-    """Phase two: store the files, unless the model, its photo or the subject is gone now."""
+def _store_generation(
+    c: Container, job: Job, loaded: _Loaded, outputs: Mapping[str, bytes | Iterable[bytes]]
+) -> None:
+    """Phase two: write the files, then record them unless the model, its photo or the
+    subject is gone now (then they go again)."""
+    written = _write_files(c, loaded, outputs)
     model_id, owner_id = loaded.model_id, loaded.owner_id
     with c.uow() as uow:
+        for file in written:
+            uow.wrote_blob(file.blob_id)  # gone unless this unit commits them
         # Re-read under lock: the model, its photo or the whole subject may be gone now.
         model = uow.session.scalars(
             select(Model3D).where(Model3D.id == model_id).with_for_update()
@@ -151,17 +223,13 @@ def _store_generation(c: Container, job: Job, loaded: _Loaded, outputs: dict[str
             if model is not None:
                 model.status, model.finished_at = FAILED, c.clock.now()
                 model.error = "the photo was deleted while the model was being made"
-            queue.finish(uow.session, job.id, now=c.clock.now())
-            uow.commit()
+            _discard(uow, job, written)
             return
-        try:
-            dek = uow.keys.subject_key(owner_id)
-        except KeyUnavailable:
+        if not uow.keys.has_subject_key(owner_id):
             # The subject was erased while we worked: keep nothing, the rows go with them.
-            queue.finish(uow.session, job.id, now=c.clock.now())
-            uow.commit()
+            _discard(uow, job, written)
             return
-        _store_files(uow, dek, model_id=model_id, owner_id=owner_id, outputs=outputs)
+        _record_files(uow, model_id=model_id, owner_id=owner_id, written=written)
         model.status, model.error, model.finished_at = DONE, None, c.clock.now()
         queue.finish(uow.session, job.id, now=c.clock.now())
         if allowed(uow.session, owner_id, Activity.ANALYTICS):
@@ -174,24 +242,30 @@ def _store_generation(c: Container, job: Job, loaded: _Loaded, outputs: dict[str
             subject=owner_id,
             object=f"model:{model_id}",
         )
+        crash_point("generation.before_commit")
         uow.commit()
 
 
-def _store_files(
-    uow: UnitOfWork, dek: bytes, *, model_id: str, owner_id: str, outputs: dict[str, bytes]
+def _discard(uow: UnitOfWork, job: Job, written: list[_Written]) -> None:
+    """Finish the job keeping none of the files written for it."""
+    for file in written:
+        uow.delete_blob_after_commit(file.blob_id)
+    queue.finish(uow.session, job.id, now=uow.c.clock.now())
+    uow.commit()
+
+
+def _record_files(
+    uow: UnitOfWork, *, model_id: str, owner_id: str, written: list[_Written]
 ) -> None:
-    """Encrypt each exported format into the blob store and record it, in the caller's unit."""
-    for fmt, data in outputs.items():
-        blob_id = new_blob_id()
-        uow.wrote_blob(blob_id)
-        uow.c.blobs.put(dek, io.BytesIO(data), blob_id=blob_id)
+    """Record each encrypted file of the model, in the caller's unit."""
+    for file in written:
         uow.session.add(
             ModelFile(
                 model_id=model_id,
-                format=fmt,
+                format=file.fmt,
                 owner_id=owner_id,
-                blob_id=blob_id,
-                size_bytes=len(data),
+                blob_id=file.blob_id,
+                size_bytes=file.size_bytes,
             )
         )
 

@@ -136,6 +136,8 @@ class InvalidImage(MiniMakerError):
 
 
 class ImageTooLarge(InvalidImage):
+    # 413, not 422: the image is well formed, only bigger than this service decodes.
+    status = 413
     code = "image_too_large"
 
     def __init__(self, pixels: int | None, limit_pixels: int) -> None:
@@ -164,6 +166,127 @@ class TooManyAttempts(MiniMakerError):
     def __init__(self, retry_after_s: int) -> None:
         self.retry_after_s = retry_after_s
         super().__init__(f"too many attempts; try again in {retry_after_s} seconds")
+
+
+class PasswordRequired(Forbidden):
+    """A destructive action needs the person's current password, and none was given.
+
+    A bearer token proves a session, not a person: a stolen one must not erase an account.
+    """
+
+    code = "password_required"
+
+    def default_message(self) -> str:
+        return "your current password is required for this; nothing was changed"
+
+
+class PasswordIncorrect(Forbidden):
+    """The password given to prove the person was wrong (403: the token itself is fine)."""
+
+    code = "password_incorrect"
+
+    def default_message(self) -> str:
+        return "the password is not correct; nothing was changed"
+
+
+class ImageDecodesTooLarge(ImageTooLarge):
+    """The header says decoding would take more memory than one image may (policy 3.6)."""
+
+    code = "image_decodes_too_large"
+
+    def __init__(self, decoded_bytes: int, limit_bytes: int) -> None:
+        self.decoded_bytes = decoded_bytes
+        self.limit_bytes = limit_bytes
+        MiniMakerError.__init__(
+            self,
+            f"the image would take {decoded_bytes} bytes decoded; the limit is {limit_bytes}",
+        )
+
+
+class QuotaExceeded(MiniMakerError):
+    """Storing this would take the subject over their storage quota; nothing was written."""
+
+    status = 413
+    code = "quota_exceeded"
+
+    def __init__(self, limit_bytes: int, used_bytes: int, adding_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self.used_bytes = used_bytes
+        self.adding_bytes = adding_bytes
+        super().__init__(
+            f"this needs {adding_bytes} bytes but your storage quota of {limit_bytes} bytes "
+            f"has {max(0, limit_bytes - used_bytes)} left; delete photos or models to make room"
+        )
+
+
+class ModelTooLarge(MiniMakerError):
+    """The model's files, estimated from its grid before any mesh is built, exceed the cap."""
+
+    status = 413
+    code = "model_too_large"
+
+    def __init__(self, estimated_bytes: int, limit_bytes: int) -> None:
+        self.estimated_bytes = estimated_bytes
+        self.limit_bytes = limit_bytes
+        super().__init__(
+            f"the model would take about {estimated_bytes} bytes (limit {limit_bytes}); "
+            "choose a smaller max_resolution"
+        )
+
+
+class SubjectErased(MiniMakerError):
+    """The account was erased while this request ran: nothing of it is kept (Art. 17)."""
+
+    status = 410
+    code = "subject_erased"
+
+    def default_message(self) -> str:
+        return "this account has been erased; nothing was stored"
+
+
+class GenerationRateLimited(TooManyAttempts):
+    """More generations in the window than a subject may start (policy 3.6)."""
+
+    code = "generation_rate_limited"
+
+    def __init__(self, limit: int, window_s: int, retry_after_s: int) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self.retry_after_s = retry_after_s
+        MiniMakerError.__init__(
+            self,
+            f"at most {limit} models per {window_s} seconds; try again in {retry_after_s} seconds",
+        )
+
+
+class TooManyGenerations(TooManyAttempts):
+    """More models queued or running at once than a subject may have."""
+
+    code = "too_many_generations"
+
+    def __init__(self, limit: int, retry_after_s: int) -> None:
+        self.limit = limit
+        self.retry_after_s = retry_after_s
+        MiniMakerError.__init__(
+            self,
+            f"at most {limit} models may be queued or running at once; "
+            f"try again in about {retry_after_s} seconds",
+        )
+
+
+class DecodeBusy(TooManyAttempts):
+    """The process is decoding as many pixels as it may at once; not the caller's fault."""
+
+    # A TooManyAttempts for its Retry-After header; 503: the server is busy, the client
+    # did nothing wrong (429 would say it sent too much).
+    status = 503
+    code = "busy"
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        MiniMakerError.__init__(
+            self, f"busy processing other images; try again in {retry_after_s} seconds"
+        )
 
 
 # --- 500 family: our side -----------------------------------------------------------------

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from minimaker.kernel.errors import ImageTooLarge, InvalidImage, UnsupportedMediaType
+from minimaker.kernel.errors import (
+    ImageDecodesTooLarge,
+    ImageTooLarge,
+    InvalidImage,
+    UnsupportedMediaType,
+)
+from minimaker.settings import Settings
+from minimaker.uploads.decode_budget import DECODE_BUDGET
 
 ALLOWED = ("image/jpeg", "image/png", "image/webp")
 _PIL_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+#: Bytes per pixel as Pillow lays an image out in memory: every multi-band mode takes four
+#: (RGB too), 16-bit greys two, 32-bit ints and floats four, the rest one.
+_ONE_BAND_BYTES = {"I": 4, "F": 4, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
 
 
 @dataclass(frozen=True)
@@ -19,6 +31,27 @@ class ImageInfo:
     media_type: str
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """How large one image may be, and how much decoding the whole process may do at once."""
+
+    max_pixels: int
+    max_side: int
+    max_decoded_bytes: int
+    budget_bytes: int
+    wait_s: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> DecodeLimits:
+        return cls(
+            max_pixels=settings.max_image_pixels,
+            max_side=settings.max_image_side,
+            max_decoded_bytes=settings.max_image_decoded_bytes,
+            budget_bytes=settings.decode_budget_bytes,
+            wait_s=settings.decode_wait_s,
+        )
 
 
 def sniff(head: bytes) -> str:
@@ -32,7 +65,36 @@ def sniff(head: bytes) -> str:
     raise UnsupportedMediaType(ALLOWED)
 
 
-def inspect(data: bytes, *, max_pixels: int, max_side: int) -> ImageInfo:
+def decoded_bytes(img: Image.Image) -> int:
+    """Memory the image takes once decoded, from its header alone (width x height x pixel)."""
+    width, height = img.size
+    bands = len(img.getbands())
+    per_pixel = 4 if bands > 1 else _ONE_BAND_BYTES.get(img.mode, 1)
+    return width * height * per_pixel
+
+
+def check_size(img: Image.Image, limits: DecodeLimits) -> int:
+    """Refuse an image whose header promises too much (413); else its decoded size."""
+    width, height = img.size
+    # The header states the size: check it before decoding allocates anything.
+    if width * height > limits.max_pixels or max(width, height) > limits.max_side:
+        raise ImageTooLarge(width * height, limits.max_pixels)
+    size = decoded_bytes(img)
+    if size > limits.max_decoded_bytes:
+        raise ImageDecodesTooLarge(size, limits.max_decoded_bytes)
+    return size
+
+
+@contextmanager
+def decoding(img: Image.Image, limits: DecodeLimits) -> Iterator[None]:
+    """Hold the image's share of the process-wide decode budget while its pixels exist."""
+    with DECODE_BUDGET.hold(
+        check_size(img, limits), capacity=limits.budget_bytes, wait_s=limits.wait_s
+    ):
+        yield
+
+
+def inspect(data: bytes, limits: DecodeLimits) -> ImageInfo:
     """Validate an uploaded image completely, refusing bombs before decoding any pixel."""
     media_type = sniff(data[:16])
     with warnings.catch_warnings():
@@ -43,14 +105,14 @@ def inspect(data: bytes, *, max_pixels: int, max_side: int) -> ImageInfo:
                 width, height = img.size
                 if _PIL_FORMATS.get(img.format or "") != media_type:
                     raise InvalidImage("content does not match its signature")
-                # The header states the size: check it before decoding allocates anything.
-                if width * height > max_pixels or max(width, height) > max_side:
-                    raise ImageTooLarge(width * height, max_pixels)
+                check_size(img, limits)
                 if getattr(img, "n_frames", 1) > 1:
                     raise InvalidImage("animated images are not supported")
-                img.load()  # decodes everything: truncated or corrupt files fail here
+                with decoding(img, limits):
+                    img.load()  # decodes everything: truncated or corrupt files fail here
+                    img.close()  # the pixels go before the budget's share is given back
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise ImageTooLarge(None, max_pixels) from exc
+            raise ImageTooLarge(None, limits.max_pixels) from exc
         except UnidentifiedImageError as exc:
             raise InvalidImage("not a readable image") from exc
         except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -11,9 +11,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from minimaker.adapters.blobs import new_blob_id
+from minimaker.generation import limits
 from minimaker.kernel.actors import Actor
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import NotFound, PayloadTooLarge
+from minimaker.kernel.errors import KeyUnavailable, NotFound, PayloadTooLarge, SubjectErased
+from minimaker.kernel.faults import crash_point
 from minimaker.kernel.ids import is_id
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.uploads import events
@@ -37,15 +39,12 @@ def _read(row: Upload) -> UploadRead:
 
 def create_upload(c: Container, *, user_id: str, data: bytes) -> UploadRead:
     """Validate a photo by its content and store it encrypted; nothing is kept if it fails."""
-    limit = c.settings.max_upload_bytes
-    if len(data) > limit:
-        raise PayloadTooLarge(limit)
-    info = images.inspect(
-        data, max_pixels=c.settings.max_image_pixels, max_side=c.settings.max_image_side
-    )
+    info = _checked(c, user_id=user_id, data=data)
     upload_id = uuid.uuid4().hex
     with c.uow() as uow:
-        dek = uow.keys.subject_key(user_id)
+        limits.lock_subject(uow, user_id)
+        limits.ensure_room(uow, user_id, len(data))  # again, under the lock: the one that counts
+        dek = _subject_key(uow, user_id)
         blob_id = new_blob_id()
         uow.wrote_blob(blob_id)
         stored = c.blobs.put(dek, io.BytesIO(data), blob_id=blob_id)
@@ -66,8 +65,36 @@ def create_upload(c: Container, *, user_id: str, data: bytes) -> UploadRead:
             subject=user_id,
             object=f"upload:{upload_id}",
         )
+        crash_point("upload.before_commit")
+        if not uow.keys.has_subject_key(user_id):
+            # Erased while we wrote: the blob is ciphertext under a destroyed key; the unit
+            # not committing deletes it, and no row of it is left for erasure to miss.
+            raise SubjectErased()
         uow.commit()
     return _read(row)
+
+
+def _checked(c: Container, *, user_id: str, data: bytes) -> images.ImageInfo:
+    """The photo's facts once every limit passed: size, quota, decoded size, decode budget."""
+    limit = c.settings.max_upload_bytes
+    if len(data) > limit:
+        raise PayloadTooLarge(limit)
+    with c.uow(write=False) as uow:
+        # Refused before the photo is decoded: over quota costs no decoding and no budget.
+        limits.ensure_room(uow, user_id, len(data))
+    return images.inspect(data, images.DecodeLimits.of(c.settings))
+
+
+def _subject_key(uow: UnitOfWork, user_id: str) -> bytes:
+    """The subject's data key; SubjectErased (410) if an erasure destroyed it meanwhile."""
+    try:
+        return uow.keys.subject_key(user_id)
+    except KeyUnavailable:
+        # A signed-in subject without a key is one whose erasure has begun (the key goes
+        # first): a race with their own erasure, not tampering, and no integrity failure.
+        if uow.keys.has_subject_key(user_id):
+            raise  # the key exists but would not open: that is an integrity failure
+        raise SubjectErased() from None
 
 
 def owned_upload(uow: UnitOfWork, *, user_id: str, upload_id: str) -> Upload:
