@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import os
 import stat
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -182,6 +184,47 @@ def test_iter_ids_lists_stored_blobs_and_skips_strangers(store: LocalBlobStore, 
     (root / "notes.txt").write_bytes(b"not a blob")
     (root / "zz").mkdir()
     assert list(store.iter_ids()) == ids
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_written_before_lists_only_blobs_untouched_since_the_cutoff(store: LocalBlobStore) -> None:
+    old, young = sorted(new_blob_id() for _ in range(2))
+    for blob_id in (old, young):
+        write(store, blob_id, b"x")
+    _age(store.root / old[:2] / old, 7200)
+    (store.root / old[:2] / ".tmp-0123456789abcdef").write_bytes(b"not a blob")
+    cutoff = datetime.now(UTC) - timedelta(hours=1)
+    assert list(store.written_before(cutoff)) == [old]
+    assert list(store.written_before(datetime.now(UTC) + timedelta(seconds=1))) == [old, young]
+
+
+def test_temp_files_of_killed_writers_are_removed_once_older_than_the_cutoff(
+    store: LocalBlobStore, root: Path
+) -> None:
+    blob_id = new_blob_id()
+    write(store, blob_id, b"a finished blob")
+    # Two writers that died before their rename (their temp files stay open, as a killed
+    # process's would have), one long ago and one that may still be writing.
+    dead, live = store.open_write(new_blob_id()), store.open_write(new_blob_id())
+    leftovers = sorted(p for p in files_under(root) if p.name.startswith(".tmp-"))
+    assert len(leftovers) == 2
+    _age(leftovers[0], 7200)
+    (root / ".tmp-fedcba9876543210").write_bytes(b"a key file's writer, killed")
+    _age(root / ".tmp-fedcba9876543210", 7200)
+    (root / "notes.txt").write_bytes(b"not ours: never touched")
+    _age(root / "notes.txt", 7200)
+
+    assert store.remove_temps_before(datetime.now(UTC) - timedelta(hours=1)) == 2
+
+    assert sorted(files_under(root)) == sorted(
+        [root / blob_id[:2] / blob_id, leftovers[1], root / "notes.txt"]
+    )
+    for writer in (dead, live):
+        writer.__exit__(RuntimeError, None, None)  # abandoned: discards what is left of it
 
 
 def test_an_empty_store_has_no_ids(tmp_path: Path) -> None:

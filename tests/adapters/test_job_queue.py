@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -199,3 +200,141 @@ def test_concurrent_workers_claim_every_job_exactly_once(
         for w in workers:
             w.close()
     assert sorted(taken) == sorted(ids)  # none twice, none left behind
+
+
+# --- leases: heartbeats, fencing, workers that die ----------------------------------------
+
+
+def test_a_worker_that_lost_its_lease_cannot_finish_the_job_and_its_work_rolls_back(
+    container: Container, clock: ManualClock
+) -> None:
+    (job_id,) = _enqueue(container)
+    taken: list[Job | None] = []
+
+    def stalls(c: Container, job: Job) -> None:
+        clock.advance(seconds=c.settings.job_lease_s + 1)  # stalled past its lease...
+        taken.append(queue.claim(c.engine, worker="other", now=clock.now(), lease_s=60))
+        with c.uow() as uow:  # ...then it tries to store its result and finish
+            blob = c.blobs.put_bytes(bytes(32), b"the stalled run's output")
+            uow.wrote_blob(blob.blob_id)
+            queue.finish(uow.session, job.id, now=clock.now())
+            uow.commit()
+
+    Worker(container, {"probe": stalls}).run_once()
+
+    assert taken[0] is not None and taken[0].id == job_id  # another worker runs it now
+    job = _job(container, job_id)
+    assert (job.status, job.locked_by, job.last_error) == ("running", "other", None)
+    assert list(container.blobs.store.iter_ids()) == []  # the stalled run stored nothing
+
+
+def test_a_failure_of_a_run_whose_lease_was_lost_does_not_touch_the_new_run(
+    container: Container, clock: ManualClock
+) -> None:
+    (job_id,) = _enqueue(container)
+
+    def stalls_then_fails(c: Container, job: Job) -> None:
+        clock.advance(seconds=c.settings.job_lease_s + 1)
+        assert queue.claim(c.engine, worker="other", now=clock.now(), lease_s=60) is not None
+        raise ConnectionError("the database went away")
+
+    Worker(container, {"probe": stalls_then_fails}).run_once()
+
+    job = _job(container, job_id)
+    assert (job.status, job.locked_by, job.attempts, job.last_error) == (
+        "running",
+        "other",
+        2,
+        None,
+    )
+
+
+def test_a_lease_is_renewed_only_while_its_worker_still_holds_it(
+    container: Container, clock: ManualClock
+) -> None:
+    (job_id,) = _enqueue(container)
+    mine = queue.claim(container.engine, worker="w1", now=clock.now(), lease_s=10)
+    assert mine is not None
+    clock.advance(seconds=8)
+    assert queue.renew(container.engine, mine, now=clock.now(), lease_s=10)
+    clock.advance(seconds=8)  # 16 s after the claim, but renewed at 8: still held
+    assert queue.claim(container.engine, worker="w2", now=clock.now(), lease_s=10) is None
+    clock.advance(seconds=3)
+    theirs = queue.claim(container.engine, worker="w2", now=clock.now(), lease_s=10)
+    assert theirs is not None and theirs.id == job_id
+    assert not queue.renew(container.engine, mine, now=clock.now(), lease_s=10)
+
+
+def test_a_heartbeat_keeps_a_job_that_outlasts_its_lease_from_other_workers(
+    settings: Settings,
+) -> None:
+    lease_s = 2
+    # The system clock: the lease runs out in real time unless the heartbeat renews it.
+    c = build(settings.model_copy(update={"job_lease_s": lease_s}))
+    try:
+        (job_id,) = _enqueue(c)
+        stolen: list[Job] = []
+
+        def slow(c: Container, job: Job) -> None:
+            until = time.monotonic() + 2.5 * lease_s
+            while time.monotonic() < until:
+                other = queue.claim(c.engine, worker="other", now=c.clock.now(), lease_s=60)
+                stolen.extend([other] if other else [])
+                time.sleep(0.25)
+            with c.uow() as uow:
+                queue.finish(uow.session, job.id, now=c.clock.now())
+                uow.commit()
+
+        Worker(c, {"probe": slow}).run_once()
+        assert stolen == []
+        job = _job(c, job_id)
+        assert (job.status, job.attempts) == ("done", 1)
+    finally:
+        c.close()
+
+
+def test_a_job_whose_worker_died_during_every_attempt_is_failed_not_run_again(
+    container: Container, clock: ManualClock
+) -> None:
+    (job_id,) = _enqueue(container)  # max_attempts=3
+    for n in range(3):  # three workers, each killed while running it (out of memory, say)
+        assert queue.claim(container.engine, worker=f"dead{n}", now=clock.now(), lease_s=30)
+        clock.advance(seconds=31)
+    ran: list[str] = []
+    failed: list[str] = []
+
+    def handler(c: Container, job: Job) -> None:
+        ran.append(job.id)
+
+    handler.on_final_failure = lambda c, job, reason: failed.append(reason)  # type: ignore[attr-defined]
+
+    assert Worker(container, {"probe": handler}).run_once() is True
+
+    assert ran == []  # it would only have taken this worker down too
+    job = _job(container, job_id)
+    assert (job.status, job.last_error) == ("failed", "its worker stopped during every attempt")
+    assert failed == ["its worker stopped during every attempt"]
+
+
+def test_unfinished_work_is_retried_past_the_attempt_limit_until_it_is_done(
+    container: Container, clock: ManualClock
+) -> None:
+    (job_id,) = _enqueue(container)  # max_attempts=3
+    runs: list[int] = []
+
+    def partly(c: Container, job: Job) -> None:
+        runs.append(job.attempts)
+        if len(runs) < 5:
+            raise queue.WorkUnfinished("2 of 40 files are still there")
+        with c.uow() as uow:
+            queue.finish(uow.session, job.id, now=c.clock.now())
+            uow.commit()
+
+    worker = Worker(container, {"probe": partly})
+    while worker.run_once():
+        job = _job(container, job_id)
+        assert job.status in ("queued", "done")
+        clock.advance(hours=2)
+
+    assert runs == [1, 2, 3, 4, 5]
+    assert _job(container, job_id).status == "done"

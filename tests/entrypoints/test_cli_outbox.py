@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 
@@ -15,6 +13,7 @@ from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.kernel.container import Container
 from minimaker.mail import outbox
 from minimaker.settings import Settings
+from tests.processes import minimaker, process_env
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 TO = "grace.hopper@example.org"
@@ -26,22 +25,7 @@ def run_cli(settings: Settings, container: Container) -> Run:
     """Run `minimaker outbox ...` with the test's database, key store, data dir and key."""
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMAKER_")}
-        env.update(
-            MINIMAKER_DATABASE_URL=settings.resolved_database_url(),
-            MINIMAKER_KEYSTORE_URL=settings.resolved_keystore_url(),
-            MINIMAKER_DATA_DIR=str(settings.data_dir),
-            MINIMAKER_MASTER_KEY=str(settings.master_key),
-            COLUMNS="200",  # one line per row, whatever the terminal
-        )
-        return subprocess.run(
-            [sys.executable, "-m", "minimaker.entrypoints.cli", "outbox", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return minimaker("outbox", *args, env=process_env(settings))
 
     return run
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -12,29 +10,11 @@ from fastapi.testclient import TestClient
 from minimaker.adapters.crypto.keys import encode_key, generate_key
 from minimaker.settings import Settings
 from tests.conftest import photo_bytes, signup_and_login
+from tests.processes import minimaker, process_env
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MINIMAKER_")}
-    env.update(
-        MINIMAKER_DATA_DIR=str(settings.data_dir),
-        MINIMAKER_DATABASE_URL=settings.resolved_database_url(),
-        MINIMAKER_KEYSTORE_URL=settings.resolved_keystore_url(),
-        MINIMAKER_MASTER_KEY=settings.master_key or "",
-        MINIMAKER_GENERATION_MAX_RESOLUTION="32",
-    )
-    return env
-
-
-def _minimaker(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "minimaker.entrypoints.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return process_env(settings, MINIMAKER_GENERATION_MAX_RESOLUTION="32")
 
 
 def test_db_upgrade_creates_both_databases_in_a_fresh_directory(tmp_path: Path) -> None:
@@ -42,13 +22,13 @@ def test_db_upgrade_creates_both_databases_in_a_fresh_directory(tmp_path: Path) 
     env.update(
         MINIMAKER_DATA_DIR=str(tmp_path / "fresh"), MINIMAKER_MASTER_KEY=encode_key(generate_key())
     )
-    first = _minimaker("db", "upgrade", env=env)
+    first = minimaker("db", "upgrade", env=env)
     assert first.returncode == 0, first.stderr
     assert "applied 2 migration(s)" in first.stderr
     # SQLite gives its -wal/-shm files (removed again at a clean close) the same mode.
     for name in ("minimaker.db", "keys.db"):
         assert (tmp_path / "fresh" / name).stat().st_mode & 0o777 == 0o600, name
-    again = _minimaker("db", "upgrade", env=env)
+    again = minimaker("db", "upgrade", env=env)
     assert "applied 0 migration(s)" in again.stderr
 
 
@@ -58,7 +38,7 @@ def test_a_standalone_worker_process_runs_queued_generation(
     headers = signup_and_login(client)
     up = client.post("/api/v1/uploads", files={"file": ("p.png", photo_bytes())}, headers=headers)
     model = client.post(f"/api/v1/uploads/{up.json()['id']}/models", headers=headers).json()
-    done = _minimaker("worker", "--once", env=_env(settings))
+    done = minimaker("worker", "--once", env=_env(settings))
     assert done.returncode == 0, done.stderr
     assert "ran 1 jobs" in done.stderr
     after = client.get(f"/api/v1/models/{model['id']}", headers=headers).json()

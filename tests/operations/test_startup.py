@@ -15,6 +15,7 @@ from minimaker.adapters import migrate
 from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.adapters.crypto.keys import encode_key, generate_key
 from minimaker.bootstrap import build
+from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.operations import startup
 from minimaker.settings import Settings
@@ -72,3 +73,23 @@ def test_start_up_erases_again_a_subject_whose_rows_came_back(container: Contain
     with c.sessions() as s:
         actions = list(s.scalars(select(AuditEntry.action).where(AuditEntry.subject == ada.id)))
     assert "subject:erasure:replayed" in actions
+
+
+def test_start_up_sweeps_what_a_crash_left_once_it_is_older_than_the_grace_age(
+    container: Container, clock: ManualClock
+) -> None:
+    c = container
+    ada = accounts.signup(
+        c, name="Ada Crash", email="ada@example.org", username="ada", password="long enough pw"
+    )
+    # What an upload killed between its rename and its commit leaves, and a killed writer's
+    # temp file: the same start-up an hour later removes both.
+    orphan = c.blobs.put_bytes(c.keys.subject_key(ada.id), b"a photo never committed")
+    (c.settings.blob_dir / orphan.blob_id[:2] / ".tmp-0123456789abcdef").write_bytes(b"half")
+
+    assert startup.prepare(c) == startup.StartupReport(migrations=0, replayed=0)
+    clock.advance(seconds=c.settings.sweep_grace_s + 300)
+    report = startup.prepare(c)
+
+    assert (report.temps, report.orphans) == (1, 1)
+    assert list(c.blobs.store.iter_ids()) == []

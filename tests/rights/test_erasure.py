@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy import event, func, insert, inspect, select, text
 
 from minimaker.accounts import service as accounts
 from minimaker.accounts.tables import LoginFailure, User
@@ -396,3 +396,81 @@ def test_models_upload_id_is_indexed_so_deleting_a_photo_reads_no_other_models(
 ) -> None:
     indexes = inspect(container.engine).get_indexes("models")
     assert any(ix["column_names"][:1] == ["upload_id"] for ix in indexes)
+
+
+def test_an_erasure_whose_file_cannot_be_deleted_stays_open_and_completes_once_it_can(
+    container: Container, worker: Worker, clock: ManualClock
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    bob = make_subject(c, worker, "bob", seed=2)
+    ada_blobs, bob_blobs = blobs_of(c, ada.id), blobs_of(c, bob.id)
+    stuck = sorted(ada_blobs)[1]
+    # A file the store cannot delete (unlink refuses a directory, even to root): a store
+    # fault, as a read-only mount or an S3 outage gives.
+    path = c.settings.blob_dir / stuck[:2] / stuck
+    path.unlink()
+    (path / "keep").mkdir(parents=True)
+    request = intake.submit(c, user_id=ada.id, type="erasure")
+
+    worker.run_until_idle()
+
+    assert intake.get_any(c, request_id=request.id).status == "in_progress"
+    assert count(c, User.id, ada.id) == 1  # the rows stay: they say which files are Ada's
+    assert not c.keys.has_subject_key(ada.id)  # the key went first: nothing is readable
+    with c.sessions() as s:
+        job = s.scalars(select(Job).where(Job.kind == "fulfil_request")).one()
+        assert (job.status, job.last_error) == (
+            queue.QUEUED,
+            "erasure unfinished: 1 of 4 files could not be deleted yet; it is retried",
+        )
+    for _ in range(4):  # however often the store fails, the erasure is never given up
+        clock.advance(hours=2)
+        worker.run_until_idle()
+        assert intake.get_any(c, request_id=request.id).status == "in_progress"
+
+    (path / "keep").rmdir()
+    path.rmdir()  # the store works again
+    clock.advance(hours=2)
+    worker.run_until_idle()
+
+    assert intake.get_any(c, request_id=request.id).status == "completed"
+    assert set(rows_of(c, ada.id).values()) == {0}
+    assert set(c.blobs.store.iter_ids()) == bob_blobs
+    audit.verify(c.engine)
+
+
+def test_an_erasure_that_finds_rows_of_the_subject_left_is_retried_before_it_completes(
+    container: Container, worker: Worker, clock: ManualClock
+) -> None:
+    c = container
+    ada = make_subject(c, worker, "ada", seed=1)
+    fired: list[bool] = []
+
+    def late_writer(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        # A row of the subject written in the erasure's own transaction after its table's
+        # deletion ran, as a racing writer would leave one: the last probe must see it.
+        if sql.lstrip().upper().startswith("DELETE FROM USAGE_EVENTS") and not fired:
+            fired.append(True)
+            conn.execute(
+                insert(UsageEvent).values(subject_id=ada.id, event="page.viewed", at=c.clock.now())
+            )
+
+    event.listen(c.engine, "after_cursor_execute", late_writer)
+    try:
+        request = intake.submit(c, user_id=ada.id, type="erasure")
+        worker.run_once()
+    finally:
+        event.remove(c.engine, "after_cursor_execute", late_writer)
+
+    assert fired
+    assert intake.get_any(c, request_id=request.id).status == "in_progress"
+    with c.sessions() as s:
+        job = s.scalars(select(Job).where(Job.kind == "fulfil_request")).one()
+        assert job.last_error is not None
+        assert "rows of the subject are still there" in job.last_error
+    clock.advance(hours=1)  # its backoff over
+    worker.run_until_idle()
+    assert intake.get_any(c, request_id=request.id).status == "completed"
+    assert set(rows_of(c, ada.id).values()) == {0}
+    assert count(c, UsageEvent.subject_id, ada.id) == 0

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -24,8 +25,9 @@ from minimaker.adapters.crypto.stream import (
     encrypt_stream,
     iter_decrypt,
 )
-from minimaker.adapters.private_files import PrivateFileWriter, fsync_dir
+from minimaker.adapters.private_files import TEMP_PREFIX, PrivateFileWriter, fsync_dir
 from minimaker.kernel.errors import NotFound, ValidationFailed
+from minimaker.kernel.faults import crash_point
 
 _BLOB_ID = re.compile(r"[0-9a-f]{32}")
 _SHARD = re.compile(r"[0-9a-f]{2}")
@@ -58,6 +60,14 @@ class BlobStore(Protocol):
 
     def iter_ids(self) -> Iterator[str]:
         """Every stored blob id."""
+        ...
+
+    def written_before(self, cutoff: datetime) -> Iterator[str]:
+        """The ids of blobs last written before `cutoff`: the orphan sweep's candidates."""
+        ...
+
+    def remove_temps_before(self, cutoff: datetime) -> int:
+        """Remove what crashed writers left (temp files) untouched since `cutoff`; how many."""
         ...
 
 
@@ -121,11 +131,34 @@ class LocalBlobStore:
 
     def iter_ids(self) -> Iterator[str]:
         """Every stored blob id, sorted; temp files and strangers in the tree are skipped."""
-        for shard in _sorted_names(self.root, dirs=True):
-            if _SHARD.fullmatch(shard):
-                for name in _sorted_names(self.root / shard, dirs=False):
-                    if _BLOB_ID.fullmatch(name) and name.startswith(shard):
-                        yield name
+        for shard in self._shards():
+            for name in _sorted_names(self.root / shard, dirs=False):
+                if _BLOB_ID.fullmatch(name) and name.startswith(shard):
+                    yield name
+
+    def written_before(self, cutoff: datetime) -> Iterator[str]:
+        """The ids of blobs whose file was last written before `cutoff`, sorted."""
+        limit = cutoff.timestamp()
+        for blob_id in self.iter_ids():
+            mtime = _mtime(self._path(blob_id))
+            if mtime is not None and mtime < limit:
+                yield blob_id
+
+    def remove_temps_before(self, cutoff: datetime) -> int:
+        """Remove `.tmp-*` files (a writer killed before its rename) untouched since `cutoff`."""
+        # A live writer touches its temp file with every chunk; one untouched for the grace
+        # age belongs to a dead process. Were it alive after all, its rename fails and its
+        # unit of work rolls back: nothing half-written can appear either way.
+        limit, removed = cutoff.timestamp(), 0
+        for folder in (self.root, *(self.root / shard for shard in self._shards())):
+            for name in _sorted_names(folder, dirs=False):
+                mtime = _mtime(folder / name) if name.startswith(TEMP_PREFIX) else None
+                if mtime is not None and mtime < limit:
+                    removed += _unlink(folder / name)
+        return removed
+
+    def _shards(self) -> list[str]:
+        return [s for s in _sorted_names(self.root, dirs=True) if _SHARD.fullmatch(s)]
 
     def _path(self, blob_id: str) -> Path:
         validate_blob_id(blob_id)
@@ -160,6 +193,8 @@ class EncryptedBlobs:
         blob_id = new_blob_id() if blob_id is None else validate_blob_id(blob_id)
         with self.store.open_write(blob_id) as dst:
             size = encrypt_stream(dek, blob_id, src, dst, chunk_size=self._chunk_size)
+            crash_point("blob.temp_written")  # the whole ciphertext sits under a temp name
+        crash_point("blob.renamed")  # the blob exists; no committed row names it yet
         return StoredBlob(blob_id, size, ciphertext_size(size, self._chunk_size))
 
     def put_bytes(self, dek: bytes, data: bytes) -> StoredBlob:
@@ -192,6 +227,24 @@ class EncryptedBlobs:
         # The file is opened on first use and closed on exhaustion, error or generator close().
         with self.store.open_read(blob_id) as src:
             yield from iter_decrypt(dek, blob_id, src)
+
+
+def _mtime(path: Path) -> float | None:
+    """When the file was last written; None if it is gone (deleted meanwhile)."""
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def _unlink(path: Path) -> int:
+    """Remove one file durably; 1 if this call removed it, 0 if it was already gone."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return 0
+    fsync_dir(path.parent)
+    return 1
 
 
 def _sorted_names(directory: Path, *, dirs: bool) -> list[str]:

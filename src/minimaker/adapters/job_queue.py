@@ -1,9 +1,18 @@
-"""A durable job queue in the database: enqueue, claim (SKIP LOCKED), finish, retry."""
+"""A durable job queue in the database: enqueue, claim (SKIP LOCKED), renew, finish, retry.
+
+A claim is a short lease (settings.job_lease_s) that the worker renews from a heartbeat while
+the handler runs, so a dead worker's job is claimed again within one lease. Every write that
+ends a job's run is fenced by the lease: it changes the row only while the worker that ran it
+still holds it, so work whose lease was lost (to a claim by another worker, or to a
+cancellation) is never finished or retried twice.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -22,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, QueryableAttribute, Session, mapped_column
 
 from minimaker.adapters.db import ID, Base, UTCDateTime
+from minimaker.kernel.errors import MiniMakerError
 from minimaker.kernel.ids import is_id
 from minimaker.kernel.personal_data import Declaration, PersonalTable
 
@@ -50,6 +60,29 @@ class Job(Base):
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 Leased = TypeVar("Leased", bound=Base)
 _ID_KEYS = {"model_id", "upload_id", "request_id", "subject_id"}
+#: The lease the running handler holds in this thread: (job id, worker name), see `holding`.
+_held: ContextVar[tuple[str, str] | None] = ContextVar("minimaker_job_lease", default=None)
+
+
+class LeaseLost(MiniMakerError):
+    """The job was claimed by another worker, or cancelled, while this one ran it."""
+
+    status = 409
+    code = "lease_lost"
+
+    def __init__(self) -> None:
+        super().__init__("the job's lease was lost; its work is discarded")
+
+
+class WorkUnfinished(MiniMakerError):
+    """Part of the job's work could not be done yet: retried, however many attempts it takes.
+
+    For work that must finish once begun (an erasure whose blobs are not all deleted): such an
+    attempt does not count against the job's attempts, so it is never failed for good.
+    """
+
+    status = 503
+    code = "work_unfinished"
 
 
 def enqueue(
@@ -139,18 +172,63 @@ def claim_oldest(
     return session.scalars(stmt).one_or_none()
 
 
+@contextmanager
+def holding(job: Job) -> Iterator[None]:
+    """While the worker runs `job`'s handler: `finish(job.id)` in this thread is fenced."""
+    # Handlers finish their job inside their own unit of work, by id; the fence comes from
+    # here so that no handler can forget it.
+    token = _held.set((job.id, str(job.locked_by)))
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
+def renew(engine: Engine, job: Job, *, now: datetime, lease_s: int) -> bool:
+    """Extend the lease of a job this worker still holds (the heartbeat); False if lost."""
+    with Session(engine) as session:
+        result = session.execute(
+            update(Job)
+            .where(_still_held(job.id, str(job.locked_by)))
+            .values(locked_until=now + timedelta(seconds=lease_s))
+        )
+        session.commit()
+    return _rowcount(result) == 1
+
+
 def finish(session: Session, job_id: str, *, now: datetime) -> None:
-    """Mark a job done (in the caller's transaction, with the work it did)."""
-    session.execute(
+    """Mark a job done (in the caller's transaction, with the work it did).
+
+    Called while a worker holds the job (`holding`), it is fenced: LeaseLost, and so the
+    rollback of the caller's work, if another worker or a cancellation took the job since.
+    """
+    held = _held.get()
+    fenced = held is not None and held[0] == job_id
+    where = _still_held(*held) if fenced and held is not None else Job.id == job_id
+    result = session.execute(
         update(Job)
-        .where(Job.id == job_id)
+        .where(where)
         .values(status=DONE, finished_at=now, locked_by=None, locked_until=None)
     )
+    if fenced and _rowcount(result) != 1:
+        raise LeaseLost()
 
 
-def fail(engine: Engine, job: Job, *, reason: str, now: datetime, retry: bool) -> bool:
-    """Record a failure; retry with exponential backoff while attempts remain. True if final."""
-    final = not retry or job.attempts >= job.max_attempts
+def fail(
+    engine: Engine,
+    job: Job,
+    *,
+    reason: str,
+    now: datetime,
+    retry: bool,
+    counted: bool = True,
+) -> bool | None:
+    """Record a failure; retry with exponential backoff while attempts remain. True if final.
+
+    An attempt that is not `counted` (WorkUnfinished) is always retried. Fenced by the lease:
+    None, and nothing written, if this worker no longer holds the job.
+    """
+    final = not retry or (counted and job.attempts >= job.max_attempts)
     backoff = timedelta(seconds=min(2**job.attempts * 5, 3600))
     values: dict[str, Any] = {
         "last_error": reason[:255],
@@ -162,10 +240,26 @@ def fail(engine: Engine, job: Job, *, reason: str, now: datetime, retry: bool) -
         values["finished_at"] = now
     else:
         values["run_after"] = now + backoff
+    if not counted:
+        # Attempts still count up (so the backoff grows), the bound moves with them.
+        values["max_attempts"] = Job.max_attempts + 1
     with Session(engine) as session:
-        session.execute(update(Job).where(Job.id == job.id).values(**values))
+        result = session.execute(
+            update(Job).where(_still_held(job.id, str(job.locked_by))).values(**values)
+        )
         session.commit()
-    return final
+    return final if _rowcount(result) == 1 else None
+
+
+def _still_held(job_id: str, worker: str) -> ColumnElement[bool]:
+    """The job is running under the lease `worker` took (whether or not it ran out)."""
+    # A lease that ran out but was not taken by anyone is still ours to end: no other worker
+    # has started the job again, so finishing it cannot do the work twice.
+    return (Job.id == job_id) & (Job.status == RUNNING) & (Job.locked_by == worker)
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
 
 
 def cancel_for_request(session: Session, request_id: str, *, now: datetime) -> int:

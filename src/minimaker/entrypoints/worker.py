@@ -1,4 +1,8 @@
-"""Workers: claim a job, run its handler, record the outcome. Embedded or standalone."""
+"""Workers: claim a job, run its handler, record the outcome. Embedded or standalone.
+
+A claim is a short lease that a heartbeat thread renews while the handler runs: a worker that
+dies (kill -9, a lost machine) stops renewing, and another claims its job one lease later.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +15,15 @@ import uuid
 from collections.abc import Callable
 
 from minimaker.adapters import job_queue as queue
-from minimaker.adapters.job_queue import Job
+from minimaker.adapters.job_queue import Job, LeaseLost, WorkUnfinished
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import MiniMakerError
 
 log = logging.getLogger("minimaker.worker")
 
 Handler = Callable[[Container, Job], None]
+#: Why a run failed: the reason stored on the job, whether to retry, whether it counts.
+Failure = tuple[str, bool, bool]
 
 
 class PermanentFailure(MiniMakerError):
@@ -45,22 +51,48 @@ class Worker:
         )
         if job is None:
             return False
+        if job.attempts > job.max_attempts:
+            # Every attempt ended with its worker dead (killed, out of memory): one more
+            # would take this worker down too. Its lease ran out, so no attempt is running.
+            self._failed(job, ("its worker stopped during every attempt", False, True))
+            return True
+        with Heartbeat(self.c, job), queue.holding(job):
+            failure = self._run(job)
+        if failure is not None:
+            self._failed(job, failure)
+        return True
+
+    def _run(self, job: Job) -> Failure | None:
+        """Run the job's handler; how it failed, or None if it finished (or lost its lease)."""
         handler = self.handlers.get(job.kind)
         try:
             if handler is None:
                 raise PermanentFailure(f"no handler for job kind {job.kind}")
             handler(self.c, job)
+        except LeaseLost:
+            # Another worker runs it now, or it was cancelled: this run's work rolled back.
+            log.warning(
+                "job %s (%s) lost its lease; this run's work was discarded", job.id, job.kind
+            )
+        except WorkUnfinished as exc:
+            return exc.message, True, False
         except MiniMakerError as exc:
-            retry = not isinstance(exc, PermanentFailure) and exc.status >= 500
-            self._failed(job, exc.message, retry=retry)
+            return exc.message, not isinstance(exc, PermanentFailure) and exc.status >= 500, True
         except Exception as exc:
             # Only the type goes to the log and the job row: messages may quote data.
             log.error("job %s (%s) raised %s", job.id, job.kind, type(exc).__name__)
-            self._failed(job, f"internal error ({type(exc).__name__})", retry=True)
-        return True
+            return f"internal error ({type(exc).__name__})", True, True
+        return None
 
-    def _failed(self, job: Job, reason: str, *, retry: bool) -> None:
-        final = queue.fail(self.c.engine, job, reason=reason, now=self.c.clock.now(), retry=retry)
+    def _failed(self, job: Job, failure: Failure) -> None:
+        reason, retry, counted = failure
+        now = self.c.clock.now()
+        final = queue.fail(self.c.engine, job, reason=reason, now=now, retry=retry, counted=counted)
+        if final is None:
+            log.warning(
+                "job %s (%s) lost its lease before its failure was recorded", job.id, job.kind
+            )
+            return
         if final:
             on_final = getattr(self.handlers.get(job.kind), "on_final_failure", None)
             if on_final is not None:
@@ -105,3 +137,35 @@ class Worker:
         thread = threading.Thread(target=self.run_forever, name="minimaker-worker", daemon=True)
         thread.start()
         return thread
+
+
+class Heartbeat:
+    """Renews a running job's lease every third of it, from its own thread, while in `with`."""
+
+    def __init__(self, c: Container, job: Job) -> None:
+        self.c, self.job = c, job
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="minimaker-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        lease_s = self.c.settings.job_lease_s
+        while not self._stop.wait(lease_s / 3):
+            try:
+                held = queue.renew(self.c.engine, self.job, now=self.c.clock.now(), lease_s=lease_s)
+            except Exception as exc:
+                # The database is busy or away for a moment: two more beats before it matters.
+                log.warning("job %s: lease renewal failed (%s)", self.job.id, type(exc).__name__)
+                continue
+            if not held:
+                # Finished a moment ago, cancelled, or taken over: nothing left to renew. The
+                # fence (queue.finish) keeps a run that lost its lease from finishing the job.
+                log.info("job %s: its lease is no longer held; the heartbeat stops", self.job.id)
+                return

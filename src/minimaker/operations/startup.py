@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from minimaker.adapters import migrate
 from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.container import Container
-from minimaker.operations import events
+from minimaker.operations import events, sweep
 from minimaker.rights import erasure
 
 
@@ -17,6 +17,8 @@ class StartupReport:
 
     migrations: int  # data-database revisions applied
     replayed: int  # erased subjects whose rows were back (a restore), erased again
+    temps: int = 0  # temp files of writes a crash cut short, removed
+    orphans: int = 0  # blobs no row names (a crash before a commit), removed
 
 
 def upgrade_schemas(c: Container) -> int:
@@ -35,8 +37,13 @@ def upgrade_schemas(c: Container) -> int:
 
 
 def prepare(c: Container) -> StartupReport:
-    """Before serving: both schemas at head, then whom the erasure ledger names erased again."""
+    """Before serving: both schemas at head, whom the erasure ledger names erased again, and
+    what a crash left behind swept away."""
     migrations = upgrade_schemas(c)
     # Art. 17: a restored backup must not bring an erased subject back, even for a moment.
     replayed = erasure.replay_ledger(c)
-    return StartupReport(migrations=migrations, replayed=replayed)
+    # After the replay, whose rows and blobs go first: what is left unnamed is a crash's.
+    swept = sweep.sweep_strays(c)
+    return StartupReport(
+        migrations=migrations, replayed=replayed, temps=swept.temps, orphans=swept.orphans
+    )

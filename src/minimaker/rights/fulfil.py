@@ -3,7 +3,10 @@ type's fulfiller (named in `bootstrap.registries()`), then completes it and tell
 
 A fulfiller that raises leaves the request in progress, open in the DPO's queue; the worker
 retries the job only if the fault may pass (bad input, such as a rectification without
-fields, fails it at once).
+fields, fails it at once). Work that must finish once begun (an erasure whose files are not
+all deleted yet: `erasure.ErasureIncomplete`) is retried however many attempts it takes, and
+the request completes only after its fulfiller returned: a crash before that leaves it open
+for the job's next claim, one short lease later.
 """
 
 from __future__ import annotations
