@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -15,28 +12,18 @@ from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.audit import AuditTag
 from minimaker.kernel.container import Container
 from minimaker.kernel.purposes import Purpose
+from minimaker.settings import Settings
+from tests.processes import minimaker, process_env
 
-Verify = Callable[[], subprocess.CompletedProcess[str]]
+Verify = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
-def run_verify(database_url: str, master_key: str, tmp_path: Path) -> Verify:
-    def run() -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "MINIMAKER_DATABASE_URL": database_url,
-            "MINIMAKER_DATA_DIR": str(tmp_path / "cli-data"),
-            "MINIMAKER_MASTER_KEY": master_key,
-            "COLUMNS": "200",  # one line per message, whatever the terminal
-        }
-        return subprocess.run(
-            [sys.executable, "-m", "minimaker.entrypoints.cli", "audit", "verify"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+def run_verify(settings: Settings, master_key: str) -> Verify:
+    def run(command: str = "verify") -> subprocess.CompletedProcess[str]:
+        # The same databases and data directory as the test's container: the checkpoints
+        # are in its key store and its checkpoint file.
+        return minimaker("audit", command, env=process_env(settings))
 
     return run
 
@@ -88,3 +75,31 @@ def test_verify_exits_1_when_the_newest_entry_was_deleted(
     done = run_verify()
     assert done.returncode == 1
     assert "audit chain broken at entry 5" in done.stderr
+
+
+def test_verify_in_a_real_process_reports_a_cut_chain_that_the_hash_chain_alone_let_through(
+    container: Container, run_verify: Verify
+) -> None:
+    audit_some(container, 5)
+    assert run_verify().returncode == 0  # verify signs the sound chain it found
+    with container.engine.begin() as conn:
+        last = conn.execute(text("SELECT hash FROM audit_log WHERE seq = 2")).scalar_one()
+        conn.execute(text("DELETE FROM audit_log WHERE seq > 2"))
+        conn.execute(text("UPDATE audit_head SET seq = 2, hash = :h"), {"h": last})
+    done = run_verify()
+    assert done.returncode == 1
+    assert "FAILED (truncated): the chain has 2 entries; checkpoint 1 signed 6" in done.stderr
+
+
+def test_audit_checkpoint_signs_a_grown_chain_and_refuses_a_cut_one_with_exit_2(
+    container: Container, run_verify: Verify
+) -> None:
+    audit_some(container, 3)
+    assert "checkpoint taken" in run_verify("checkpoint").stdout
+    assert "nothing new" in run_verify("checkpoint").stdout
+    with container.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 3"))
+        conn.execute(text("UPDATE audit_head SET seq = 2"))
+    done = run_verify("checkpoint")
+    assert done.returncode == 2
+    assert "audit checkpoint refused: the chain is shorter than its last checkpoint" in done.stderr

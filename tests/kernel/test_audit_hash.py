@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minimaker.kernel.audit import GENESIS_HASH, AuditEvent, chain, check_chain, entry_hash
+from minimaker.kernel.audit import (
+    GENESIS_HASH,
+    AuditEvent,
+    anchors,
+    chain,
+    check_chain,
+    entry_hash,
+)
 from minimaker.kernel.errors import AuditChainBroken
 
 quick = settings(max_examples=200, deadline=None)
@@ -191,3 +198,11 @@ def test_check_chain_reports_a_wrongly_typed_field_as_broken_not_as_a_crash() ->
     with pytest.raises(AuditChainBroken, match="wrong type") as broken:
         check_chain([tuple(r) for r in rows], after_seq=0, after_hash=GENESIS_HASH)
     assert broken.value.seq == 2
+
+
+def test_a_listed_action_or_any_staff_action_anchors_and_nothing_else_does() -> None:
+    listed = frozenset({"backup:data:created"})
+    assert anchors(AuditEvent("system:cli", "backup:data:created"), listed)
+    assert anchors(AuditEvent("staff:0001", "staff:queue:viewed"), listed)
+    assert not anchors(AuditEvent("subject:0001", "upload:content:read"), listed)
+    assert not anchors(AuditEvent("system:auth", "staff:login:failed"), listed)

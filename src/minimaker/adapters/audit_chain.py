@@ -7,12 +7,13 @@ pattern of NULL fields, i.e. nearly one per row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, Integer, Row, String, text
+from sqlalchemy import BigInteger, Connection, Engine, Integer, String, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from minimaker.adapters.db import Base
@@ -62,6 +63,7 @@ _INSERT_NAMED = text(
     "(:seq, :ts, :actor, :action, :subject, :object, :purpose, :prev_hash, :hash)"
 )
 _COPY = f"COPY audit_log ({_COLUMNS}) FROM STDIN"
+_HASH_AT = text("SELECT hash FROM audit_log WHERE seq = :seq")
 _SELECT_ALL = f"SELECT {_COLUMNS} FROM audit_log ORDER BY seq"  # noqa: S608 - constant columns
 
 
@@ -124,12 +126,74 @@ class VerifyReport:
     head_hash: str
 
 
+@dataclass
+class ChainWalk:
+    """One walk of the whole chain: how far it held, and its hash at each size asked for."""
+
+    entries: int = 0  # entries that link and hash correctly, from the first on
+    last_hash: str = GENESIS_HASH
+    head: tuple[int, str] | None = None  # the audit_head row, if there is one
+    first_ts: str | None = None  # the first entry's time: a restarted chain is younger
+    hash_at: dict[int, str] = field(default_factory=dict)
+    broken: AuditChainBroken | None = None  # the first break, if any
+
+
 def verify(
     engine: Engine, *, batch: int = 50_000, progress: Callable[[int], None] | None = None
 ) -> VerifyReport:
     """Walk the whole chain; raise AuditChainBroken at the first edit, gap, insert or swap."""
+    found = walk(engine, (), batch=batch, progress=progress)
+    if found.broken is not None:
+        raise found.broken
+    return check_head(found)
+
+
+def walk(
+    engine: Engine,
+    sizes: Iterable[int],
+    *,
+    batch: int = 50_000,
+    progress: Callable[[int], None] | None = None,
+) -> ChainWalk:
+    """Check every entry's link and hash, noting the chain's hash at each of `sizes`."""
     if batch < 1:
         raise ValueError("batch must be at least 1")  # fetchmany(0) would read an empty log
+    wanted = sorted({s for s in sizes if s > 0}, reverse=True)  # popped smallest first
+    found = ChainWalk()
+    with _snapshot(engine) as conn:
+        head = conn.execute(_READ_HEAD, {"id": _HEAD_ID}).one_or_none()
+        found.head = None if head is None else (int(head.seq), str(head.hash))
+        for rows in _entries(conn, batch):
+            if found.first_ts is None:
+                found.first_ts = str(rows[0][1])
+            try:
+                end, last = rules.check_chain(
+                    rows, after_seq=found.entries, after_hash=found.last_hash
+                )
+            except AuditChainBroken as exc:
+                # The entries before the break still count: checkpoints within them are checked.
+                found.broken, sound = exc, rows[: max(exc.seq - 1 - found.entries, 0)]
+                _note_hashes(found, sound, wanted)
+                if sound:
+                    found.entries, found.last_hash = found.entries + len(sound), str(sound[-1][8])
+                break
+            _note_hashes(found, rows, wanted)
+            found.entries, found.last_hash = end, last
+            if progress is not None:
+                progress(end)
+    return found
+
+
+def _note_hashes(found: ChainWalk, rows: Sequence[Any], wanted: list[int]) -> None:
+    # Rows passed check_chain, so their seqs run on from found.entries + 1 without a gap.
+    first = found.entries + 1
+    while wanted and wanted[-1] < first + len(rows):
+        size = wanted.pop()
+        found.hash_at[size] = str(rows[size - first][8])
+
+
+@contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             # One snapshot for the head and every entry: appends go on while a live system is
@@ -138,15 +202,21 @@ def verify(
             # one snapshot.)
             conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
-            head = conn.execute(_READ_HEAD, {"id": _HEAD_ID}).one_or_none()
-            last_seq, last_hash = 0, GENESIS_HASH
-            for rows in _entries(conn, batch):
-                last_seq, last_hash = rules.check_chain(
-                    rows, after_seq=last_seq, after_hash=last_hash
-                )
-                if progress is not None:
-                    progress(last_seq)
-    return _check_head(head, last_seq, last_hash)
+            yield conn
+
+
+def head_now(engine: Engine, *, at: int | None) -> tuple[int, str, str | None]:
+    """The head (seq, hash) and the stored hash of entry `at`, read in one snapshot."""
+    with _snapshot(engine) as conn:
+        head = conn.execute(_READ_HEAD, {"id": _HEAD_ID}).one_or_none()
+        if head is None:
+            seq, digest = 0, GENESIS_HASH
+        else:
+            seq, digest = int(head.seq), str(head.hash)
+        if not at:
+            return seq, digest, GENESIS_HASH if at == 0 else None
+        stored = conn.execute(_HASH_AT, {"seq": at}).scalar_one_or_none()
+    return seq, digest, None if stored is None else str(stored)
 
 
 def _entries(conn: Connection, batch: int) -> Iterator[list[Any]]:
@@ -165,12 +235,14 @@ def _entries(conn: Connection, batch: int) -> Iterator[list[Any]]:
         cursor.close()
 
 
-def _check_head(head: Row[Any] | None, last_seq: int, last_hash: str) -> VerifyReport:
-    if head is None:
+def check_head(found: ChainWalk) -> VerifyReport:
+    """The report of a sound walk, if the head agrees with it; else AuditChainBroken."""
+    last_seq, last_hash = found.entries, found.last_hash
+    if found.head is None:
         if last_seq:
             raise AuditChainBroken(last_seq, "entries exist but the chain head is missing")
         return VerifyReport(0, 0, GENESIS_HASH)
-    head_seq, head_hash = int(head.seq), str(head.hash)
+    head_seq, head_hash = found.head
     if last_seq < head_seq:
         # Entries cut from the end leave the head pointing past the last one.
         raise AuditChainBroken(last_seq + 1, f"missing: the chain ends before its head {head_seq}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypedDict
 
 import typer
 from pydantic import ValidationError
@@ -77,7 +77,26 @@ def serve(
         port=port,
         log_level="info",
         access_log=settings.access_log,
+        **proxy_options(settings),
     )
+
+
+class ProxyOptions(TypedDict, total=False):
+    proxy_headers: bool
+    forwarded_allow_ips: list[str]
+
+
+def proxy_options(settings: Settings) -> ProxyOptions:
+    """uvicorn's own reading of X-Forwarded-For: only from `trusted_proxies`, else never.
+
+    Left on by default, uvicorn trusts the header from 127.0.0.1, so any local client (or
+    a proxy that passes the header through) could name itself any address, and every
+    throttle would count a forged one. The app reads the header itself (http.client_ip);
+    uvicorn may agree with it, from the same proxies, and take the scheme from them too.
+    """
+    if not settings.trusted_proxies or settings.forwarded_header != "x-forwarded-for":
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
 
 
 @app.command("worker")
@@ -153,21 +172,40 @@ def keys_rotate_master(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the whole audit chain; exit 1 at the first edited, missing or reordered entry."""
+    """Walk the audit chain and hold it against every signed checkpoint; exit 1 on any finding."""
     from minimaker.bootstrap import container_for
-    from minimaker.kernel.errors import AuditChainBroken
     from minimaker.operations import audit_check
 
     with container_for(_settings()) as c, Progress(console=console) as progress:
         task = progress.add_task("verifying audit chain", total=None)
-        try:
-            report = audit_check.verify_audit(
-                c, progress=lambda n: progress.update(task, completed=n)
-            )
-        except AuditChainBroken as exc:
-            console.print(f"[red]FAILED:[/red] {exc.message}")
-            raise typer.Exit(1) from exc
-    typer.echo(f"audit chain intact: {report.entries} entries, head {report.head_hash}")
+        verdict = audit_check.verify_audit(c, progress=lambda n: progress.update(task, completed=n))
+    for note in verdict.notes:
+        console.print(f"note: {note}")
+    for cp in verdict.restores:
+        console.print(
+            f"recorded restore: checkpoint {cp.n} restored {cp.restored} entries "
+            f"(the chain had been checkpointed at {cp.replaced})"
+        )
+    if not verdict.ok:
+        for finding in verdict.findings:
+            console.print(f"[red]FAILED ({finding.kind}):[/red] {finding.message}")
+        console.print(f"{verdict.unanchored} entries after the last checkpoint that holds")
+        raise typer.Exit(1)
+    typer.echo(
+        f"audit chain intact: {verdict.entries} entries, head {verdict.head_hash}; "
+        f"{len(verdict.checkpoints)} checkpoints hold, {verdict.unanchored} entries unanchored"
+    )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of the audit chain now (the workers also do, every periodic tick)."""
+    from minimaker.bootstrap import container_for
+    from minimaker.operations import audit_check
+
+    with container_for(_settings()) as c:
+        taken = audit_check.take_periodic_checkpoint(c)
+    typer.echo("checkpoint taken" if taken else "nothing new since the last checkpoint")
 
 
 @outbox_app.command("list")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from minimaker.kernel.errors import AuditChainBroken
 from minimaker.kernel.purposes import Purpose
@@ -74,6 +75,24 @@ class AuditEvent:
             # make two different entries hash alike. (PostgreSQL refuses \x00 in text anyway.)
             if _CONTROL.search(value):
                 raise ValueError(f"audit {name} contains a control character")
+
+
+class CheckpointKind(StrEnum):
+    """Why a signed checkpoint of the chain was taken (adapters/checkpoints.py)."""
+
+    PERIODIC = "periodic"  # the workers' schedule, or `minimaker audit checkpoint`
+    EVENT = "event"  # a sensitive operation was audited (see `anchors`)
+    RESTORE = "restore"  # a backup replaced the chain: the one kind that may shrink it
+
+
+def anchors(event: AuditEvent, anchored_actions: Collection[str]) -> bool:
+    """Whether committing `event` takes a signed checkpoint of the chain at once.
+
+    A sensitive operation (key rotation, backup, restore, erasure, `audit verify`: the actions
+    bootstrap.anchored_actions() names) and anything a staff member does (staff reach personal
+    data only on audited paths, and an insider is who would rewrite the log afterwards).
+    """
+    return event.action in anchored_actions or event.actor.startswith("staff:")
 
 
 def entry_hash(

@@ -3,6 +3,7 @@ vanish together."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -10,11 +11,16 @@ from sqlalchemy.orm import Session
 from minimaker.adapters import audit_chain as audit_store
 from minimaker.adapters.db import WRITE_OPTION
 from minimaker.kernel.actors import Actor
-from minimaker.kernel.audit import AuditEvent, AuditTag
+from minimaker.kernel.audit import AuditEvent, AuditTag, anchors
+from minimaker.kernel.audit import CheckpointKind as Kind
+from minimaker.kernel.errors import IntegrityError
 from minimaker.kernel.purposes import Purpose
 
 if TYPE_CHECKING:
+    from minimaker.adapters.checkpoints import Checkpoint
     from minimaker.kernel.container import Container
+
+log = logging.getLogger("minimaker.audit")
 
 
 class UnitOfWork:
@@ -28,6 +34,9 @@ class UnitOfWork:
         self._new_keys: list[str] = []
         self._doomed_blobs: list[str] = []
         self._committed = False
+        self._restored: int | None = None
+        #: The checkpoint this unit's commit took, if it audited a sensitive operation.
+        self.checkpoint: Checkpoint | None = None
 
     def __enter__(self) -> UnitOfWork:
         self.session: Session = self.c.sessions()
@@ -80,6 +89,11 @@ class UnitOfWork:
         """Delete a blob once the rows that point at it are gone for good."""
         self._doomed_blobs.append(blob_id)
 
+    def record_restore(self, restored: int) -> None:
+        """This unit replaces the chain with a backup's `restored` entries: its commit takes
+        a signed restore checkpoint, so verify reports a recorded restore, not a cut."""
+        self._restored = restored
+
     def commit(self) -> None:
         if not self._write:
             raise RuntimeError("a read-only unit of work cannot commit")
@@ -89,3 +103,21 @@ class UnitOfWork:
         self._committed = True
         for blob_id in self._doomed_blobs:
             self.c.blobs.delete(blob_id)
+        self._anchor()
+
+    def _anchor(self) -> None:
+        # One place takes the checkpoints of sensitive operations, right after their entries
+        # are durable: no use case can forget to, or sign before its own entry is in.
+        if self._restored is not None:
+            self.checkpoint = self.c.checkpoint(Kind.RESTORE, restored=self._restored)
+            return
+        if not any(anchors(e, self.c.anchored_actions) for e in self._events):
+            return
+        try:
+            self.checkpoint = self.c.checkpoint(Kind.EVENT)
+        except IntegrityError as exc:
+            # The work is committed and audited; refusing to sign a chain that lost anchored
+            # entries is the alarm, and `audit verify` names what happened to it.
+            log.error("audit checkpoint not taken: %s", exc.message)
+        except OSError as exc:  # the checkpoint file cannot be written: say so, loudly
+            log.error("audit checkpoint not taken: checkpoint file: %s", exc.strerror)

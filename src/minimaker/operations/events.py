@@ -11,3 +11,11 @@ SCHEMA_UPGRADED = AuditTag("operations", "schema", "upgraded", Purpose.SERVICE)
 MASTER_KEY_ROTATED = AuditTag("operations", "master_key", "rotated", Purpose.SECURITY)
 BACKUP_CREATED = AuditTag("backup", "data", "created", Purpose.SECURITY)
 BACKUP_RESTORED = AuditTag("backup", "data", "restored", Purpose.SECURITY)
+# Art. 5(1)(e), 32(1)(b): what killed writers left (temp files, blobs no row names) is removed;
+# the entry carries counts only, never a blob id or a file name.
+STRAYS_SWEPT = AuditTag("operations", "strays", "swept", Purpose.SECURITY)
+# Art. 5(2): `audit verify` found the chain sound and anchored; its result is itself accounted.
+AUDIT_VERIFIED = AuditTag("audit", "chain", "verified", Purpose.SECURITY)
+
+#: Operations whose commit takes a signed checkpoint of the audit chain at once.
+ANCHORED = (SCHEMA_UPGRADED, MASTER_KEY_ROTATED, BACKUP_CREATED, BACKUP_RESTORED, AUDIT_VERIFIED)

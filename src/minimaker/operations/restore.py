@@ -148,16 +148,26 @@ def _restore_rows(
     blobs = sum(1 for name in members if BLOB_MEMBER.fullmatch(name))
     try:
         with c.uow() as uow:
-            counts = _replace_rows(uow.session.connection(), tar, members, manifest)
+            conn = uow.session.connection()
+            counts = _replace_rows(conn, tar, members, manifest)
             # After the rows: the restored chain is the one that records its restoring, so
-            # `audit verify` walks it from the backup's entries on to this one.
+            # `audit verify` walks it from the backup's entries on to this one. The commit
+            # signs a restore checkpoint: the chain is shorter than the checkpoints before it,
+            # and verify must tell this recorded restore from a silent cut.
             report = BackupReport(tables=counts, blobs=blobs)
             uow.audit(events.BACKUP_RESTORED, actor=SYSTEM_CLI, object=audit_object(report))
+            uow.record_restore(_chain_length(conn))
             uow.commit()
     except sqlalchemy.exc.StatementError as exc:
         # Rolled back: the database is as it was. Only the error's class is reported.
         raise BackupError(f"the rows could not be restored ({type(exc.orig).__name__})") from None
     return counts
+
+
+def _chain_length(conn: Connection) -> int:
+    """How many audit entries the backup brought back (its head's seq; 0 if none)."""
+    seq = conn.execute(text("SELECT seq FROM audit_head")).scalar_one_or_none()
+    return int(seq or 0)
 
 
 def _replace_rows(
