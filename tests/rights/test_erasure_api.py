@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from httpx2 import Response
 from PIL import Image
 from sqlalchemy import Engine, select
 
+from minimaker.accounts import service as accounts
 from minimaker.adapters import audit_chain as audit
 from minimaker.adapters.keystore import ErasureRecord, KeyBase
 from minimaker.entrypoints.worker import Worker
 from minimaker.kernel.container import Container
 from minimaker.mail.tables import OutboxMessage
-from minimaker.rights import erasure
+from minimaker.rights import erasure, intake
 from minimaker.rights.tables import RightsRequest
+from tests.conftest import signup_and_login
 from tests.scan import find_in_bytes, needles_for, scan_database, windows
 
 #: The key store's list of whom to erase again (in the same database on PostgreSQL).
@@ -189,13 +193,21 @@ def assert_intact(client: TestClient, person: Person) -> None:
         assert len(r.content) > 84
 
 
+def delete_me(client: TestClient, headers: dict[str, str], password: object = None) -> Response:
+    """DELETE /api/v1/me, with `{"password": ...}` as its body unless `password` is None."""
+    body = None if password is None else {"password": password}
+    return client.request("DELETE", "/api/v1/me", json=body, headers=headers)
+
+
 def ask_for_erasure(client: TestClient, person: Person, how: str) -> dict[str, object]:
     if how == "privacy request":
         r = client.post(
-            "/api/v1/privacy/requests", json={"type": "erasure"}, headers=person.headers
+            "/api/v1/privacy/requests",
+            json={"type": "erasure", "password": person.password},
+            headers=person.headers,
         )
     else:
-        r = client.delete("/api/v1/me", headers=person.headers)
+        r = delete_me(client, person.headers, person.password)
     assert r.status_code == 202, r.text
     body: dict[str, object] = r.json()
     assert body["type"] == "erasure"
@@ -275,3 +287,127 @@ def test_an_erasure_request_appears_in_the_subjects_list_until_it_is_fulfilled(
     assert [(r["id"], r["type"]) for r in listed] == [(request["id"], "erasure")]
     worker.run_until_idle()
     assert client.get("/api/v1/privacy/requests", headers=ada.headers).status_code == 401
+
+
+# --- proof of the person ------------------------------------------------------------------
+
+
+PW = "correct horse battery staple"
+
+
+@pytest.fixture
+def ada_signed_in(client: TestClient, container: Container) -> dict[str, str]:
+    """Ada, signed in on `client` (a known device from then on); her bearer headers."""
+    return signup_and_login(client, username="ada")
+
+
+def erasure_requests(container: Container) -> list[str]:
+    with container.sessions() as session:
+        return list(session.scalars(select(RightsRequest.id)).all())
+
+
+@pytest.mark.parametrize(
+    ("password", "status", "says"),
+    [
+        (None, 403, "your current password is required"),
+        ("", 403, "your current password is required"),
+        ("not the password at all", 403, "the password is not correct"),
+    ],
+    ids=["no body", "empty", "wrong"],
+)
+def test_deleting_the_account_without_the_right_password_is_refused_and_asks_nothing(
+    client: TestClient,
+    container: Container,
+    ada_signed_in: dict[str, str],
+    password: str | None,
+    status: int,
+    says: str,
+) -> None:
+    r = delete_me(client, ada_signed_in, password)
+    assert r.status_code == status, r.text
+    assert says in r.text and "nothing was changed" in r.text
+    assert erasure_requests(container) == []
+    assert client.get("/api/v1/me", headers=ada_signed_in).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "erasure"},
+        {"type": "erasure", "password": ""},
+        {"type": "erasure", "password": "not the password at all"},
+        {"type": "erasure", "details": {"password": PW}},
+    ],
+    ids=["no password", "empty", "wrong", "password hidden in details"],
+)
+def test_an_erasure_asked_as_a_privacy_request_also_needs_the_password(
+    client: TestClient, container: Container, ada_signed_in: dict[str, str], body: object
+) -> None:
+    r = client.post("/api/v1/privacy/requests", json=body, headers=ada_signed_in)
+    assert r.status_code == 403, r.text
+    assert "nothing was changed" in r.text
+    assert erasure_requests(container) == []
+    # Other requests ask no password: they destroy nothing.
+    access = client.post("/api/v1/privacy/requests", json={"type": "access"}, headers=ada_signed_in)
+    assert access.status_code == 202, access.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"password": 42}, {"password": ["x"]}, {"password": "x", "also": 1}, "a string"],
+    ids=["no password", "a number", "a list", "an extra field", "not an object"],
+)
+def test_a_malformed_proof_is_refused_and_asks_nothing(
+    client: TestClient, container: Container, ada_signed_in: dict[str, str], body: object
+) -> None:
+    r = client.request("DELETE", "/api/v1/me", json=body, headers=ada_signed_in)
+    assert r.status_code in (403, 422), r.text
+    assert erasure_requests(container) == []
+
+
+def test_wrong_passwords_to_delete_count_as_failed_sign_ins_of_the_account(
+    client: TestClient, container: Container, ada_signed_in: dict[str, str]
+) -> None:
+    limit = container.settings.login_max_failures
+    # A thief with Ada's bearer token, on a client of their own, guesses her password.
+    with TestClient(client.app, base_url="https://testserver") as thief:
+        for _ in range(limit):
+            assert delete_me(thief, ada_signed_in, "a guess at it").status_code == 403
+        refused = delete_me(thief, ada_signed_in, PW)
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+        signed_in = thief.post("/api/v1/auth/token", data={"username": "ada", "password": PW})
+        assert signed_in.status_code == 429
+    assert erasure_requests(container) == []
+    # Ada's own client signed in before: the guesses of others do not lock her out.
+    assert delete_me(client, ada_signed_in, PW).status_code == 202
+
+
+def test_asking_again_while_an_erasure_is_open_answers_with_that_one_request(
+    client: TestClient, container: Container, ada_signed_in: dict[str, str]
+) -> None:
+    answers = [delete_me(client, ada_signed_in, PW) for _ in range(3)]
+    assert [a.status_code for a in answers] == [202] * 3
+    ids = {a.json()["id"] for a in answers}
+    by_request = client.post(
+        "/api/v1/privacy/requests", json={"type": "erasure", "password": PW}, headers=ada_signed_in
+    )
+    assert by_request.status_code == 202
+    assert ids == {by_request.json()["id"]}
+    assert erasure_requests(container) == list(ids)
+
+
+def test_concurrent_asks_for_erasure_open_one_request(
+    container: Container, ada_signed_in: dict[str, str]
+) -> None:
+    user_id = client_user(container, ada_signed_in)
+    with ThreadPoolExecutor(4) as pool:
+        asks = [
+            pool.submit(intake.submit, container, user_id=user_id, type="erasure") for _ in range(4)
+        ]
+        ids = {a.result().id for a in asks}
+    assert len(ids) == 1
+    assert erasure_requests(container) == list(ids)
+
+
+def client_user(container: Container, headers: dict[str, str]) -> str:
+    return str(accounts.authenticate(container, headers["Authorization"].split()[1]))

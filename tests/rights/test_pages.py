@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from minimaker.entrypoints.worker import Worker
 from minimaker.kernel.container import Container
-from tests.browser import api_headers, csrf_on, form_token, signed_in, upload
+from tests.browser import PASSWORD, api_headers, csrf_on, form_token, signed_in, upload
 from tests.conftest import photo_bytes
 
 Headers = dict[str, str]
@@ -169,7 +169,9 @@ def test_deleting_the_account_needs_the_username_typed_then_creates_an_erasure_r
     assert requests_of(client, ada) == []
 
     r = client.post(
-        "/privacy/delete", data={"csrf": token, "confirm": "ada"}, follow_redirects=False
+        "/privacy/delete",
+        data={"csrf": token, "confirm": "ada", "password": PASSWORD},
+        follow_redirects=False,
     )
     assert (r.status_code, r.headers["location"]) == (303, "/privacy?done=erasure")
     assert [(x["type"], x["status"]) for x in requests_of(client, ada)] == [("erasure", "verified")]

@@ -13,11 +13,13 @@ from minimaker.accounts import service as accounts
 from minimaker.entrypoints.http import (
     ClientIp,
     ContainerDep,
+    DeviceCookie,
     PasswordForm,
     StrictBody,
     Token,
     TokenOut,
     UserId,
+    set_device_cookie,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -50,16 +52,30 @@ class ProfilePatch(StrictBody):
 
 
 @router.post("/auth/signup", status_code=201, response_model=SignupOut, tags=["auth"])
-def signup(c: ContainerDep, body: SignupIn) -> SignupOut:
-    """Create an account: name, email, username and password, nothing more."""
-    profile = accounts.signup(c, **body.model_dump())
+def signup(c: ContainerDep, body: SignupIn, ip: ClientIp) -> SignupOut:
+    """Create an account: name, email, username and password, nothing more.
+
+    Limited per address (429 with Retry-After): each sign-up costs a memory-hard hash.
+    """
+    profile = accounts.signup(c, **body.model_dump(), client_ip=ip)
     return SignupOut(id=profile.id, username=profile.username)
 
 
 @router.post("/auth/token", response_model=TokenOut, tags=["auth"])
-def token(c: ContainerDep, form: PasswordForm, ip: ClientIp) -> TokenOut:
-    """Sign in with username (or email) and password; returns a bearer token."""
-    issued = accounts.login(c, login=form.username, password=form.password, client_ip=ip)
+def token(
+    c: ContainerDep, form: PasswordForm, ip: ClientIp, devices: DeviceCookie, response: Response
+) -> TokenOut:
+    """Sign in with username (or email) and password; returns a bearer token.
+
+    Also sets the device cookie `mm_device`: a client that keeps it (as browsers and most
+    HTTP libraries do) is let through later while others' failures throttle its address or
+    this account.
+    """
+    issued = accounts.login(
+        c, login=form.username, password=form.password, client_ip=ip, devices=devices
+    )
+    if issued.devices is not None:
+        set_device_cookie(response, issued.devices, c.settings)
     return TokenOut.of(issued)
 
 
@@ -71,9 +87,10 @@ def logout(c: ContainerDep, user_id: UserId, tok: Token) -> Response:
 
 
 @router.get("/me", response_model=ProfileOut, tags=["account"])
-def me(c: ContainerDep, user_id: UserId) -> Any:
+def me(c: ContainerDep, tok: Token) -> Any:
     """Your profile."""
-    return asdict(accounts.get_profile(c, user_id=user_id))
+    # The token is checked inside the same read that fetches the profile (one round trip).
+    return asdict(accounts.own_profile(c, token=tok))
 
 
 @router.patch("/me", response_model=ProfileOut, tags=["account"])

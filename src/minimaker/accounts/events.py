@@ -10,3 +10,5 @@ PROFILE_CORRECTED = AuditTag("account", "profile", "corrected", Purpose.SERVICE)
 LOGIN_FAILED = AuditTag("account", "login", "failed", Purpose.SECURITY)
 SESSION_CREATED = AuditTag("account", "session", "created", Purpose.SECURITY)
 SESSION_ENDED = AuditTag("account", "session", "ended", Purpose.SECURITY)
+#: A wrong password given as proof of the person before a destructive action (DELETE /me).
+PASSWORD_REFUSED = AuditTag("account", "password", "refused", Purpose.SECURITY)

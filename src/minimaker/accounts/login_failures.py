@@ -1,38 +1,37 @@
-"""A subject's failed-login counters, found by the keyed hashes of their login names.
+"""A subject's failed-login counters: their account's, and those of their login names.
 
-The counters are keyed by a blind index of the username or email, never the account id, so
-only the subject's sealed names (opened with their key) lead to them: erasure runs this
-while the key still exists. Per-IP counters are nobody's in particular and stay for their
-short window.
+Failures against an account are counted under a blind index of its id; a name no account
+had when it was tried is counted under a blind index of the name, reached here through the
+subject's sealed names (so erasure runs this while their key still exists). Per-address and
+per-device counters are nobody's in particular and stay for their short window.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import CursorResult, delete
 
-from minimaker.accounts import rules
+from minimaker.accounts import rules, throttle
 from minimaker.accounts.tables import LoginFailure, User
-from minimaker.adapters.crypto.fields import blind_index, open_field
+from minimaker.adapters.crypto.fields import open_field
 from minimaker.kernel.unit_of_work import UnitOfWork
 
 
 def forget_subject(uow: UnitOfWork, subject_id: str) -> int:
-    """Delete the failed-login counters of the subject's username and email; how many went."""
+    """Delete the failed-login counters of the subject's account and names; how many went."""
     user = uow.session.get(User, subject_id)
     if user is None:
         return 0
     dek = uow.keys.subject_key(subject_id)
     index_key = uow.c.secret("blind_index")
-    names = (
-        rules.username_key(
-            open_field(dek, subject_id=subject_id, field="username", sealed=user.username_enc)
-        ),
-        rules.email_key(
-            open_field(dek, subject_id=subject_id, field="email", sealed=user.email_enc)
-        ),
+    username = open_field(dek, subject_id=subject_id, field="username", sealed=user.username_enc)
+    email = open_field(dek, subject_id=subject_id, field="email", sealed=user.email_enc)
+    # The same values accounts.authentication.login counts failures under.
+    values = (
+        f"account:{subject_id}",
+        f"name:username:{rules.username_key(username)}",
+        f"name:email:{rules.email_key(email)}",
     )
-    # The same keys accounts.service.login counts failures under.
-    keys = [blind_index(index_key, field="throttle-account", value=n) for n in names]
+    keys = [throttle.account_key(index_key, value) for value in values]
     result = uow.session.execute(delete(LoginFailure).where(LoginFailure.key.in_(keys)))
     assert isinstance(result, CursorResult)
     return int(result.rowcount)

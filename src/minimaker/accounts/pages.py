@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from minimaker.accounts import service as accounts
-from minimaker.entrypoints.http import client_ip
+from minimaker.entrypoints.http import client_ip, device_cookie
 from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
 from minimaker.entrypoints.page_shell.session import USER, CheckedForm, VisitorDep, text_field
 from minimaker.entrypoints.page_shell.sign_in import sign_in, sign_out
-from minimaker.kernel.errors import AlreadyTaken, ValidationFailed
+from minimaker.kernel.errors import AlreadyTaken, TooManyAttempts, ValidationFailed
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,15 +33,23 @@ def signup_form(v: VisitorDep) -> Response:
 
 
 @router.post("/signup")
-def signup(form: CheckedForm, v: VisitorDep) -> Response:
+def signup(request: Request, form: CheckedForm, v: VisitorDep) -> Response:
     """Create an account, then ask the new user to log in."""
     values = {name: text_field(form, name) for name in _SIGNUP_FIELDS}
+    password = text_field(form, "password")
     try:
-        accounts.signup(v.c, **values, password=text_field(form, "password"))
-    except (ValidationFailed, AlreadyTaken) as exc:
+        accounts.signup(v.c, **values, password=password, client_ip=client_ip(request))
+    except (ValidationFailed, AlreadyTaken, TooManyAttempts) as exc:
         # The password is never sent back: it would sit in the page and the browser history.
+        retry = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else {}
         return render(
-            v, "signup.html", title="Sign up", status=exc.status, values=values, **form_failure(exc)
+            v,
+            "signup.html",
+            title="Sign up",
+            status=exc.status,
+            headers=retry,
+            values=values,
+            **form_failure(exc),
         )
     return see_other("/login?welcome=1")
 
@@ -59,12 +67,12 @@ def login_form(v: VisitorDep, welcome: str | None = None) -> Response:
 @router.post("/login")
 def login(request: Request, form: CheckedForm, v: VisitorDep) -> Response:
     """Check the password, open a session and hand the browser its cookie."""
-    ip = client_ip(request)
+    ip, devices = client_ip(request), device_cookie(request)
     return sign_in(
         v,
         form,
         login=lambda name, password: accounts.login(
-            v.c, login=name, password=password, client_ip=ip
+            v.c, login=name, password=password, client_ip=ip, devices=devices
         ),
         login_field="login",
         template="login.html",

@@ -1,28 +1,36 @@
-"""Accounts: sign up, sign in (rate-limited), sessions, profile read and correction.
+"""Accounts: sign up (limited per address), sign in (throttled), sessions, profile read and
+correction.
 
 Use cases take the container and own their unit of work. The few functions that take a
 `uow` (throttle counters, correction, the restriction mark, lookups) work inside their
-caller's unit and never commit it: the caller decides what is kept.
+caller's unit and never commit it: the caller decides what is kept. Signing in lives in
+`authentication.py`; its use cases are re-exported here, the one door of this feature.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from minimaker.accounts import events, passwords, rules
-from minimaker.accounts.tables import AuthSession, LoginFailure, User
-from minimaker.adapters import tokens
+from minimaker.accounts import events, passwords, rules, throttle
+from minimaker.accounts.authentication import IssuedToken as IssuedToken
+from minimaker.accounts.authentication import authenticate as authenticate
+from minimaker.accounts.authentication import confirm_password as confirm_password
+from minimaker.accounts.authentication import live_claims
+from minimaker.accounts.authentication import login as login
+from minimaker.accounts.authentication import logout as logout
+from minimaker.accounts.tables import AuthSession, User
 from minimaker.adapters.crypto.fields import blind_index, open_field, seal_field
-from minimaker.kernel.actors import SYSTEM_AUTH, Actor
+from minimaker.adapters.db import one_read
+from minimaker.kernel.actors import Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import (
     AlreadyTaken,
-    InvalidCredentials,
     KeyUnavailable,
     NotAuthenticated,
     NotFound,
@@ -40,47 +48,110 @@ class Profile:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class IssuedToken:
-    token: str
-    session_id: str
-    expires_at: datetime
+def signup(
+    c: Container,
+    *,
+    name: str,
+    email: str,
+    username: str,
+    password: str,
+    client_ip: str | None = None,
+) -> Profile:
+    """Create an account holding exactly name, email, username and a password hash.
 
-
-def signup(c: Container, *, name: str, email: str, username: str, password: str) -> Profile:
-    """Create an account holding exactly name, email, username and a password hash."""
+    From the network (`client_ip` given) at most `signup_max_per_address` per window: each
+    costs a memory-hard hash, so the count is taken, and a refusal made, before hashing.
+    """
     name, email, username = (
         rules.clean_name(name),
         rules.clean_email(email),
         rules.clean_username(username),
     )
     rules.check_password(password)
-    pw_hash = passwords.hash_password(c.settings, password)
-    user_id = uuid.uuid4().hex
-    now = c.clock.now()
     # Secrets first: minting one writes in its own transaction, which must not nest in ours.
     index_key = c.secret("blind_index")
+    if client_ip is not None:
+        _count_signup(c, index_key, client_ip)
+    pw_hash = passwords.hash_password(c.settings, password)
+    profile = Profile(uuid.uuid4().hex, name, email, username, c.clock.now())
     with c.uow() as uow:
         email_bidx = blind_index(index_key, field="email", value=rules.email_key(email))
         user_bidx = blind_index(index_key, field="username", value=rules.username_key(username))
         _ensure_free(uow, email_bidx=email_bidx, username_bidx=user_bidx)
-        dek = uow.new_subject_key(user_id)
-        uow.session.add(
-            User(
-                id=user_id,
-                username_bidx=user_bidx,
-                email_bidx=email_bidx,
-                username_enc=seal_field(dek, subject_id=user_id, field="username", value=username),
-                email_enc=seal_field(dek, subject_id=user_id, field="email", value=email),
-                name_enc=seal_field(dek, subject_id=user_id, field="name", value=name),
-                password_hash=pw_hash,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        uow.audit(events.SUBJECT_CREATED, actor=Actor.subject(user_id), subject=user_id)
+        uow.session.add(_sealed_user(uow, profile, email_bidx, user_bidx, pw_hash))
+        uow.audit(events.SUBJECT_CREATED, actor=Actor.subject(profile.id), subject=profile.id)
         uow.commit()
-    return Profile(user_id, name, email, username, now)
+    return profile
+
+
+def _sealed_user(
+    uow: UnitOfWork, profile: Profile, email_bidx: str, username_bidx: str, pw_hash: str
+) -> User:
+    """The account row: its names sealed under a data key made for it now."""
+    user_id, now = profile.id, profile.created_at
+    dek = uow.new_subject_key(user_id)
+    return User(
+        id=user_id,
+        username_bidx=username_bidx,
+        email_bidx=email_bidx,
+        username_enc=seal_field(dek, subject_id=user_id, field="username", value=profile.username),
+        email_enc=seal_field(dek, subject_id=user_id, field="email", value=profile.email),
+        name_enc=seal_field(dek, subject_id=user_id, field="name", value=profile.name),
+        password_hash=pw_hash,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _count_signup(c: Container, index_key: bytes, client_ip: str) -> None:
+    """Count a sign-up from this address, or refuse it (429) with nothing counted."""
+    now = c.clock.now()
+    key = throttle.address_key(index_key, client_ip, field=throttle.SIGNUP)
+    with c.uow() as uow:
+        throttle.prune(c, uow, now)
+        wait = throttle.signup_wait(c, uow, key, now)
+        if wait is None:
+            # Counted before the hash, in its own unit: a failing sign-up still cost one.
+            throttle.record(uow, [key], now)
+        uow.commit()
+    if wait is not None:
+        raise TooManyAttempts(wait)
+
+
+def lock_account(uow: UnitOfWork, user_id: str) -> bool:
+    """Lock the account's row until the caller's unit ends (whether it still exists).
+
+    Serialises decisions about one subject taken by concurrent requests, such as whether an
+    erasure request is already open; SQLite's single writer does the same by itself.
+    """
+    found = uow.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    return found.first() is not None
+
+
+def throttle_wait(c: Container, uow: UnitOfWork, keys: list[str], now: datetime) -> int | None:
+    """Seconds to wait if any keyed counter reached `login_max_failures` in the window.
+
+    A plain fixed window, for counters without accounts and devices (staff sign-in, requests
+    by email). Expired counters are pruned in the caller's unit, which is not committed
+    here: a caller that refuses commits first if it wants the pruning kept.
+    """
+    throttle.prune(c, uow, now)
+    limit, window_s = c.settings.login_max_failures, c.settings.login_window_s
+    for key in keys:
+        wait = throttle.window_wait(uow, key, now=now, limit=limit, window_s=window_s)
+        if wait is not None:
+            return wait
+    return None
+
+
+def record_failures(uow: UnitOfWork, keys: list[str], now: datetime) -> None:
+    """Count one failed attempt on each keyed counter, in the caller's unit."""
+    throttle.record(uow, keys, now)
+
+
+def forget_failures(uow: UnitOfWork, key: str) -> None:
+    """Reset one keyed counter (after a success), in the caller's unit."""
+    throttle.forget(uow, key)
 
 
 def _ensure_free(
@@ -95,110 +166,30 @@ def _ensure_free(
             raise AlreadyTaken(field)
 
 
-def login(c: Container, *, login: str, password: str, client_ip: str) -> IssuedToken:
-    """Check a password (rate-limited per account and per IP) and open a session."""
-    now = c.clock.now()
-    index_key, token_key = c.secret("blind_index"), c.secret("token_signing")
-    with c.uow() as uow:
-        field, value = rules.login_key(login)
-        bidx = blind_index(index_key, field=field, value=value)
-        # Throttle keys are keyed hashes: the table never holds a readable name or address.
-        throttle = [
-            blind_index(index_key, field="throttle-account", value=value),
-            blind_index(index_key, field="throttle-ip", value=client_ip),
-        ]
-        wait = throttle_wait(c, uow, throttle, now)
-        if wait is not None:
-            uow.commit()  # keep the pruning of expired counters; the refusal adds nothing
-            raise TooManyAttempts(wait)
-        column = User.email_bidx if field == "email" else User.username_bidx
-        user = uow.session.scalar(select(User).where(column == bidx))
-        if not passwords.password_ok(c.settings, user.password_hash if user else None, password):
-            record_failures(uow, throttle, now)
-            uow.audit(events.LOGIN_FAILED, actor=SYSTEM_AUTH, subject=user.id if user else None)
-            uow.commit()
-            raise InvalidCredentials()
-        assert user is not None
-        if passwords.needs_rehash(c.settings, user.password_hash):
-            # Parameters were raised since this hash was made: upgrade it while we can.
-            user.password_hash = passwords.hash_password(c.settings, password)
-        forget_failures(uow, throttle[0])
-        issued = _open_session(c, uow, user.id, now, token_key)
-        uow.audit(events.SESSION_CREATED, actor=Actor.subject(user.id), subject=user.id)
-        uow.commit()
-    return issued
-
-
-def throttle_wait(c: Container, uow: UnitOfWork, keys: list[str], now: datetime) -> int | None:
-    """Seconds to wait if any keyed counter reached the limit in the window, else None.
-
-    Expired counters are pruned in the caller's unit, which is not committed here: a caller
-    that refuses commits first if it wants the pruning kept, then raises TooManyAttempts.
-    """
-    window = timedelta(seconds=c.settings.login_window_s)
-    uow.session.execute(delete(LoginFailure).where(LoginFailure.at < now - window))
-    for key in keys:
-        count, oldest = uow.session.execute(
-            select(func.count(), func.min(LoginFailure.at)).where(LoginFailure.key == key)
-        ).one()
-        if count >= c.settings.login_max_failures:
-            return max(int((oldest + window - now).total_seconds()), 1)
-    return None
-
-
-def record_failures(uow: UnitOfWork, keys: list[str], now: datetime) -> None:
-    """Count one failed attempt on each keyed counter, in the caller's unit."""
-    for key in keys:
-        uow.session.add(LoginFailure(key=key, at=now))
-
-
-def forget_failures(uow: UnitOfWork, key: str) -> None:
-    """Reset one keyed counter (after a success), in the caller's unit."""
-    uow.session.execute(delete(LoginFailure).where(LoginFailure.key == key))
-
-
-def _open_session(
-    c: Container, uow: UnitOfWork, user_id: str, now: datetime, key: bytes
-) -> IssuedToken:
-    session_id = uuid.uuid4().hex
-    expires = now + timedelta(seconds=c.settings.token_ttl_s)
-    uow.session.add(AuthSession(id=session_id, user_id=user_id, created_at=now, expires_at=expires))
-    token = tokens.issue(key, sub=user_id, sid=session_id, now=now, expires=expires)
-    return IssuedToken(token=token, session_id=session_id, expires_at=expires)
-
-
-def authenticate(c: Container, token: str) -> str:
-    """The user id a bearer token or session cookie stands for, if its session is live."""
-    now = c.clock.now()
-    key = c.secret("token_signing")
-    claims = tokens.decode(key, token, now=now)
-    with c.sessions() as session:
-        live = session.scalar(
-            select(AuthSession.user_id).where(
-                AuthSession.id == claims["sid"], AuthSession.expires_at > now
-            )
-        )
-    if live is None or live != claims["sub"]:
-        raise NotAuthenticated("the session has ended; sign in again")
-    return str(live)
-
-
-def logout(c: Container, *, user_id: str, token: str) -> None:
-    """End the session a token belongs to."""
-    with c.uow() as uow:
-        uow.session.execute(
-            delete(AuthSession).where(
-                AuthSession.id == tokens.session_of(token), AuthSession.user_id == user_id
-            )
-        )
-        uow.audit(events.SESSION_ENDED, actor=Actor.subject(user_id), subject=user_id)
-        uow.commit()
-
-
 def get_profile(c: Container, *, user_id: str) -> Profile:
     """The subject's own profile, decrypted with their key."""
     with c.uow(write=False) as uow:
-        return _profile(uow, _user(uow, user_id))
+        user = _user(uow, user_id)
+        return _opened(uow.keys.subject_key(user.id), user)
+
+
+#: A live session's account, as one statement: GET /me checks the token and reads the
+#: profile in one round trip, not a session check and then a second read.
+_PROFILE_OF_SESSION = (
+    select(User.id, User.name_enc, User.email_enc, User.username_enc, User.created_at)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(AuthSession.id == bindparam("sid"), AuthSession.expires_at > bindparam("now"))
+)
+
+
+def own_profile(c: Container, *, token: str) -> Profile:
+    """The profile of the account whose live session `token` names, decrypted with its key."""
+    claims, now = live_claims(c, token)
+    with one_read(c.engine) as conn:
+        row = conn.execute(_PROFILE_OF_SESSION, {"sid": claims["sid"], "now": now}).one_or_none()
+    if row is None or row.id != claims["sub"]:
+        raise NotAuthenticated("the session has ended; sign in again")
+    return _opened(c.keys.subject_key(row.id), row)
 
 
 def _user(uow: UnitOfWork, user_id: str) -> User:
@@ -208,8 +199,17 @@ def _user(uow: UnitOfWork, user_id: str) -> User:
     return user
 
 
-def _profile(uow: UnitOfWork, user: User) -> Profile:
-    dek = uow.keys.subject_key(user.id)
+class _Sealed(Protocol):
+    """A user row or a selected row of its columns: what a profile is opened from."""
+
+    id: str
+    name_enc: bytes
+    email_enc: bytes
+    username_enc: bytes
+    created_at: datetime
+
+
+def _opened(dek: bytes, user: _Sealed) -> Profile:
     return Profile(
         id=user.id,
         name=open_field(dek, subject_id=user.id, field="name", sealed=user.name_enc),
@@ -257,7 +257,7 @@ def apply_correction(uow: UnitOfWork, *, user_id: str, correction: Correction) -
     """Art. 16: re-seal the corrected fields in the caller's unit; audited with field names only."""
     user = _user(uow, user_id)
     if not correction.values:
-        return _profile(uow, user)
+        return _opened(uow.keys.subject_key(user.id), user)
     email_bidx = correction.email_bidx or user.email_bidx
     username_bidx = correction.username_bidx or user.username_bidx
     _ensure_free(uow, email_bidx=email_bidx, username_bidx=username_bidx, except_id=user_id)
@@ -271,7 +271,7 @@ def apply_correction(uow: UnitOfWork, *, user_id: str, correction: Correction) -
     uow.audit(
         events.PROFILE_CORRECTED, actor=Actor.subject(user_id), subject=user_id, object=fields
     )
-    return _profile(uow, user)
+    return _opened(uow.keys.subject_key(user.id), user)
 
 
 def correct_profile(

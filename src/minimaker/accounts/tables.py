@@ -45,7 +45,10 @@ class AuthSession(Base):
 
 
 class LoginFailure(Base):
-    """A failed login, keyed by a keyed hash of the account or IP: nothing readable."""
+    """A throttle count (a failed login, a sign-up), keyed by a keyed hash: nothing readable.
+
+    The key is a blind index of the account, login name, address or device token counted.
+    """
 
     __tablename__ = "login_failures"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -79,6 +82,7 @@ def personal_data() -> tuple[Declaration, ...]:
             category="security_log",
             owner=None,  # keyed by a hash of the login name, reached through the sealed names
             forget=login_failures.forget_subject,
-            not_exported="keyed hashes of a login name, readable by no one, kept minutes",
+            not_exported="keyed hashes of an account or login name, readable by no one, "
+            "kept for the throttle window",
         ),
     )

@@ -1,4 +1,4 @@
-"""The key store: wrapped data keys, service secrets and the erasure ledger.
+"""The key store: wrapped data keys, service secrets, the erasure ledger, audit checkpoints.
 
 It lives in a database of its own (by default `<data_dir>/keys.db`), apart from the data it
 protects, so that restoring a data backup cannot bring a destroyed key back: an erased subject
@@ -13,15 +13,25 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, LargeBinary, String, delete, select
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    bindparam,
+    delete,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from minimaker.adapters.crypto.keys import MasterKey, generate_key
-from minimaker.adapters.db import WRITE_OPTION, UTCDateTime
+from minimaker.adapters.db import WRITE_OPTION, UTCDateTime, one_read
 from minimaker.kernel.errors import KeyUnavailable
 
-SECRET_NAMES = ("blind_index", "token_signing")
+SECRET_NAMES = ("blind_index", "token_signing", "audit_checkpoint")
 
 
 class KeyBase(DeclarativeBase):
@@ -55,6 +65,21 @@ class ErasureRecord(KeyBase):
     erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class AuditCheckpointRecord(KeyBase):
+    """A signed checkpoint of the audit chain (adapters/checkpoints.py): kept here, apart from
+    the data database, so whoever can rewrite the audit log cannot rewrite its anchors too."""
+
+    __tablename__ = "audit_checkpoints"
+    n: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text)
+
+
+_KEY_OF = select(SubjectKey.wrapped_dek, SubjectKey.kek_id).where(
+    SubjectKey.subject_id == bindparam("subject_id")
+)
+
+
 class KeyStore:
     """Data keys and secrets, each operation its own short transaction in the key database."""
 
@@ -85,8 +110,9 @@ class KeyStore:
 
     def subject_key(self, subject_id: str) -> bytes:
         """The subject's data key; KeyUnavailable once it has been destroyed."""
-        with self._sessions() as session:
-            row = session.get(SubjectKey, subject_id)
+        # Read on every request that opens personal data: one statement, no ORM session.
+        with one_read(self._sessions.kw["bind"]) as conn:
+            row = conn.execute(_KEY_OF, {"subject_id": subject_id}).one_or_none()
         if row is None:
             raise KeyUnavailable("the subject's data key does not exist (erased or never made)")
         if row.kek_id != self._master.kek_id:

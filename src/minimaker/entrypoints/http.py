@@ -7,6 +7,8 @@ factory, the one place that knows every feature.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotAuthenticated
+from minimaker.settings import Settings
 
 #: A kind of token: a user's (API bearer or session cookie) or a staff member's.
 TokenKind = Literal["user", "staff"]
@@ -33,14 +36,111 @@ def container(request: Request) -> Container:
     return request.app.state.container  # type: ignore[no-any-return]
 
 
-ContainerDep = Annotated[Container, Depends(container)]
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the
+# thread pool, and each hop there costs more than the work itself (a tenth of GET /me's time).
+async def _container(request: Request) -> Container:
+    return container(request)
+
+
+ContainerDep = Annotated[Container, Depends(_container)]
+
+
+#: Most hops of a forwarding header read: a proxy chain is short; a long one is forged.
+_MAX_HOPS = 32
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(texts: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(t, strict=False) for t in texts)
+
+
+def _within(host: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr in net for net in networks)
+
+
+def _hops(values: list[str], header: str) -> list[str]:
+    """The client addresses a forwarding header lists, left (farthest) to right (nearest)."""
+    items = [i.strip() for v in values for i in v.split(",") if i.strip()][-_MAX_HOPS:]
+    if header == "forwarded":  # RFC 7239: for=192.0.2.1;proto=https, for="[2001:db8::1]:80"
+        fors = (p.strip() for i in items for p in i.split(";"))
+        items = [p[4:].strip().strip('"') for p in fors if p[:4].lower() == "for="]
+    return [_host(item) for item in items]
+
+
+def _host(text: str) -> str:
+    """An address without port or brackets, in canonical form; other text kept, bounded."""
+    if text.startswith("["):
+        text = text[1 : text.find("]")] if "]" in text else text
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text[:64]  # "unknown", an obfuscated node name: still one client to count
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The address the request came from, as the throttles count it.
+
+    The peer, unless the peer is one of `trusted_proxies`: then the right-most hop of the
+    configured forwarding header that is not itself a trusted proxy. Hops further left were
+    written by whoever sent the request, so anyone could forge them; the right-most
+    untrusted one was written by our own proxy.
+    """
+    peer = request.client.host if request.client else "unknown"
+    settings = container(request).settings
+    trusted = _networks(tuple(settings.trusted_proxies))
+    if not trusted or not _within(peer, trusted):
+        return peer
+    hops = _hops(request.headers.getlist(settings.forwarded_header), settings.forwarded_header)
+    for hop in reversed(hops):
+        if not _within(hop, trusted):
+            return hop
+    return hops[0] if hops else peer  # every hop is a proxy of ours: the farthest one
 
 
-ClientIp = Annotated[str, Depends(client_ip)]
+async def _client_ip(request: Request) -> str:
+    return client_ip(request)
+
+
+ClientIp = Annotated[str, Depends(_client_ip)]
+
+#: The device cookie (accounts/devices.py): proof this client signed in to an account before.
+DEVICE_COOKIE = "mm_device"
+
+
+def device_cookie(request: Request) -> str | None:
+    """The device cookie as the client sent it; checked by accounts, not here."""
+    return request.cookies.get(DEVICE_COOKIE) or None
+
+
+async def _device_cookie(request: Request) -> str | None:
+    return device_cookie(request)
+
+
+DeviceCookie = Annotated[str | None, Depends(_device_cookie)]
+
+
+def set_device_cookie(response: Response, value: str, settings: Settings) -> None:
+    """Long-lived, never readable by script, never sent on a request another site started."""
+    response.set_cookie(
+        DEVICE_COOKIE,
+        value,
+        max_age=settings.device_cookie_ttl_days * 86400,
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
 PasswordForm = Annotated[OAuth2PasswordRequestForm, Depends()]
 
 
@@ -50,7 +150,7 @@ def authenticate(request: Request, kind: TokenKind, token: str) -> Any:
     return authenticators[kind](container(request), token)
 
 
-def bearer_token(token: Annotated[str | None, Depends(oauth2)]) -> str:
+async def bearer_token(token: Annotated[str | None, Depends(oauth2)]) -> str:
     if not token:
         raise NotAuthenticated()
     return token

@@ -18,9 +18,12 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from minimaker.accounts import service as accounts
 from minimaker.entrypoints.http import (
     ClientIp,
     ContainerDep,
+    DeviceCookie,
+    StrictBody,
     UserId,
     errors_as_page,
     private_content,
@@ -71,6 +74,10 @@ class RequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: str = Field(max_length=32)
     details: dict[str, Any] | None = None
+    #: Proof of the person for erasure, checked and never stored (details are kept, sealed).
+    password: str | None = Field(
+        None, max_length=1024, description="Your current password; required for erasure."
+    )
 
 
 class RequestOut(RequestRead):
@@ -129,8 +136,22 @@ def put_preferences(c: ContainerDep, user_id: UserId, body: Preferences) -> Any:
 
 
 @privacy.post("/requests", status_code=202, response_model=RequestOut)
-def submit_request(c: ContainerDep, user_id: UserId, body: Annotated[RequestIn, Body()]) -> Any:
-    """Make a request: access, portability, rectification, erasure, restriction or objection."""
+def submit_request(
+    c: ContainerDep,
+    user_id: UserId,
+    ip: ClientIp,
+    devices: DeviceCookie,
+    body: Annotated[RequestIn, Body()],
+) -> Any:
+    """Make a request: access, portability, rectification, erasure, restriction or objection.
+
+    Erasure destroys the account, so it asks for your current `password` as `DELETE /me` does:
+    a bearer token alone (perhaps a stolen one) erases nothing.
+    """
+    if body.type == RequestType.ERASURE.value:
+        accounts.confirm_password(
+            c, user_id=user_id, password=body.password, client_ip=ip, devices=devices
+        )
     return asdict(intake.submit(c, user_id=user_id, type=body.type, details=body.details))
 
 
@@ -211,9 +232,36 @@ def confirm(c: ContainerDep, token: str, request: Request) -> Any:
     )
 
 
-@router.delete("/me", status_code=202, response_model=RequestOut, tags=["account"])
-def delete_me(c: ContainerDep, user_id: UserId) -> Any:
-    """Delete your account and all your data: an erasure request, fulfilled in the background."""
+class ProofIn(StrictBody):
+    """Proof of the person: a bearer token alone (perhaps a stolen one) erases nothing."""
+
+    password: str | None = Field(None, max_length=1024)
+
+
+@router.delete(
+    "/me",
+    status_code=202,
+    response_model=RequestOut,
+    tags=["account"],
+    responses={
+        403: {"description": "The current password is missing or wrong; nothing was asked."},
+        429: {"description": "Too many wrong passwords for this account; see Retry-After."},
+    },
+)
+def delete_me(
+    c: ContainerDep,
+    user_id: UserId,
+    ip: ClientIp,
+    devices: DeviceCookie,
+    body: Annotated[ProofIn | None, Body()] = None,
+) -> Any:
+    """Delete your account and all your data: send `{"password": "<your current password>"}`.
+
+    Makes an erasure request, fulfilled in the background; while it is open, asking again
+    answers with that same request. A wrong password counts as a failed sign-in.
+    """
+    password = body.password if body is not None else None
+    accounts.confirm_password(c, user_id=user_id, password=password, client_ip=ip, devices=devices)
     return asdict(intake.submit(c, user_id=user_id, type=RequestType.ERASURE.value))
 
 

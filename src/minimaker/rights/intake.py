@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from minimaker.accounts import service as accounts
 from minimaker.adapters.crypto.fields import open_field, seal_field
 from minimaker.kernel.actors import Actor
 from minimaker.kernel.container import Container
@@ -21,7 +22,7 @@ from minimaker.kernel.ids import is_id
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights import events, lifecycle
 from minimaker.rights.read_model import RequestRead, request_read, request_reads
-from minimaker.rights.rules import Deadline, RequestType, Status, parse_type
+from minimaker.rights.rules import OPEN, Deadline, RequestType, Status, parse_type
 from minimaker.rights.tables import RightsRequest
 
 #: The most JSON a request's details may hold.
@@ -39,10 +40,36 @@ def create_request(
     verified: bool,
     recorded_by: str | None = None,
 ) -> RightsRequest:
-    """A new request, received now, due in one calendar month; verified ones are queued."""
+    """A new request, received now, due in one calendar month; verified ones are queued.
+
+    Asking for erasure while one is open, by any verified channel, is that one again.
+    """
+    erasure = type is RequestType.ERASURE and verified
+    open_one = _open_erasure(uow, subject_id, actor=actor) if erasure else None
+    if open_one is not None:
+        return open_one
+    row = _received(uow, subject_id, type, details, channel=channel, recorded_by=recorded_by)
+    uow.session.add(row)
+    uow.session.flush()  # the events below reference it; no ORM relationship orders them
+    lifecycle.log_event(uow, row, None, channel)
+    lifecycle.audit(uow, row, events.REQUEST_RECEIVED, actor=actor)
+    if verified:
+        lifecycle.mark_verified(uow, row, actor=actor)
+    return row
+
+
+def _received(
+    uow: UnitOfWork,
+    subject_id: str,
+    type: RequestType,
+    details: dict[str, Any] | None,
+    *,
+    channel: str,
+    recorded_by: str | None,
+) -> RightsRequest:
     now = uow.c.clock.now()
     deadline = Deadline.for_receipt(now)
-    row = RightsRequest(
+    return RightsRequest(
         id=uuid.uuid4().hex,
         subject_id=subject_id,
         type=type.value,
@@ -56,11 +83,27 @@ def create_request(
         paused_seconds=0,
         recorded_by=recorded_by,
     )
-    uow.session.add(row)
-    uow.session.flush()  # the events below reference it; no ORM relationship orders them
-    lifecycle.log_event(uow, row, None, channel)
-    lifecycle.audit(uow, row, events.REQUEST_RECEIVED, actor=actor)
-    if verified:
+
+
+def _open_erasure(uow: UnitOfWork, subject_id: str, *, actor: Actor) -> RightsRequest | None:
+    """The subject's open erasure request, verified now if it waited for a confirmation.
+
+    The account row is locked first, so concurrent asks queue here and the second one sees
+    the request the first made. One waiting for its emailed link is verified by this ask,
+    which proves the person itself (a signed-in password check, staff who checked).
+    """
+    accounts.lock_account(uow, subject_id)
+    row = uow.session.scalars(
+        select(RightsRequest)
+        .where(
+            RightsRequest.subject_id == subject_id,
+            RightsRequest.type == RequestType.ERASURE.value,
+            RightsRequest.status.in_([s.value for s in OPEN]),
+        )
+        .order_by(RightsRequest.received_at)
+        .limit(1)
+    ).first()
+    if row is not None and row.status == Status.RECEIVED.value:
         lifecycle.mark_verified(uow, row, actor=actor)
     return row
 
@@ -101,7 +144,11 @@ def submit(
     type: object,
     details: dict[str, Any] | None = None,
 ) -> RequestRead:
-    """A signed-in subject's request: identity is proven by the session, so it is verified."""
+    """A signed-in subject's request: identity is proven by the session, so it is verified.
+
+    An erasure while one is open answers with that one. Callers that erase an account
+    prove the person first (DELETE /me and the delete page ask for the password).
+    """
     kind = parse_type(type)
     checked = checked_details(details)
     with c.uow() as uow:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from minimaker.accounts import rules
 from minimaker.accounts import service as accounts
-from minimaker.entrypoints.http import private_content
+from minimaker.entrypoints.http import client_ip, device_cookie, private_content
 from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
 from minimaker.entrypoints.page_shell.session import (
     CheckedForm,
@@ -22,7 +22,14 @@ from minimaker.entrypoints.page_shell.session import (
     VisitorDep,
     text_field,
 )
-from minimaker.kernel.errors import AlreadyTaken, ValidationFailed
+from minimaker.kernel.errors import (
+    AlreadyTaken,
+    MiniMakerError,
+    PasswordIncorrect,
+    PasswordRequired,
+    TooManyAttempts,
+    ValidationFailed,
+)
 from minimaker.kernel.purposes import OBJECTABLE
 from minimaker.policy import load_policy
 from minimaker.rights import access, holdings, intake, objection
@@ -142,21 +149,42 @@ def delete_form(v: VisitorDep, user_id: UserId) -> Response:
 
 
 @router.post("/delete")
-def delete_account(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
-    """Ask for erasure (Art. 17) once the username was typed to confirm."""
+def delete_account(request: Request, form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Ask for erasure (Art. 17) once the username was typed and the password proves the person.
+
+    The session alone is not enough: a browser left signed in, or a stolen cookie, must not
+    erase an account. A wrong password counts as a failed sign-in.
+    """
     profile = accounts.get_profile(v.c, user_id=user_id)
     typed = text_field(form, "confirm")
-    if rules.username_key(typed) != rules.username_key(profile.username):
-        return render(
-            v,
-            "privacy_delete.html",
-            title="Delete your account",
-            status=422,
-            username=profile.username,
-            error="type your username exactly to confirm; nothing was deleted",
+    try:
+        if rules.username_key(typed) != rules.username_key(profile.username):
+            raise ValidationFailed("confirm", "must be your username exactly; nothing was deleted")
+        accounts.confirm_password(
+            v.c,
+            user_id=user_id,
+            password=text_field(form, "password"),
+            client_ip=client_ip(request),
+            devices=device_cookie(request),
         )
+    except (ValidationFailed, PasswordRequired, PasswordIncorrect, TooManyAttempts) as exc:
+        return _delete_refused(v, profile.username, exc)
     intake.submit(v.c, user_id=user_id, type="erasure")
     return see_other("/privacy?done=erasure")
+
+
+def _delete_refused(v: Visitor, username: str, exc: MiniMakerError) -> Response:
+    retry = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else {}
+    message = exc.reason if isinstance(exc, ValidationFailed) else exc.message
+    return render(
+        v,
+        "privacy_delete.html",
+        title="Delete your account",
+        status=exc.status,
+        headers=retry,
+        username=username,
+        error=message,
+    )
 
 
 @router.get("/requests/{request_id}")

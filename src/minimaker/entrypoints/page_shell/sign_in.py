@@ -9,7 +9,7 @@ from fastapi import Response
 from starlette.datastructures import FormData
 
 from minimaker.entrypoints import errors
-from minimaker.entrypoints.http import Issued
+from minimaker.entrypoints.http import Issued, set_device_cookie
 from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
 from minimaker.entrypoints.page_shell.session import Visitor, text_field
 from minimaker.kernel.errors import InvalidCredentials, TooManyAttempts, ValidationFailed
@@ -44,6 +44,10 @@ def sign_in(
         )
     response = see_other(v.session.home)
     v.session.set_cookie(response, issued.token, v.c.settings)
+    # A sign-in that remembers devices (accounts', not staff's) renews the device cookie.
+    devices = getattr(issued, "devices", None)
+    if isinstance(devices, str):
+        set_device_cookie(response, devices, v.c.settings)
     return response
 
 
