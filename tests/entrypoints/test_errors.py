@@ -64,8 +64,10 @@ def test_a_wrong_method_is_json_on_the_api_and_a_page_elsewhere(client: TestClie
     api = client.delete("/api/v1/privacy/policy")
     assert api.status_code == 405
     assert api.json()["error"] == {"code": "http_error", "message": "Method Not Allowed"}
+    assert api.headers["allow"] == "GET, HEAD"
     page = client.get("/logout")
     assert page.status_code == 405
+    assert page.headers["allow"] == "POST"
     assert "This address does not take that kind of request." in page.text
 
 

@@ -13,9 +13,9 @@ from fastapi.staticfiles import StaticFiles
 from minimaker.accounts import api as accounts_api
 from minimaker.accounts import pages as accounts_pages
 from minimaker.accounts import service as accounts
-from minimaker.entrypoints import errors
+from minimaker.entrypoints import api_docs, errors, openapi
 from minimaker.entrypoints.http import Authenticate, TokenKind
-from minimaker.entrypoints.middleware import BodySizeLimit, SecurityHeaders
+from minimaker.entrypoints.middleware import BodyRules, SecurityHeaders
 from minimaker.entrypoints.page_shell.render import STATIC
 from minimaker.entrypoints.worker import Worker
 from minimaker.generation import api as generation_api
@@ -49,6 +49,8 @@ AUTHENTICATORS: Mapping[TokenKind, Authenticate] = {
 }
 # Multipart framing adds a little to the file itself; allow it, refuse anything beyond.
 _FRAMING_BYTES = 64 * 1024
+OPENAPI_URL = "/api/v1/openapi.json"
+DOCS_URL = "/api/v1/docs"
 
 
 def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
@@ -71,8 +73,8 @@ def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
         title="MiniMaker",
         version="1",
         summary="Photo to printable 3D model; privacy kept by construction.",
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # FastAPI's page loads a CDN our CSP blocks: api_docs serves its own
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -81,7 +83,13 @@ def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    api_docs.install(app, path=DOCS_URL, openapi_url=OPENAPI_URL)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodySizeLimit, limit=c.settings.max_upload_bytes + _FRAMING_BYTES)
+    limits = openapi.BodyLimits(
+        upload_bytes=c.settings.max_upload_bytes + _FRAMING_BYTES,
+        other_bytes=c.settings.max_body_bytes,
+    )
+    openapi.install(app, limits)
+    app.add_middleware(BodyRules, rules=openapi.body_rules(app, limits))
     app.add_middleware(SecurityHeaders)
     return app

@@ -7,19 +7,23 @@ route) to its status, code, safe message and headers (Retry-After); `respond` gi
 form the request takes — JSON under /api/ (with WWW-Authenticate on a 401), an HTML page
 elsewhere, the sign-in page when a page's session has ended, or the page a route declared
 for its errors (`http.errors_as_page`: the emailed links under /api/v1/privacy/verify). The
-body-size limit and the sign-in forms take their answers from here too.
+body-size limit and the sign-in forms take their answers from here too, and the OpenAPI
+document (entrypoints/openapi.py) takes the one shape of a JSON error from `ErrorBody`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.routing import iter_route_contexts
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from minimaker.entrypoints.http import declared_error_page
 from minimaker.entrypoints.page_shell.render import NO_STORE, environment
@@ -45,6 +49,30 @@ _TITLES = {
     422: "That did not work",
     429: "Too many attempts",
 }
+
+
+#: The order methods are listed in an `Allow` header.
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class Problem(BaseModel):
+    """One reason a request was invalid: the field (dotted path) and what is wrong with it."""
+
+    field: str
+    reason: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str  # safe to show: never personal data
+    field: str | None = None  # the one field an error of ours is about, when it names one
+    problems: list[Problem] | None = None  # a request that failed validation: every problem
+
+
+class ErrorBody(BaseModel):
+    """Every JSON error answer has this shape, whatever its status."""
+
+    error: ErrorDetail
 
 
 @dataclass(frozen=True)
@@ -101,6 +129,9 @@ def _ours(exc: MiniMakerError) -> Answer:
 def respond(request: Request, exc: Exception) -> Response:
     """The answer to `exc`, in the form this request takes."""
     found = answer(exc)
+    if found.status == 405:
+        # Starlette names only the methods of the first route on this path; RFC 9110 wants all.
+        found = replace(found, headers={**found.headers, "Allow": allowed_methods(request)})
     if found.status >= 500:
         # Ours to investigate (tampering, a lost key). The route's template, not the path:
         # a path may carry an emailed link's token or whatever a visitor typed.
@@ -115,6 +146,22 @@ def respond(request: Request, exc: Exception) -> Response:
         session = exc.session if isinstance(exc, SignInRequired) else USER
         return session.sign_in_redirect(request)
     return error_page(found.status, found.on_page, title=found.title, headers=found.headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the requested path takes, as OpenAPI matches paths: a literal path (such
+    as /privacy/requests/public) before a template that would also match it (/{request_id})."""
+    by_template: dict[str, set[str]] = {}
+    for route in iter_route_contexts(request.app.routes):
+        if route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            by_template.setdefault(str(route.path_format), set()).update(route.methods)
+    if not by_template:
+        return ""
+    fewest = min(t.count("{") for t in by_template)
+    methods = set().union(*(m for t, m in by_template.items() if t.count("{") == fewest))
+    if "GET" in methods:
+        methods.add("HEAD")  # Starlette answers HEAD wherever it answers GET
+    return ", ".join(m for m in _METHOD_ORDER if m in methods)
 
 
 def error_body(code: str, message: str, **detail: object) -> dict[str, object]:

@@ -1,12 +1,16 @@
-"""ASGI middleware: security headers on every response, and a hard limit on body size."""
+"""ASGI middleware: security headers on every response; a request body's size and media type."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minimaker.entrypoints import errors
-from minimaker.kernel.errors import MiniMakerError, PayloadTooLarge
+from minimaker.kernel.errors import MiniMakerError, PayloadTooLarge, UnsupportedMediaType
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -55,51 +59,98 @@ class BodyTooLarge(PayloadTooLarge):
         MiniMakerError.__init__(self, f"the request body exceeds the limit of {limit_bytes} bytes")
 
 
+class BodyMediaTypeRefused(UnsupportedMediaType):
+    """The body is of a media type the route does not take."""
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        self.allowed = allowed
+        MiniMakerError.__init__(self, "the body must be one of: " + ", ".join(allowed))
+
+
+@dataclass(frozen=True)
+class BodyRule:
+    """What one route takes as a body: at most `limit` bytes, of these media types (any
+    media type if none are named)."""
+
+    limit: int
+    media_types: tuple[str, ...] = ()
+
+    def takes(self, content_type: str) -> bool:
+        base = content_type.partition(";")[0].strip().lower()
+        if not self.media_types or base in self.media_types:
+            return True
+        # As FastAPI reads them: application/problem+json and the like are JSON.
+        return "application/json" in self.media_types and (
+            base.startswith("application/") and base.endswith("+json")
+        )
+
+
 class _OverLimit(Exception):
     """Raised from the app's own body read once the body passes the limit."""
 
 
-class BodySizeLimit:
-    """413 for any request body over `limit` bytes, declared or streamed."""
+class BodyRules:
+    """413 for a body over its route's limit, counted as it arrives (a Content-Length is
+    only a claim; a chunked body has none), and 415 for a media type the route does not take.
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    Refused before the route runs when the headers already tell; otherwise the route's own
+    answer (FastAPI's 400 for a body it could not read) is replaced by the 413. Either way
+    the route's work never ran: its body is read before it is called.
+    """
+
+    def __init__(self, app: ASGIApp, *, rules: Callable[[Scope], BodyRule]) -> None:
         self.app = app
-        self.limit = limit
+        self.rules = rules
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        headers = Headers(scope=scope) if scope["type"] == "http" else None
+        if headers is None or not _has_body(headers):
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
-            return
+        rule = self.rules(scope)
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > rule.limit:
+            await self._refuse(scope, receive, send, BodyTooLarge(rule.limit))
+        elif not rule.takes(headers.get("content-type", "")):
+            await self._refuse(scope, receive, send, BodyMediaTypeRefused(rule.media_types))
+        else:
+            await self._counted(scope, receive, send, rule.limit)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         seen = 0
-        started = False
+        over = started = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
+                    over = True
                     raise _OverLimit()
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+            if over:
+                return  # the app's own answer to a body it could not read: ours goes instead
+            started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _OverLimit:
-            if not started:
-                await self._refuse(scope, receive, send)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:  # _OverLimit, perhaps wrapped by whatever read the body
+            if not over:
+                raise
+        if over and not started:
+            await self._refuse(scope, receive, send, BodyTooLarge(limit))
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
         # The one error renderer decides the form: JSON on the API, a page for a browser.
-        response = errors.respond(Request(scope), BodyTooLarge(self.limit))
+        response = errors.respond(Request(scope), exc)
         response.headers["connection"] = "close"  # the rest of the body is never read
         await response(scope, receive, send)
+
+
+def _has_body(headers: Headers) -> bool:
+    return headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
