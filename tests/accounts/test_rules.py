@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pytest
@@ -50,3 +51,43 @@ def test_one_address_in_nfc_nfd_or_another_case_has_one_identity(local: str) -> 
     assume(address.upper().lower() == address.lower())
     forms = {unicodedata.normalize(f, address) for f in ("NFC", "NFD")} | {address.upper()}
     assert len({rules.email_key(form) for form in forms}) == 1
+
+
+def test_the_schema_pattern_names_exactly_the_hidden_characters() -> None:
+    # The API schema states the rule as a character class; it must match `_hidden` exactly,
+    # on this Python's Unicode tables (a new Unicode version changes Cf).
+    hidden = re.compile(f"[{rules.HIDDEN_CLASS}]")
+    for cp in range(0x110000):
+        ch = chr(cp)
+        if unicodedata.category(ch) == "Cs":
+            continue  # no JSON string carries a lone surrogate; _hidden refuses them anyway
+        assert bool(hidden.match(ch)) == rules._hidden(ch), f"U+{cp:04X}"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "valid"),
+    [
+        (rules.NAME_PATTERN, "Ada Lovelace", True),
+        (rules.NAME_PATTERN, "   ", False),
+        (rules.NAME_PATTERN, "A\u202eda", False),
+        (rules.NAME_PATTERN, "\u0645\u200c\u06cc", True),  # ZWNJ stays allowed
+        (rules.EMAIL_PATTERN, " ada@example.org ", True),
+        (rules.EMAIL_PATTERN, "ada@example", False),
+        (rules.EMAIL_PATTERN, "a\u200bda@example.org", False),
+        (rules.USERNAME_PATTERN, "ada", True),
+        (rules.USERNAME_PATTERN, "_ada", False),
+    ],
+)
+def test_the_schema_patterns_agree_with_the_rules(pattern: str, value: str, valid: bool) -> None:
+    assert bool(re.match(pattern, value)) is valid
+    clean = {
+        rules.NAME_PATTERN: rules.clean_name,
+        rules.EMAIL_PATTERN: rules.clean_email,
+        rules.USERNAME_PATTERN: rules.clean_username,
+    }[pattern]
+    try:
+        clean(value)
+        accepted = True
+    except ValidationFailed:
+        accepted = False
+    assert accepted is valid

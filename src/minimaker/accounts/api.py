@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
+from minimaker.accounts import rules
 from minimaker.accounts import service as accounts
 from minimaker.entrypoints.http import (
     ClientIp,
@@ -20,16 +21,17 @@ from minimaker.entrypoints.http import (
     TokenOut,
     UserId,
     set_device_cookie,
+    stated,
 )
 
 router = APIRouter(prefix="/api/v1")
 
 
 class SignupIn(StrictBody):
-    name: str = Field(max_length=200)
-    email: str = Field(max_length=254)
-    username: str = Field(max_length=32)
-    password: str = Field(max_length=1024)
+    name: str = stated(rules.NAME_PATTERN, rules.MAX_NAME)
+    email: str = stated(rules.EMAIL_PATTERN, rules.MAX_EMAIL)
+    username: str = stated(rules.USERNAME_PATTERN, 32, min_length=3)
+    password: str = stated(None, rules.MAX_PASSWORD, min_length=rules.MIN_PASSWORD)
 
 
 class SignupOut(BaseModel):
@@ -46,9 +48,9 @@ class ProfileOut(BaseModel):
 
 
 class ProfilePatch(StrictBody):
-    name: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=254)
-    username: str | None = Field(None, max_length=32)
+    name: str | None = stated(rules.NAME_PATTERN, rules.MAX_NAME, optional=True)
+    email: str | None = stated(rules.EMAIL_PATTERN, rules.MAX_EMAIL, optional=True)
+    username: str | None = stated(rules.USERNAME_PATTERN, 32, min_length=3, optional=True)
 
 
 @router.post("/auth/signup", status_code=201, response_model=SignupOut, tags=["auth"])

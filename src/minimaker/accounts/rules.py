@@ -15,6 +15,20 @@ MAX_NAME = 200
 MAX_EMAIL = 254
 #: Joiners that shape letters in many scripts (Persian, Indic, emoji): visible in effect, kept.
 _JOINERS = frozenset({"\u200c", "\u200d"})
+#: The characters `_hidden` refuses (Cc and Cf but the joiners; Unicode 14, Python 3.11's), as
+#: a regular-expression class for the API schema; tests/accounts/test_rules.py recomputes it.
+HIDDEN_CLASS = (
+    r"\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
+    r"\u180e\u200b\u200e-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    r"\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    r"\U000e0001\U000e0020-\U000e007f"
+)
+#: The same rules as patterns, stated in the API schema (surrounding spaces are trimmed).
+NAME_PATTERN = rf"^[^{HIDDEN_CLASS}]*[^{HIDDEN_CLASS}\s][^{HIDDEN_CLASS}]*$"
+EMAIL_PATTERN = (
+    rf"^\s*[^@\s{HIDDEN_CLASS}]{{1,64}}@[^@\s{HIDDEN_CLASS}]+\.[^@\s{HIDDEN_CLASS}]{{2,}}\s*$"
+)
+USERNAME_PATTERN = r"^\s*[A-Za-z0-9][A-Za-z0-9_.-]{2,31}\s*$"
 
 
 def _hidden(ch: str) -> bool:

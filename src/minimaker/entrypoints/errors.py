@@ -102,7 +102,9 @@ def answer(exc: Exception) -> Answer:
             {"field": ".".join(str(p) for p in err["loc"] if p != "body"), "reason": err["msg"]}
             for err in exc.errors()
         ]
-        detail = {"problems": problems}
+        fields = {p["field"] for p in problems}
+        # One field at fault is named as our own validation errors name it.
+        detail = {"problems": problems, **({"field": fields.pop()} if len(fields) == 1 else {})}
         return Answer(422, "validation_failed", "the request is invalid", detail=detail)
     if isinstance(exc, StarletteHTTPException):  # no such route, or not that method
         status = exc.status_code

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Protocol
 from fastapi import Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotAuthenticated
@@ -228,3 +228,16 @@ class StrictBody(BaseModel):
     """A request body: unknown fields refused, nothing coerced, no string past 2 KiB."""
 
     model_config = ConfigDict(extra="forbid", strict=True, str_max_length=2048)
+
+
+def stated(
+    pattern: str | None, max_length: int, *, min_length: int = 1, optional: bool = False
+) -> Any:
+    """A string field whose rule the schema states and the feature's rules enforce, with the
+    feature's own message (pydantic's would quote the pattern back)."""
+    extra: dict[str, Any] = {"minLength": min_length}
+    if pattern is not None:
+        extra["pattern"] = pattern
+    if optional:
+        return Field(None, max_length=max_length, json_schema_extra=extra)
+    return Field(max_length=max_length, json_schema_extra=extra)

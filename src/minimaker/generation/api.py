@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from minimaker.entrypoints.http import ContainerDep, StrictBody, UserId, private_content
 from minimaker.generation import service as generation
+from minimaker.generation.relief import FLOAT_BOUNDS, INT_BOUNDS
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
 
 
+def _within(bounds: tuple[float, float], unit: str) -> Any:
+    low, high = bounds
+    return Field(None, ge=low, le=high, description=f"{low:g} to {high:g} {unit}".rstrip())
+
+
 class ModelIn(StrictBody):
-    width_mm: float | None = None
-    base_mm: float | None = None
-    max_relief_mm: float | None = None
-    max_resolution: int | None = None
+    """What to change from the defaults; each bound keeps the model printable and bounded."""
+
+    width_mm: float | None = _within(FLOAT_BOUNDS["width_mm"], "mm")
+    base_mm: float | None = _within(FLOAT_BOUNDS["base_mm"], "mm")
+    max_relief_mm: float | None = _within(FLOAT_BOUNDS["max_relief_mm"], "mm")
+    max_resolution: int | None = _within(INT_BOUNDS["max_resolution"], "samples")
     lithophane: bool | None = None
 
     def as_params(self) -> dict[str, Any]:
@@ -69,7 +77,7 @@ def model_content(
     c: ContainerDep,
     user_id: UserId,
     model_id: str,
-    format: Annotated[str, Query(max_length=8)] = "stl",
+    format: Annotated[Literal["stl", "glb", "obj"], Query()] = "stl",
 ) -> StreamingResponse:
     """Download the model as STL, GLB or OBJ."""
     media_type, chunks = generation.open_model_content(

@@ -20,12 +20,12 @@ from minimaker.generation.rules import grid_size, scaled_size
 from minimaker.kernel.errors import GenerationFailed, ValidationFailed
 
 # Inclusive bounds; each one keeps the result printable and the computation bounded.
-_FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
+FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
     "width_mm": (5.0, 1000.0),
     "base_mm": (0.2, 50.0),
     "max_relief_mm": (0.1, 100.0),
 }
-_INT_BOUNDS: dict[str, tuple[int, int]] = {"max_resolution": (2, 2048)}
+INT_BOUNDS: dict[str, tuple[int, int]] = {"max_resolution": (2, 2048)}
 
 _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N"})
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
@@ -60,7 +60,7 @@ class ReliefParams:
     lithophane: bool = False  # dark -> thick, for backlit prints
 
     def __post_init__(self) -> None:
-        for name, (low, high) in _FLOAT_BOUNDS.items():
+        for name, (low, high) in FLOAT_BOUNDS.items():
             value = getattr(self, name)
             # bool is an int subclass, but True is never meant as a length
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -68,7 +68,7 @@ class ReliefParams:
             if not low <= value <= high:  # also rejects NaN
                 raise ValidationFailed(name, f"must be between {low:g} and {high:g}")
             object.__setattr__(self, name, float(value))
-        for name, (low, high) in _INT_BOUNDS.items():
+        for name, (low, high) in INT_BOUNDS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValidationFailed(name, "must be an integer")

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from minimaker.accounts import rules as account_rules
 from minimaker.accounts import service as accounts
 from minimaker.entrypoints.http import (
     ClientIp,
@@ -27,6 +28,7 @@ from minimaker.entrypoints.http import (
     UserId,
     errors_as_page,
     private_content,
+    stated,
     wants_html,
 )
 from minimaker.policy import load_policy, policy_text
@@ -72,7 +74,7 @@ class PreferencesOut(Preferences):
 
 class RequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    type: str = Field(max_length=32)
+    type: RequestType
     details: dict[str, Any] | None = None
     #: Proof of the person for erasure, checked and never stored (details are kept, sealed).
     password: str | None = Field(
@@ -86,8 +88,8 @@ class RequestOut(RequestRead):
 
 class PublicRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    email: str = Field(max_length=254)
-    type: str = Field(max_length=32)
+    email: str = stated(account_rules.EMAIL_PATTERN, account_rules.MAX_EMAIL)
+    type: Annotated[RequestType, Field(strict=False)]  # its value, as JSON carries it
 
 
 class Acknowledgement(BaseModel):

@@ -14,11 +14,14 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, ConfigDict, Field
 
-from minimaker.entrypoints.http import ClientIp, ContainerDep, PasswordForm, TokenOut
+from minimaker.accounts import rules as account_rules
+from minimaker.entrypoints.http import ClientIp, ContainerDep, PasswordForm, TokenOut, stated
 from minimaker.kernel.errors import NotAuthenticated
 from minimaker.rights import decisions as staff_queue
 from minimaker.rights.read_model import StaffRequestView
+from minimaker.rights.rules import RequestType
 from minimaker.staff import service as staff
+from minimaker.staff.rules import Role
 from minimaker.staff.service import StaffIdentity
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -63,15 +66,15 @@ class PauseIn(_In):
 
 
 class RecordIn(_In):
-    email: str = Field(max_length=254)
-    type: str = Field(max_length=32)
+    email: str = stated(account_rules.EMAIL_PATTERN, account_rules.MAX_EMAIL)
+    type: Annotated[RequestType, Field(strict=False)]  # its value, as JSON carries it
     details: dict[str, Any] | None = None
 
 
 class StaffIn(_In):
-    username: str = Field(max_length=32)
-    password: str = Field(max_length=1024)
-    role: str = Field(max_length=16)
+    username: str = stated(account_rules.USERNAME_PATTERN, 32, min_length=3)
+    password: str = stated(None, account_rules.MAX_PASSWORD, min_length=account_rules.MIN_PASSWORD)
+    role: Annotated[Role, Field(strict=False)]
 
 
 class StaffRequestOut(StaffRequestView):
