@@ -35,7 +35,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from minimaker.entrypoints import errors
-from minimaker.entrypoints.http import client_ip
+from minimaker.entrypoints.http import client_ip_dependency
 from minimaker.entrypoints.middleware import BodyRule
 from minimaker.generation.export import MEDIA_TYPES as MODEL_MEDIA_TYPES
 from minimaker.uploads.intake import ALLOWED as PHOTO_MEDIA_TYPES
@@ -188,7 +188,7 @@ def answers(route: APIRoute, method: str, path: str, operation: Mapping[str, Any
     calls = set(_calls(route.dependant))
     if OAuth2PasswordRequestForm in calls:
         found |= {401, 429}
-    if client_ip in calls:
+    if client_ip_dependency in calls:  # the throttles count by address
         found.add(429)
     if _fields(route.dependant, "path_params"):
         found.add(404)
