@@ -89,11 +89,19 @@ def test_model_parameters_are_validated_before_anything_is_queued(
         {"width_mm": "100"},
         {"lithophane": "yes"},
         {"max_resolution": 10**9},
+        {"max_resolution": 64.5},
+        {"max_resolution": "64"},
+        {"max_resolution": True},
         {"colour": "red"},
     ):
         r = client.post(f"/api/v1/uploads/{upload_id}/models", json=body, headers=headers)
         assert r.status_code == 422, (body, r.text)
     assert _counts(container) == before
+    # JSON has one kind of number: 64.0 is the whole number 64, as the schema's integer says.
+    r = client.post(
+        f"/api/v1/uploads/{upload_id}/models", json={"max_resolution": 64.0}, headers=headers
+    )
+    assert r.status_code == 202, r.text
 
 
 def test_download_of_an_unfinished_model_is_a_conflict(client: TestClient) -> None:

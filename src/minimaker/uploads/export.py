@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from minimaker.kernel.errors import InvalidImage, NotFound, UnsupportedMediaType
 from minimaker.kernel.personal_data import (
     SCHEMA_ID,
     SCHEMA_TIME,
@@ -16,9 +17,12 @@ from minimaker.kernel.personal_data import (
     schema_object,
 )
 from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.uploads import metadata
 from minimaker.uploads.tables import Upload
 
 _PHOTO_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP"}
+_STRINGS = {"type": "array", "items": {"type": "string"}}
 
 #: JSON Schema of the photos section (portability, Art. 20).
 PHOTOS_SCHEMA = schema_array(
@@ -26,6 +30,8 @@ PHOTOS_SCHEMA = schema_array(
         {"id": SCHEMA_ID, "file": {"type": "string"}, "media_type": {"type": "string"}}
         | {"size_bytes": {"type": "integer"}, "width": {"type": "integer"}}
         | {"height": {"type": "integer"}, "created_at": SCHEMA_TIME}
+        | {"format": {"type": "string"}, "orientation": {"type": "string"}}
+        | {"kept": _STRINGS, "metadata_removed_at_upload": _STRINGS}
     )
 )
 
@@ -36,6 +42,7 @@ def photos(uow: UnitOfWork, subject_id: str) -> Exported:
         select(Upload).where(Upload.owner_id == subject_id).order_by(Upload.created_at, Upload.id)
     ).all()
     entries, files = [], []
+    dek = uow.keys.subject_key(subject_id) if rows else b""
     for row in rows:
         # Ids only in paths: the person's own file names are never kept, nor echoed.
         path = f"photos/{row.id}.{_PHOTO_EXT.get(row.media_type, 'bin')}"
@@ -51,8 +58,37 @@ def photos(uow: UnitOfWork, subject_id: str) -> Exported:
                 "height": row.height,
                 "created_at": iso(row.created_at),
             }
+            | _what_is_kept(uow, dek, row)
         )
     return Exported(entries, tuple(files))
+
+
+def _what_is_kept(uow: UnitOfWork, dek: bytes, row: Upload) -> dict[str, Any]:
+    """Policy 3.3 made visible: what the stored file holds besides its pixels, read from the
+    file itself (streamed: one chunk in memory), and what intake removed."""
+    chunks = None
+    try:
+        chunks = uow.c.blobs.iter_plain(dek, row.blob_id)
+        held = metadata.describe(chunks, row.media_type)
+    except (InvalidImage, UnsupportedMediaType, NotFound):
+        return {
+            "format": "not recognised",
+            "orientation": "unknown",
+            "kept": ["the file as stored"],
+            "metadata_removed_at_upload": [],
+        }
+    finally:
+        getattr(chunks, "close", lambda: None)()  # a walk that stopped early closes the file
+    kept = ["the image data as uploaded, unchanged"]
+    kept += ["orientation"] if held.orientation != 1 else []
+    kept += ["ICC colour profile"] if held.colour_profile else []
+    return {
+        "format": _FORMAT[row.media_type],
+        "orientation": f"{held.orientation} ({metadata.ORIENTATIONS[held.orientation]})",
+        # A photo stored before intake removed metadata still holds it: say so, exactly.
+        "kept": kept + list(held.found),
+        "metadata_removed_at_upload": [] if held.found else list(metadata.REMOVED_AT_UPLOAD),
+    }
 
 
 def keep_written(entries: Any, written: frozenset[str]) -> Any:

@@ -1,4 +1,5 @@
-"""Photo intake checks: recognise the type by content, refuse bombs, decode fully once."""
+"""Photo intake checks: recognise the type by content, drop its metadata, refuse bombs,
+decode fully once."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from minimaker.kernel.errors import (
     UnsupportedMediaType,
 )
 from minimaker.settings import Settings
+from minimaker.uploads import metadata
 from minimaker.uploads.decode_budget import DECODE_BUDGET
 
 ALLOWED = ("image/jpeg", "image/png", "image/webp")
@@ -31,6 +33,15 @@ class ImageInfo:
     media_type: str
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A photo as it will be stored: minimized, then validated."""
+
+    data: bytes
+    info: ImageInfo
+    metadata: metadata.Metadata  # `found`: what was removed
 
 
 @dataclass(frozen=True)
@@ -119,3 +130,10 @@ def inspect(data: bytes, limits: DecodeLimits) -> ImageInfo:
             # Pillow signals truncated or corrupt data with these; its text is not shown.
             raise InvalidImage("the file is truncated or corrupt") from exc
     return ImageInfo(media_type, width, height)
+
+
+def accept(data: bytes, limits: DecodeLimits) -> Accepted:
+    """The photo without its metadata (policy 3.3), validated as it will be stored."""
+    # Minimized first, then decoded: what passes the checks is exactly what is kept.
+    stripped = metadata.strip(data, sniff(data[:16]))
+    return Accepted(stripped.data, inspect(stripped.data, limits), stripped.metadata)

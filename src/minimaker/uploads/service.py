@@ -38,8 +38,10 @@ def _read(row: Upload) -> UploadRead:
 
 
 def create_upload(c: Container, *, user_id: str, data: bytes) -> UploadRead:
-    """Validate a photo by its content and store it encrypted; nothing is kept if it fails."""
-    info = _checked(c, user_id=user_id, data=data)
+    """Validate a photo by its content, drop its metadata (policy 3.3) and store it encrypted;
+    nothing is kept if it fails."""
+    accepted = _checked(c, user_id=user_id, data=data)
+    info, data = accepted.info, accepted.data  # the original bytes are not kept
     upload_id = uuid.uuid4().hex
     with c.uow() as uow:
         limits.lock_subject(uow, user_id)
@@ -74,15 +76,15 @@ def create_upload(c: Container, *, user_id: str, data: bytes) -> UploadRead:
     return _read(row)
 
 
-def _checked(c: Container, *, user_id: str, data: bytes) -> images.ImageInfo:
-    """The photo's facts once every limit passed: size, quota, decoded size, decode budget."""
+def _checked(c: Container, *, user_id: str, data: bytes) -> images.Accepted:
+    """The photo to store once every limit passed: size, quota, decoded size, decode budget."""
     limit = c.settings.max_upload_bytes
     if len(data) > limit:
         raise PayloadTooLarge(limit)
     with c.uow(write=False) as uow:
         # Refused before the photo is decoded: over quota costs no decoding and no budget.
         limits.ensure_room(uow, user_id, len(data))
-    return images.inspect(data, images.DecodeLimits.of(c.settings))
+    return images.accept(data, images.DecodeLimits.of(c.settings))
 
 
 def _subject_key(uow: UnitOfWork, user_id: str) -> bytes:
