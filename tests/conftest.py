@@ -6,11 +6,15 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import create_engine, text
@@ -25,6 +29,7 @@ from minimaker.entrypoints.worker import Worker
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.settings import Settings
+from tests.mailserver import Mailbox, smtp_server
 
 PG_URL = os.environ.get("MINIMAKER_TEST_DATABASE_URL")
 BACKENDS = [
@@ -199,3 +204,31 @@ def other_browser(client: TestClient) -> Iterator[TestClient]:
     """Another browser (its own cookie jar) talking to the same app and database."""
     with TestClient(client.app, base_url="https://testserver") as browser:
         yield browser
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on loopback, and what it received."""
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture
+def live_server(container: Container) -> Iterator[str]:
+    """The app on a real uvicorn server on a free loopback port (no worker), for a browser."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    config = uvicorn.Config(create_app(container, worker=False), port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not running.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(timeout=10)

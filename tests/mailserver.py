@@ -14,6 +14,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from minimaker.settings import Settings
+
 
 @dataclass
 class Received:
@@ -86,3 +88,8 @@ def smtp_server(*, offer_login: bool = False) -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+def delivering_to(mailbox: Mailbox, settings: Settings, **more: Any) -> Settings:
+    """`settings` with mail delivered by SMTP to `mailbox` (and any other settings given)."""
+    return settings.model_copy(update={"smtp_url": f"smtp://127.0.0.1:{mailbox.port}", **more})

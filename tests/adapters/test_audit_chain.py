@@ -20,6 +20,7 @@ from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import InvalidCredentials
 from minimaker.kernel.purposes import Purpose
+from minimaker.rights import rectification
 from tests.adapters.audit_helpers import (
     CHAIN_LENGTH,
     NOW,
@@ -289,7 +290,7 @@ def sign_up_correct_and_sign_in(container: Container) -> str:
         username="countess_ada",
         password=password,
     )
-    accounts.correct_profile(
+    rectification.correct(
         container,
         user_id=profile.id,
         name="Augusta Ada King",

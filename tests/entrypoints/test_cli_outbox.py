@@ -14,6 +14,7 @@ from minimaker.kernel.container import Container
 from minimaker.mail import outbox
 from minimaker.settings import Settings
 from tests.processes import minimaker, process_env
+from tests.scan import needles_for, scan_files
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 TO = "grace.hopper@example.org"
@@ -53,7 +54,7 @@ def test_list_shows_each_message_and_the_waiting_files_but_no_content(
     [pending_line] = [line for line in lines if waiting in line]
     assert "request_extended" in pending_line and "pending" in pending_line
     assert "1 message file(s)" in done.stdout
-    assert f"{delivered}.eml" in done.stdout
+    assert f"{delivered}.mail" in done.stdout
     assert TO not in done.stdout + done.stderr
     assert "Grace" not in done.stdout + done.stderr
 
@@ -65,22 +66,45 @@ def test_list_of_an_empty_outbox_says_so(run_cli: Run) -> None:
     assert "0 message file(s)" in done.stdout
 
 
-def test_show_prints_one_message_file_and_the_reading_is_audited(
-    container: Container, run_cli: Run
-) -> None:
-    message_id = queue(container, "request_completed")
-    outbox.deliver_pending(container)
-    done = run_cli("list", "--show", message_id)
-    assert done.returncode == 0, done.stderr
-    assert f"To: {TO}" in done.stdout
-    assert BODY in done.stdout
-    with container.uow(write=False) as uow:
-        objects = list(
+def read_audits(c: Container) -> list[str | None]:
+    with c.uow(write=False) as uow:
+        return list(
             uow.session.scalars(
                 select(AuditEntry.object).where(AuditEntry.action == "mail:outbox_file:read")
             )
         )
-    assert objects == [f"message:{message_id}:request_completed"]
+
+
+def test_show_prints_one_message_file_audits_the_reading_and_removes_the_file(
+    container: Container, run_cli: Run
+) -> None:
+    message_id = queue(container, "request_completed")
+    outbox.deliver_pending(container)
+    path = container.settings.outbox_dir / f"{message_id}.mail"
+    # Sealed while it waits: nothing of the address or the text on the disk.
+    assert scan_files(container.settings.outbox_dir, needles_for(TO, "Grace Hopper"), set()) == {}
+    done = run_cli("list", "--show", message_id)
+    assert done.returncode == 0, done.stderr
+    assert f"To: {TO}" in done.stdout
+    assert BODY in done.stdout
+    assert read_audits(container) == [f"message:{message_id}:request_completed"]
+    # Read is delivered: the operator forwards it, and the file is gone.
+    assert not path.exists()
+    assert f"removed the message file {message_id}.mail" in done.stderr
+    again = run_cli("list", "--show", message_id)
+    assert again.returncode == 2
+    assert "message file not found" in again.stderr
+
+
+def test_show_with_keep_leaves_the_sealed_file_in_the_folder(
+    container: Container, run_cli: Run
+) -> None:
+    message_id = queue(container, "request_completed")
+    outbox.deliver_pending(container)
+    done = run_cli("list", "--show", message_id, "--keep")
+    assert done.returncode == 0, done.stderr
+    assert BODY in done.stdout
+    assert (container.settings.outbox_dir / f"{message_id}.mail").is_file()
 
 
 @pytest.mark.parametrize("name", ["../minimaker.db", uuid.uuid4().hex])

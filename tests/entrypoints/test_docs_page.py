@@ -4,19 +4,11 @@ from the package, renders every operation, and nothing is blocked or fetched fro
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import ConsoleMessage, Request, sync_playwright
-
-from minimaker.entrypoints.app import create_app
-from minimaker.kernel.container import Container
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: Collects every CSP violation the page reports, from before its first script runs.
@@ -35,29 +27,9 @@ fetch("/api/v1/openapi.json").then((r) => r.json()).then((d) =>
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
-def server(container: Container) -> Iterator[str]:
-    """The app on a real uvicorn server on a free loopback port, for the browser."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(container, worker=False), port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not running.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert running.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        running.should_exit = True
-        thread.join(timeout=10)
+def server(live_server: str) -> str:
+    return live_server
 
 
 def test_the_docs_page_renders_every_operation_with_nothing_blocked_or_fetched_elsewhere(

@@ -117,9 +117,10 @@ def test_an_ended_staff_session_meets_the_staff_sign_in_and_its_cookie_is_forgot
 ) -> None:
     client.cookies.set("mm_staff", "ended", domain=COOKIE_DOMAIN, path="/admin")
     r = client.get("/admin", follow_redirects=False)
-    assert (r.status_code, r.headers["location"]) == (303, "/admin/login")
+    assert (r.status_code, r.headers["location"]) == (303, "/admin/login?ended=session")
     (cleared,) = set_cookie_headers(r, "mm_staff")
     assert "Max-Age=0" in cleared and "Path=/admin" in cleared
+    assert "Your staff session ended" in client.get(r.headers["location"]).text
 
 
 def test_staff_sign_in_refusals_carry_the_same_retry_after_as_the_api(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+from html import escape
 
 import pytest
 import trimesh
@@ -21,6 +22,7 @@ from tests.browser import (
     log_in,
     model_ids,
     photo_ids,
+    put_cookie,
     sign_up,
     signed_in,
     upload,
@@ -84,7 +86,61 @@ def test_the_landing_page_says_what_minimaker_is(client: TestClient) -> None:
     r = client.get("/")
     assert r.headers["content-type"].startswith("text/html")
     assert "printable 3D model" in r.text
-    assert 'href="/api/v1/privacy/policy"' in r.text
+    assert 'href="/privacy-policy"' in r.text
+
+
+def test_the_privacy_policy_is_a_readable_page_from_the_same_data_as_the_json(
+    client: TestClient,
+) -> None:
+    page = client.get("/privacy-policy")
+    data = client.get("/api/v1/privacy/policy").json()
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert '<h1 id="policy-heading">Data protection policy</h1>' in html
+    assert f"Version {data['version']}, in force since {data['effective']}" in html
+    # Every numbered section is a heading, every clause and bullet of the text is on the page.
+    assert "<h2>6. Data Subject Rights</h2>" in html
+    assert "<li>Encryption of sensitive data during storage and transmission.</li>" in html
+    for line in data["text"].splitlines()[1:]:
+        text = line.strip().removeprefix("\u2022").strip()
+        assert escape(text, quote=False) in html, text
+    for purpose in data["purposes"].values():
+        assert escape(purpose["description"], quote=False) in html
+    for category in data["categories"].values():
+        assert escape(category["retention"], quote=False) in html
+    assert 'href="/api/v1/privacy/policy"' in html  # the JSON stays, linked from the page
+
+
+@pytest.mark.parametrize("flag", ["ended=<b>x</b>", "ended=", "ended=erasure&ended=x", "welcome=2"])
+def test_sign_in_says_only_its_fixed_notices_and_never_echoes_a_flag(
+    client: TestClient, flag: str
+) -> None:
+    r = client.get(f"/login?{flag}")
+    assert r.status_code == 200
+    assert 'class="notice"' not in r.text
+    assert "<b>x</b>" not in r.text
+
+
+def test_a_dead_session_cookie_at_sign_in_is_told_its_session_ended(client: TestClient) -> None:
+    signed_in(client)
+    cookie = client.cookies["mm_session"]
+    client.post("/logout", data={"csrf": form_token(client, "/app")})
+    put_cookie(client, "mm_session", cookie)  # the old cookie, as a browser still holding it
+    page = client.get("/login").text
+    assert "Your session ended" in page
+
+
+def test_every_page_links_to_the_readable_policy_never_to_the_json(client: TestClient) -> None:
+    signed_in(client)
+    for path in ("/app", "/privacy", "/privacy/delete", "/privacy-policy"):
+        html = client.get(path).text
+        assert '<a href="/privacy-policy">Privacy policy</a>' in html, path
+    client.post("/logout", data={"csrf": form_token(client, "/app")})
+    for path in ("/", "/login", "/signup"):
+        html = client.get(path).text
+        assert '<a href="/privacy-policy">Privacy policy</a>' in html, path
+        assert "/api/v1/privacy/policy" not in html, path
 
 
 def test_signed_in_visitors_go_from_the_landing_page_to_their_photos(client: TestClient) -> None:

@@ -97,7 +97,7 @@ def test_logout_ends_the_session_and_the_old_cookie_no_longer_works(client: Test
 
     put_cookie(client, "mm_session", old_cookie)
     r = client.get("/app", follow_redirects=False)
-    assert (r.status_code, r.headers["location"]) == (303, "/login")
+    assert (r.status_code, r.headers["location"]) == (303, "/login?ended=session")
     bearer = client.get("/api/v1/me", headers={"Authorization": f"Bearer {old_cookie}"})
     assert bearer.status_code == 401
 
@@ -109,8 +109,9 @@ def test_an_expired_session_sends_the_browser_to_login_and_forgets_the_cookie(
     assert client.get("/app", follow_redirects=False).status_code == 200
     clock.advance(seconds=settings.token_ttl_s + 1)
     r = client.get("/app", follow_redirects=False)
-    assert (r.status_code, r.headers["location"]) == (303, "/login")
+    assert (r.status_code, r.headers["location"]) == (303, "/login?ended=session")
     assert _flags(set_cookie_headers(r, "mm_session")[0])["max-age"] == "0"
+    assert "Your session ended" in client.get(r.headers["location"]).text
     assert "mm_session" not in client.cookies
 
 
@@ -184,6 +185,10 @@ def test_a_csrf_token_of_another_session_is_refused_even_with_its_cookie(
 def test_a_form_from_before_login_does_not_work_after_it(client: TestClient) -> None:
     before = form_token(client, "/login")
     r = client.post("/login", data={"csrf": before, "login": "ada", "password": PASSWORD})
+    # No account yet: the form is accepted (its token is good before a session) and refused
+    # as a failed sign-in, with no session handed out.
+    assert r.status_code == 401, r.text
+    assert "mm_session" not in client.cookies
     sign_up(client)
     assert log_in(client).status_code == 303
     r = client.post("/logout", data={"csrf": before}, follow_redirects=False)
@@ -204,7 +209,7 @@ def test_a_session_expired_behind_an_open_form_leads_to_login_not_to_an_error(
         files={"file": ("p.png", photo_bytes(), "image/png")},
         follow_redirects=False,
     )
-    assert (r.status_code, r.headers["location"]) == (303, "/login")
+    assert (r.status_code, r.headers["location"]) == (303, "/login?ended=session")
     assert uploads.list_uploads(container, user_id=user_id) == []
 
 

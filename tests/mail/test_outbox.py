@@ -16,22 +16,17 @@ from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.bootstrap import build
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import ConfigurationError, NotFound
+from minimaker.kernel.errors import ConfigurationError, KeyUnavailable, NotFound
 from minimaker.mail import outbox
+from minimaker.mail.folder import FolderSealer, folder_mailer
 from minimaker.mail.tables import OutboxMessage
 from minimaker.settings import Settings
 from tests.mailserver import Mailbox, free_port, smtp_server
-from tests.scan import needles_for, scan_database
+from tests.scan import find_in_bytes, needles_for, scan_database, scan_files
 
 TO = "bob.recipient@example.org"
 BODY = "Dear Bob Recipient, your request 4711 is done."
 SUBJECT_ID = uuid.uuid4().hex
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
 
 
 @contextmanager
@@ -307,17 +302,18 @@ def test_a_bad_smtp_url_is_a_configuration_error_that_does_not_show_the_password
 
 
 def test_mail_goes_by_smtp_when_a_url_is_set_and_into_the_folder_otherwise(
-    settings: Settings,
+    settings: Settings, container: Container
 ) -> None:
-    assert isinstance(mail.mailer_for(settings), mail.OutboxDirMailer)
+    sealer = FolderSealer(container)
+    assert isinstance(mail.mailer_for(settings, sealer=sealer), mail.OutboxDirMailer)
     smtp = settings.model_copy(update={"smtp_url": "smtp://127.0.0.1:25"})
-    assert isinstance(mail.mailer_for(smtp), mail.SmtpMailer)
+    assert isinstance(mail.mailer_for(smtp, sealer=sealer), mail.SmtpMailer)
 
 
 # --- the outbox folder --------------------------------------------------------------------
 
 
-def test_without_smtp_each_message_becomes_a_0600_file_named_by_its_id(
+def test_without_smtp_each_message_becomes_a_sealed_0600_file_named_by_its_id(
     container: Container,
 ) -> None:
     message_id = queue(container)
@@ -325,13 +321,69 @@ def test_without_smtp_each_message_becomes_a_0600_file_named_by_its_id(
     folder = container.settings.outbox_dir
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     [path] = list(folder.iterdir())
-    assert path.name == f"{message_id}.eml"
+    assert path.name == f"{message_id}.mail"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    text = path.read_text()
+    # Policy 5.1: no plaintext at rest, in any form the address or text could be stored in.
+    assert find_in_bytes(path.read_bytes(), needles_for(TO, "Bob Recipient", BODY), set()) == []
+    text = folder_mailer(container).read(message_id)
     assert f"To: {TO}" in text
     assert BODY in text
     row = row_of(container, message_id)
     assert (row.status, row.sealed) == ("sent", None)
+
+
+def subject_with_key(c: Container) -> str:
+    subject_id = uuid.uuid4().hex
+    c.keys.create_subject_key(subject_id, now=c.clock.now())
+    return subject_id
+
+
+def test_a_subjects_file_is_sealed_under_their_key_and_no_longer_opens_once_it_is_destroyed(
+    container: Container,
+) -> None:
+    c = container
+    subject_id = subject_with_key(c)
+    with c.uow() as uow:
+        message_id = outbox.queue_message(
+            uow, subject_id=subject_id, to=TO, kind="test_note", subject="s", body=BODY
+        )
+        uow.commit()
+    outbox.deliver_pending(c)
+    path = c.settings.outbox_dir / f"{message_id}.mail"
+    assert path.read_bytes().startswith(b"minimaker-sealed-mail/1 subject\n")
+    assert BODY in folder_mailer(c).read(message_id)
+    c.keys.destroy_subject_key(subject_id, now=c.clock.now())
+    with pytest.raises(KeyUnavailable):
+        folder_mailer(c).read(message_id)
+
+
+def test_a_file_without_a_subject_key_is_sealed_under_the_folder_key(
+    container: Container,
+) -> None:
+    message_id = queue(container)  # its subject has no key (as after an erasure)
+    outbox.deliver_pending(container)
+    path = container.settings.outbox_dir / f"{message_id}.mail"
+    assert path.read_bytes().startswith(b"minimaker-sealed-mail/1 folder\n")
+    assert BODY in folder_mailer(container).read(message_id)
+
+
+def test_a_file_moved_to_another_messages_name_or_edited_does_not_open(
+    container: Container,
+) -> None:
+    first, second = queue(container), queue(container)
+    outbox.deliver_pending(container)
+    folder = container.settings.outbox_dir
+    (folder / f"{second}.mail").write_bytes((folder / f"{first}.mail").read_bytes())
+    with pytest.raises(KeyUnavailable):
+        folder_mailer(container).read(second)
+    raw = bytearray((folder / f"{first}.mail").read_bytes())
+    raw[-1] ^= 1
+    (folder / f"{first}.mail").write_bytes(bytes(raw))
+    with pytest.raises(KeyUnavailable):
+        folder_mailer(container).read(first)
+    (folder / f"{first}.mail").write_bytes(b"To: someone\n\nnot sealed")
+    with pytest.raises(KeyUnavailable):
+        folder_mailer(container).read(first)
 
 
 def test_the_folder_mailer_lists_and_reads_its_files_and_refuses_other_names(
@@ -339,12 +391,27 @@ def test_the_folder_mailer_lists_and_reads_its_files_and_refuses_other_names(
 ) -> None:
     ids = [queue(container), queue(container)]
     outbox.deliver_pending(container)
-    folder = mail.OutboxDirMailer(container.settings.outbox_dir, sender="x@example.org")
+    folder = folder_mailer(container)
     assert sorted(f.message_id for f in folder.waiting()) == sorted(ids)
     assert BODY in folder.read(ids[0])
     for name in ("../minimaker.db", "x" * 32, ids[0] + "\n", uuid.uuid4().hex):
         with pytest.raises(NotFound):
             folder.read(name)
+
+
+def test_plaintext_files_of_an_earlier_version_are_sealed_when_the_folder_is_listed(
+    container: Container,
+) -> None:
+    folder = container.settings.outbox_dir
+    folder.mkdir(mode=0o700)
+    legacy = uuid.uuid4().hex
+    (folder / f"{legacy}.eml").write_text(f"To: {TO}\n\n{BODY}\n")
+    seen = outbox.overview(container)
+    assert seen.sealed_legacy == 1
+    assert [f.message_id for f in seen.files] == [legacy]
+    assert [p.name for p in folder.iterdir()] == [f"{legacy}.mail"]
+    assert scan_files(folder, needles_for(TO, BODY), set()) == {}
+    assert BODY in folder_mailer(container).read(legacy)
 
 
 def test_listing_shows_status_and_attempts_but_never_content(

@@ -58,22 +58,7 @@ def test_a_backup_signs_a_checkpoint_covering_its_own_entry(
     assert newest(container) == (1, 4)
 
 
-def test_a_restore_of_an_older_backup_is_reported_as_a_recorded_restore(
-    container: Container, tmp_path: Path
-) -> None:
-    audit_some(container, 3)
-    backup.create_backup(container, tmp_path / "b.tar")  # checkpoint 1 at 4
-    audit_some(container, 5)
-    container.checkpoint(Kind.PERIODIC)  # checkpoint 2 at 9: beyond what the backup holds
-    restore.restore_backup(container, tmp_path / "b.tar")
-    # The dump is taken before the backup's own entry: it holds 3 entries, the restore's is 4.
-    assert newest(container) == (3, 4)
-    verdict = verify_audit(container)
-    assert verdict.ok, verdict.findings
-    [recorded] = verdict.restores
-    assert (recorded.restored, recorded.replaced) == (3, 9)
-    assert verdict.superseded == 2  # both vouched for the history the restore replaced
-    assert verdict.anchored == 4
+# A restore's checkpoint, kept chain or replaced: tests/operations/test_restore_checkpoints.py.
 
 
 def test_the_same_cut_without_a_recorded_restore_is_still_reported(

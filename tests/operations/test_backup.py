@@ -28,6 +28,7 @@ from minimaker.entrypoints.worker import Worker
 from minimaker.generation.tables import ModelFile
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import KeyUnavailable
+from minimaker.operations import restore_carry as carry
 from minimaker.settings import Settings
 from minimaker.uploads.tables import Upload
 from tests.rights.test_erasure_api import (
@@ -35,6 +36,7 @@ from tests.rights.test_erasure_api import (
     ask_for_erasure,
     assert_intact,
     populate,
+    records,
     rows_naming,
     scan_stores,
     sign_in,
@@ -42,10 +44,10 @@ from tests.rights.test_erasure_api import (
 from tests.scan import find_in_bytes, scan_database
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
-#: After a restore the erased subject may be named only where the pseudonymous records live.
-RECORDS = {"audit_log", "rights_requests", "erasure_ledger"}
-#: The audit chain: a restore appends its own entry to the chain it brings back.
-AUDIT_TABLES = {"audit_log", "audit_head"}
+#: The audit chain: a restore keeps it and appends its own entry.
+AUDIT_TABLES = set(carry.AUDIT_TABLES)
+#: The records a restore keeps as they were (every row; `jobs` only in part).
+CARRIED_WHOLE = {spec.table for spec in carry.CARRIED if spec.only is None}
 
 
 @pytest.fixture
@@ -82,12 +84,16 @@ def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
         }
 
 
-def without_audit(
+def split(
     rows: dict[str, list[tuple[Any, ...]]],
-) -> tuple[dict[str, list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
-    """Every table but the audit chain, and the chain's entries on their own."""
-    rest = {name: table for name, table in rows.items() if name not in AUDIT_TABLES}
-    return rest, rows["audit_log"]
+) -> tuple[dict[str, list[tuple[Any, ...]]], dict[str, list[tuple[Any, ...]]]]:
+    """The state a restore rolls back, and the records it keeps (the audit chain among them)."""
+    kept = AUDIT_TABLES | CARRIED_WHOLE
+    state = {name: table for name, table in rows.items() if name not in kept | {"jobs"}}
+    state["jobs"] = [job for job in rows["jobs"] if job[1] != "fulfil_request"]
+    records = {name: table for name, table in rows.items() if name in kept}
+    records["jobs"] = [job for job in rows["jobs"] if job[1] == "fulfil_request"]
+    return state, records
 
 
 def stored_blobs(c: Container) -> dict[str, bytes]:
@@ -132,7 +138,7 @@ def test_a_backup_restored_after_an_erasure_does_not_bring_the_subject_back(
     assert restored.returncode == 0, restored.stderr
     assert "re-erased 1 subject(s)" in restored.stderr
 
-    assert rows_naming(c.engine, erased.id) <= RECORDS
+    assert rows_naming(c.engine, erased.id) <= records(c)
     for blob_id in erased_blobs:  # gone, or else unreadable: the key is destroyed for good
         assert not c.blobs.store.exists(blob_id)
     with pytest.raises(KeyUnavailable):
@@ -153,31 +159,46 @@ def blobs_of(c: Container, subject_id: str) -> set[str]:
         }
 
 
-def test_a_restore_brings_back_exactly_the_rows_and_blobs_of_the_backup(
+def test_a_restore_brings_back_the_backups_state_and_keeps_the_records_since(
     client: TestClient, worker: Worker, container: Container, cli: Cli, tmp_path: Path
 ) -> None:
     c = container
     kept = populate(client, worker, grace())
     client.post("/api/v1/auth/token", data={"username": "nobody", "password": "wrong password"})
-    before_rows, before_blobs = snapshot(c.engine), stored_blobs(c)
+    backed_up, before_blobs = split(snapshot(c.engine))[0], stored_blobs(c)
     assert cli("backup", "create", str(tmp_path / "b.tar")).returncode == 0
-    # Changes after the backup: a photo deleted, another added.
+    # Changes after the backup: a photo deleted, another account added, a request made.
     first = next(iter(kept.photos))
     assert client.delete(f"/api/v1/uploads/{first}", headers=kept.headers).status_code == 204
     extra = populate(client, worker, ada())
+    r = client.post("/api/v1/privacy/requests", json={"type": "access"}, headers=kept.headers)
+    assert r.status_code == 202, r.text
+    worker.run_until_idle()
+    live_records = split(snapshot(c.engine))[1]
+    archive_blobs = {b for b in stored_blobs(c) if b not in before_blobs}
 
     done = cli("backup", "restore", str(tmp_path / "b.tar"))
     assert done.returncode == 0, done.stderr
 
-    after_rows, restored_chain = without_audit(snapshot(c.engine))
-    before, chain = without_audit(before_rows)
-    assert after_rows == before
-    # The backup's own chain, continued by the entry that records its restoring.
-    assert restored_chain[: len(chain)] == chain
-    assert [entry[3] for entry in restored_chain[len(chain) :]] == ["backup:data:restored"]
-    assert stored_blobs(c) == before_blobs
+    state, now_records = split(snapshot(c.engine))
+    assert state == backed_up
+    # The records are as they were, and the chain goes on with the restore's own entry.
+    chain = now_records.pop("audit_log")
+    live_chain = live_records.pop("audit_log")
+    now_records.pop("audit_head"), live_records.pop("audit_head")
+    assert now_records == live_records
+    assert chain[: len(live_chain)] == live_chain
+    assert [entry[3] for entry in chain[len(live_chain) :]] == ["backup:data:restored"]
+    # The blobs are the backup's, and the access archive made since stays with its request.
+    blobs = stored_blobs(c)
+    assert {b: blobs[b] for b in before_blobs} == before_blobs
+    assert set(blobs) == set(before_blobs) | {b for b in archive_blobs if b in blobs}
     assert sign_in(client, extra) == 401
     assert_intact(client, kept)
+    download = client.get(
+        f"/api/v1/privacy/requests/{r.json()['id']}/download", headers=kept.headers
+    )
+    assert download.status_code == 200
 
 
 def audited(c: Container, action: str) -> list[tuple[Any, ...]]:
@@ -204,10 +225,14 @@ def test_backup_and_restore_are_audited_by_counts_and_the_restored_chain_verifie
 
     assert cli("backup", "restore", str(tmp_path / "b.tar")).returncode == 0
 
-    # The chain is the backup's, which predates the entry of its own making, and goes on with
-    # the restore's: counts only, no path, no name.
-    assert audited(c, "backup:data:created") == []
-    assert audited(c, "backup:data:restored") == [("system:cli", None, counts, "security")]
+    # The chain is kept, the backup's own entry in it, and goes on with the restore's:
+    # counts only, no path, no name.
+    assert audited(c, "backup:data:created") == [("system:cli", None, counts, "security")]
+    [(actor, subject, obj, purpose)] = audited(c, "backup:data:restored")
+    assert (actor, subject, purpose) == ("system:cli", None, "security")
+    loaded = sum(len(t) for name, t in rows.items() if name not in AUDIT_TABLES)
+    assert obj.startswith(f"rows:{loaded}:tables:{len(rows) - len(AUDIT_TABLES)}:blobs:")
+    assert ":chain:kept:kept:" in obj
     verified = cli("audit", "verify")
     assert verified.returncode == 0, verified.stderr
     assert "audit chain intact" in verified.stdout

@@ -24,7 +24,6 @@ from minimaker.generation import service as generation
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import BlobIntegrityError
-from minimaker.policy import load_policy
 from minimaker.rights import access, archive_content, intake, objection, restriction
 from minimaker.rights.fulfil import Work
 from minimaker.rights.read_model import RequestRead
@@ -33,6 +32,7 @@ from minimaker.rights.tables import Archive, Disclosure
 from minimaker.uploads import service as uploads
 from minimaker.uploads.tables import Upload
 from tests.conftest import photo_bytes
+from tests.rights.disclosures import FARM, PRINT_PARTNER, disclose, policy_naming
 from tests.scan import needles_for, scan_files, windows
 
 MIB = 1 << 20
@@ -120,18 +120,45 @@ def test_access_archive_holds_every_personal_datum_of_the_subject(
         assert (info.external_attr >> 16) & 0o777 == 0o600
 
 
-def test_art_15_information_follows_the_policy_file(container: Container, worker: Worker) -> None:
+#: What Art. 15(1)(a), (d) owe the subject, stated here rather than read from policy.yaml (the
+#: file the code reads): a change to the policy's bases or retention must be seen to change.
+LAWFUL_BASES = {
+    "service": "contract (Art. 6(1)(b))",
+    "security": "legitimate interest (Art. 6(1)(f)) and legal obligation (Art. 5(2), 32)",
+    "training": "legitimate interest (Art. 6(1)(f)); the user may object",
+    "marketing": "legitimate interest (Art. 6(1)(f)); objection is absolute (Art. 21(3))",
+    "analytics": "legitimate interest (Art. 6(1)(f)); the user may object",
+}
+RETENTION_STARTS = {
+    "account": "Until the account is deleted.",
+    "credentials": "Until the account is deleted;",
+    "uploaded_image": "Until the user deletes them or the account.",
+    "generated_model": "Until the user deletes them or the account.",
+    "usage_event": "Until the account is deleted;",
+    "rights_archive": "7 days after they are made",
+    "rights_request": "Details until the request is answered",
+    "message": "Wiped once delivered;",
+    "security_log": "Audit trail kept for accountability;",
+}
+
+
+def test_art_15_information_states_the_purposes_bases_retention_and_rights(
+    container: Container, worker: Worker
+) -> None:
     user_id = _subject(container)
     request = _fulfilled(container, worker, user_id, "access")
     info = json.loads(_zip(container, user_id, request.id).read("data.json"))["information"]
-    policy = load_policy()
-    assert {p["purpose"]: p["lawful_basis"] for p in info["purposes"]} == {
-        name: p.lawful_basis for name, p in policy.purposes.items()
-    }
-    assert {c["category"]: c["retention"] for c in info["categories"]} == {
-        name: c.retention for name, c in policy.categories.items()
-    }
-    assert info["recipients"] == ["none"]
+    assert {p["purpose"]: p["lawful_basis"] for p in info["purposes"]} == LAWFUL_BASES
+    retention = {c["category"]: c["retention"] for c in info["categories"]}
+    assert set(retention) == set(RETENTION_STARTS)
+    for category, start in RETENTION_STARTS.items():
+        assert retention[category].startswith(start), category
+    # Policy 4.1 names the account data; the archive's categories must say the same.
+    account = next(c for c in info["categories"] if c["category"] == "account")
+    assert account["description"] == "Name, email address and username given at sign-up."
+    assert info["controller"] == {"name": "MiniMaker.ai", "contact": "privacy@minimaker.ai"}
+    assert info["recipients"] == []
+    assert info["recipients_note"].startswith("Nobody")
     assert info["source"].startswith("You")
     assert "outside the EU" in info["transfers"] and info["transfers"].startswith("None")
     assert (
@@ -143,26 +170,37 @@ def test_art_15_information_follows_the_policy_file(container: Container, worker
     assert "supervisory authority" in info["complaint"] and "Art. 77" in info["complaint"]
 
 
-def test_recipients_come_from_the_disclosure_log(container: Container, worker: Worker) -> None:
+def test_recipients_come_from_the_disclosure_log(
+    container: Container, worker: Worker, clock: ManualClock
+) -> None:
     user_id = _subject(container)
-    with container.uow() as uow:
-        uow.session.add(
-            Disclosure(
-                id=uuid.uuid4().hex,
-                subject_id=user_id,
-                recipient="print-partner",
-                categories="generated_model",
-                purpose="service",
-                at=container.clock.now(),
-            )
-        )
-        uow.commit()
-    request = _fulfilled(container, worker, user_id, "access")
+    with policy_naming(PRINT_PARTNER, FARM):
+        disclose(container, user_id, "print-partner")
+        clock.advance(days=1)
+        disclose(container, user_id, "print-partner", categories=["uploaded_image"])
+        disclose(container, user_id, "render-farm", categories=["uploaded_image"])
+        request = _fulfilled(container, worker, user_id, "access")
     zf = _zip(container, user_id, request.id)
     doc = json.loads(zf.read("data.json"))
-    assert doc["information"]["recipients"] == ["print-partner (service)"]
-    assert doc["disclosures"][0]["categories"] == ["generated_model"]
-    assert "print-partner (service)" in zf.read("index.html").decode()
+    told = {r["recipient"]: r for r in doc["information"]["recipients"]}
+    assert sorted(told) == ["print-partner", "render-farm"]
+    partner = told["print-partner"]
+    assert partner["categories"] == ["generated_model", "uploaded_image"]
+    assert partner["purposes"] == ["service"]
+    assert partner["first_disclosed"] < partner["last_disclosed"]
+    assert [d["recipient"] for d in doc["disclosures"]] == ["print-partner"] * 2 + ["render-farm"]
+    page = zf.read("index.html").decode()
+    assert "print-partner" in page and "render-farm" in page
+
+
+def test_the_service_refuses_a_disclosure_to_a_recipient_the_policy_does_not_name(
+    container: Container,
+) -> None:
+    user_id = _subject(container)
+    with pytest.raises(ValueError, match="processors the policy names"):
+        disclose(container, user_id, "print-partner")
+    with container.sessions() as s:
+        assert s.scalars(select(Disclosure)).all() == []
 
 
 def test_access_is_fulfilled_while_processing_is_restricted(
@@ -242,7 +280,7 @@ def test_an_archive_has_a_section_for_each_declared_section_and_nothing_else(
     declared = container.personal_data.sections(portable_only=kind == "portability")
     assert len(declared) >= (8 if kind == "access" else 4)
     header = {"format", "version", "generated_at", "request_id", "subject_id"}
-    header |= {"information"} if kind == "access" else {"schema"}
+    header |= {"information", "history"} if kind == "access" else {"schema"}
     assert set(doc) == header | {d.section.name for d in declared if d.section}
 
 

@@ -25,6 +25,8 @@ from minimaker.rights.read_model import EventRead, RequestRead
 from minimaker.rights.rules import RequestType
 from minimaker.rights.tables import RightsRequest
 from tests.conftest import photo_bytes, signup_and_login
+from tests.rights.disclosures import PRINT_PARTNER, disclose, policy_naming
+from tests.rights.test_restriction_order import every_commit
 
 
 def _upload(client: TestClient, headers: dict[str, str]) -> str:
@@ -131,7 +133,12 @@ def test_lifting_a_restriction_tells_the_subject_first_and_generation_resumes(
     _request(client, headers, {"type": "restriction"})
     worker.run_until_idle()
     lift = _request(client, headers, {"type": "restriction", "details": {"action": "lift"}})
-    worker.run_until_idle()
+    user_id = client.get("/api/v1/me", headers=headers).json()["id"]
+    with every_commit(container, user_id) as seen:
+        worker.run_until_idle()
+    # First: a commit where the subject is told and the restriction still holds; then lifted.
+    told = next(i for i, s in enumerate(seen) if s.told)
+    assert seen[told].restricted and not seen[-1].restricted
     assert (
         client.get(f"/api/v1/privacy/requests/{lift.json()['id']}", headers=headers).json()[
             "status"
@@ -242,13 +249,18 @@ def test_a_rectification_and_its_recipient_notices_are_one_unit_of_work(
     work = Work("0" * 32, user_id, RequestType.RECTIFICATION, {"name": "Ada King"})
     seen: list[Session] = []
     count = seen.append  # one bound method, to remove the very listener that was added
-    event.listen(container.sessions, "after_commit", count)
-    try:
-        rectification.rectify(container, work)
-    finally:
-        event.remove(container.sessions, "after_commit", count)
+    with policy_naming(PRINT_PARTNER):
+        disclose(container, user_id, PRINT_PARTNER["name"])
+        event.listen(container.sessions, "after_commit", count)
+        try:
+            rectification.rectify(container, work)
+        finally:
+            event.remove(container.sessions, "after_commit", count)
     assert len(seen) == 1  # the correction, its audit and the Art. 19 notices together
     assert accounts.get_profile(container, user_id=user_id).name == "Ada King"
+    with container.sessions() as s:
+        kinds = list(s.scalars(select(OutboxMessage.kind)))
+    assert kinds == ["recipient_rectification"]  # and the notice is in that one commit
 
 
 def test_a_rectification_refused_as_taken_changes_and_audits_nothing(

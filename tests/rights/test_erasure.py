@@ -31,13 +31,14 @@ from minimaker.kernel.container import Container
 from minimaker.kernel.errors import InvalidCredentials
 from minimaker.mail import outbox
 from minimaker.mail.tables import OutboxMessage
-from minimaker.rights import erasure, intake
+from minimaker.rights import erasure, intake, recipients
 from minimaker.rights.fulfil import Work
 from minimaker.rights.objection import set_objections
 from minimaker.rights.rules import RequestType
-from minimaker.rights.tables import Archive, Disclosure, RightsRequest, VerificationToken
+from minimaker.rights.tables import Archive, RightsRequest, VerificationToken
 from minimaker.uploads import service as uploads
 from tests.conftest import photo_bytes
+from tests.rights.disclosures import PRINT_PARTNER, policy_naming
 
 PASSWORD = "correct horse battery staple"
 
@@ -133,14 +134,6 @@ def add_rows_no_api_writes_yet(c: Container, subject_id: str) -> None:
                     created_at=now,
                     expires_at=now + timedelta(days=7),
                 ),
-                Disclosure(
-                    id=uuid.uuid4().hex,
-                    subject_id=subject_id,
-                    recipient="print-shop",
-                    categories="generated_model",
-                    purpose="service",
-                    at=now,
-                ),
                 VerificationToken(
                     token_hash=uuid.uuid4().hex * 2,
                     request_id=request.id,
@@ -149,6 +142,15 @@ def add_rows_no_api_writes_yet(c: Container, subject_id: str) -> None:
                 UsageEvent(subject_id=subject_id, event="page.viewed", at=now),
             ]
         )
+        # A disclosure as the service makes one: to a processor the policy names.
+        with policy_naming(PRINT_PARTNER):
+            recipients.record_disclosure(
+                uow,
+                subject_id=subject_id,
+                recipient=PRINT_PARTNER["name"],
+                categories=["generated_model"],
+                purpose="service",
+            )
         for status in ("sent", "failed"):
             message = outbox.queue_message(
                 uow,
@@ -293,9 +295,9 @@ def test_a_second_erasure_request_completes_cleanly_without_a_second_confirmatio
         assert s.get_one(RightsRequest, second.id).details_enc is None
         kinds = s.scalars(select(OutboxMessage.kind).where(OutboxMessage.subject_id == ada.id))
         assert list(kinds) == [erasure.CONFIRMATION]
-    delivered = [p.read_text() for p in c.settings.outbox_dir.glob("*.eml")]
-    assert len(delivered) == 1
-    assert "To: ada@example.org" in delivered[0]
+    files = [f.message_id for f in outbox.overview(c).files]
+    assert len(files) == 1
+    assert "To: ada@example.org" in outbox.show_file(c, message_id=files[0])
     audit.verify(c.engine)
 
 

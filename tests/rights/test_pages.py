@@ -93,6 +93,11 @@ def test_restrict_and_lift_create_restriction_requests_that_take_effect(
     assert [(r["type"], r["status"]) for r in requests_of(client, ada)] == [
         ("restriction", "verified")
     ]
+    # Before the worker ran: the page already shows the state asked for, and its undoing.
+    pending = client.get("/privacy").text
+    assert "is being <strong>restricted</strong>" in pending
+    assert "Lift the restriction" in pending and 'value="lift"' in pending
+    assert 'value="restrict"' not in pending
     worker.run_until_idle()
     assert client.get("/api/v1/privacy/preferences", headers=ada).json()["restricted"] is True
     page = client.get("/privacy").text
@@ -100,6 +105,8 @@ def test_restrict_and_lift_create_restriction_requests_that_take_effect(
 
     assert post_form(client, "/privacy/restriction", action="lift") == 303
     assert [r["type"] for r in requests_of(client, ada)] == ["restriction", "restriction"]
+    lifting = client.get("/privacy").text
+    assert "The restriction is being lifted" in lifting and 'value="restrict"' in lifting
     worker.run_until_idle()
     assert client.get("/api/v1/privacy/preferences", headers=ada).json()["restricted"] is False
 
@@ -173,8 +180,14 @@ def test_deleting_the_account_needs_the_username_typed_then_creates_an_erasure_r
         data={"csrf": token, "confirm": "ada", "password": PASSWORD},
         follow_redirects=False,
     )
-    assert (r.status_code, r.headers["location"]) == (303, "/privacy?done=erasure")
+    # The browser is signed out at once and sign-in says why; nothing of the account shows.
+    assert (r.status_code, r.headers["location"]) == (303, "/login?ended=erasure")
+    assert any(h.startswith('mm_session=""') for h in r.headers.get_list("set-cookie"))
     assert [(x["type"], x["status"]) for x in requests_of(client, ada)] == [("erasure", "verified")]
+    assert client.get("/privacy", follow_redirects=False).headers["location"] == "/login"
+    login = client.get("/login?ended=erasure").text
+    assert "Your account is being deleted, as you asked, so you were signed out." in login
+    assert "ada@example.org" not in login
 
 
 def test_privacy_forms_without_a_valid_csrf_token_are_refused(

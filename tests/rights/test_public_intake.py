@@ -7,7 +7,6 @@ import secrets
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,15 +20,14 @@ from minimaker.entrypoints.app import create_app
 from minimaker.entrypoints.worker import Worker
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import NotFound, ValidationFailed
 from minimaker.mail.tables import OutboxMessage
-from minimaker.rights import deadlines, decisions, intake, restriction
+from minimaker.rights import deadlines, intake
 from minimaker.rights import public_intake as public_requests
 from minimaker.rights.tables import RightsRequest, VerificationToken
 from minimaker.settings import Settings
 from minimaker.staff.service import StaffIdentity
 from tests.conftest import signup_and_login
-from tests.mailserver import Mailbox, Received, smtp_server
+from tests.mailserver import Mailbox, Received, delivering_to
 from tests.scan import needles_for, scan_database, scan_files
 
 ASK = "/api/v1/privacy/requests/public"
@@ -40,17 +38,9 @@ NOBODY = "nobody.here@example.org"
 
 
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
-
-
-@pytest.fixture
 def settings(settings: Settings, mailbox: Mailbox) -> Settings:
     """The usual test settings, with mail going to the loopback SMTP server."""
-    return settings.model_copy(
-        update={"smtp_url": f"smtp://127.0.0.1:{mailbox.port}", "public_url": PUBLIC_URL}
-    )
+    return delivering_to(mailbox, settings, public_url=PUBLIC_URL)
 
 
 def sign_up_ada(client: TestClient) -> None:
@@ -411,57 +401,4 @@ def test_asking_too_often_from_one_ip_is_throttled_for_any_address(
         assert ask(tc, "someone.else@example.org").status_code == 202
 
 
-# --- staff recording a request received by email or post ----------------------------------
-
-
-def test_staff_record_a_request_received_by_post_as_verified_and_it_is_fulfilled(
-    client: TestClient, container: Container, worker: Worker
-) -> None:
-    sign_up_ada(client)
-    staff = support()
-    read = decisions.record(
-        container, staff, email="Ada@Example.org", type="restriction", details=None
-    )
-    assert (read.channel, read.status, read.type) == ("staff", "verified", "restriction")
-    with container.uow(write=False) as uow:
-        row = uow.session.get(RightsRequest, read.id)
-        assert row is not None and row.recorded_by == staff.id
-        subject_id = row.subject_id
-        actors = set(
-            uow.session.scalars(
-                select(AuditEntry.actor).where(AuditEntry.action == "rights:request:received")
-            )
-        )
-        assert actors == {str(staff.actor)}
-    worker.run_until_idle()
-    assert status_of(container, read.id) == "completed"
-    assert restriction.is_restricted(container, user_id=subject_id)
-
-
-def test_staff_recording_for_an_unregistered_address_is_not_found_and_creates_nothing(
-    client: TestClient, container: Container
-) -> None:
-    sign_up_ada(client)
-    before = counts(container)
-    with pytest.raises(NotFound) as caught:
-        decisions.record(container, support(), email=NOBODY, type="access", details=None)
-    assert caught.value.kind == "subject"
-    assert NOBODY not in caught.value.message
-    assert counts(container) == before
-
-
-@pytest.mark.parametrize(
-    ("email", "type", "details"),
-    [
-        ("not-an-address", "access", None),
-        (ADA, "everything", None),
-        (ADA, "rectification", ["name"]),
-    ],
-)
-def test_staff_recording_refuses_bad_input(
-    client: TestClient, container: Container, email: str, type: str, details: Any
-) -> None:
-    sign_up_ada(client)
-    with pytest.raises(ValidationFailed):
-        decisions.record(container, support(), email=email, type=type, details=details)
-    assert counts(container)["rights_requests"] == 0
+# Requests staff record on someone's behalf: tests/staff/test_officer_record.py.

@@ -379,37 +379,4 @@ def test_the_dpo_pauses_and_resumes_a_request_and_fulfilment_is_queued_again(
     assert client.post(base + "/resume", headers=dpo).status_code == 422
 
 
-# --- recording on a subject's behalf ----------------------------------------------------------
-
-
-def test_staff_record_a_request_received_by_post_for_the_subject_of_an_address(
-    client: TestClient, container: Container, subject: tuple[Headers, str]
-) -> None:
-    support = staff_headers(client, container, "support")
-    r = client.post(
-        "/api/v1/admin/requests",
-        json={"email": "ada@example.org", "type": "access"},
-        headers=support,
-    )
-    assert r.status_code == 202, r.text
-    assert (r.json()["subject_id"], r.json()["channel"]) == (subject[1], "staff")
-    assert "ada@example.org" not in str(audit_actions(container))
-    listed = client.get("/api/v1/privacy/requests", headers=subject[0]).json()
-    assert [x["id"] for x in listed] == [r.json()["id"]]
-
-
-def test_recording_for_an_unknown_address_or_type_is_refused(
-    client: TestClient, container: Container, subject: tuple[Headers, str], dpo: Headers
-) -> None:
-    r = client.post(
-        "/api/v1/admin/requests",
-        json={"email": "nobody@example.org", "type": "access"},
-        headers=dpo,
-    )
-    assert r.status_code == 404
-    r = client.post(
-        "/api/v1/admin/requests", json={"email": "ada@example.org", "type": "x"}, headers=dpo
-    )
-    assert r.status_code == 422
-    r = client.post("/api/v1/admin/requests", json={"email": 3, "type": "access"}, headers=dpo)
-    assert r.status_code == 422
+# --- recording on a subject's behalf: tests/staff/test_officer_record.py ------------------

@@ -24,6 +24,7 @@ from minimaker.entrypoints.http import (
     set_device_cookie,
     stated,
 )
+from minimaker.rights import rectification
 
 router = APIRouter(prefix="/api/v1")
 
@@ -102,5 +103,6 @@ async def me(c: ContainerDep, tok: Token) -> Response:
 
 @router.patch("/me", response_model=ProfileOut, tags=["account"])
 def correct_me(c: ContainerDep, user_id: UserId, body: ProfilePatch) -> Any:
-    """Correct your name, email or username (Art. 16)."""
-    return asdict(accounts.correct_profile(c, user_id=user_id, **body.model_dump()))
+    """Correct your name, email or username (Art. 16); recipients of a copy are told (Art. 19)."""
+    # The one correction use case of every path, so this one tells recipients too.
+    return asdict(rectification.correct(c, user_id=user_id, **body.model_dump()))

@@ -54,13 +54,27 @@ def signup(request: Request, form: CheckedForm, v: VisitorDep) -> Response:
     return see_other("/login?welcome=1")
 
 
+#: Why the visitor is at sign-in, by a fixed flag in the URL (never a name or an address:
+#: the URL lands in history and server logs).
+_LOGIN_NOTICES = {
+    ("welcome", "1"): "Your account is ready. Log in to start.",
+    ("ended", "erasure"): "Your account is being deleted, as you asked, so you were signed "
+    "out. We will email you when it is done.",
+    ("ended", "session"): "Your session ended (you logged out elsewhere, it expired, or the "
+    "account was deleted). Log in again to continue.",
+}
+
+
 @router.get("/login")
-def login_form(v: VisitorDep, welcome: str | None = None) -> Response:
-    """The log-in form."""
+def login_form(v: VisitorDep, welcome: str | None = None, ended: str | None = None) -> Response:
+    """The log-in form, saying why the visitor is here when a flag tells."""
     if v.who is not None:
         return see_other(USER.home)
-    # A fixed flag, never a name or address: the URL lands in history and server logs.
-    notice = "Your account is ready. Log in to start." if welcome == "1" else None
+    # A dead session cookie reaching this page says it too (render() then forgets it).
+    ended = "session" if v.ended_session and not ended else ended
+    notice = _LOGIN_NOTICES.get(("welcome", welcome or "")) or _LOGIN_NOTICES.get(
+        ("ended", ended or "")
+    )
     return render(v, "login.html", title="Log in", notice=notice)
 
 

@@ -253,42 +253,40 @@ def prepare_correction(
     return Correction(values, email_bidx, username_bidx)
 
 
-def apply_correction(uow: UnitOfWork, *, user_id: str, correction: Correction) -> Profile:
-    """Art. 16: re-seal the corrected fields in the caller's unit; audited with field names only."""
+@dataclass(frozen=True)
+class Corrected:
+    """The profile after a correction, and the fields whose value really changed."""
+
+    profile: Profile
+    fields: tuple[str, ...]
+
+
+def apply_correction(uow: UnitOfWork, *, user_id: str, correction: Correction) -> Corrected:
+    """Art. 16: re-seal the fields whose value changes, in the caller's unit; audited with
+    field names only. The one use case over it is `rights/rectification.py:correct`."""
     user = _user(uow, user_id)
-    if not correction.values:
-        return _opened(uow.keys.subject_key(user.id), user)
-    email_bidx = correction.email_bidx or user.email_bidx
-    username_bidx = correction.username_bidx or user.username_bidx
+    dek = uow.keys.subject_key(user.id)
+    current = _opened(dek, user)
+    # A value typed again as it was is no correction: nothing to re-seal, nobody to tell.
+    changed = {k: v for k, v in correction.values.items() if getattr(current, k) != v}
+    if not changed:
+        return Corrected(current, ())
+    email_bidx = correction.email_bidx if "email" in changed else None
+    username_bidx = correction.username_bidx if "username" in changed else None
+    email_bidx, username_bidx = email_bidx or user.email_bidx, username_bidx or user.username_bidx
     _ensure_free(uow, email_bidx=email_bidx, username_bidx=username_bidx, except_id=user_id)
     user.email_bidx, user.username_bidx = email_bidx, username_bidx
-    dek = uow.keys.subject_key(user_id)
-    for field, value in correction.values.items():
-        sealed = seal_field(dek, subject_id=user_id, field=field, value=value)
-        setattr(user, f"{field}_enc", sealed)
+    for field, value in changed.items():
+        setattr(user, f"{field}_enc", seal_field(dek, subject_id=user_id, field=field, value=value))
     user.updated_at = uow.c.clock.now()
-    fields = "fields:" + ",".join(sorted(correction.values))
+    fields = tuple(sorted(changed))
     uow.audit(
-        events.PROFILE_CORRECTED, actor=Actor.subject(user_id), subject=user_id, object=fields
+        events.PROFILE_CORRECTED,
+        actor=Actor.subject(user_id),
+        subject=user_id,
+        object="fields:" + ",".join(fields),
     )
-    return _opened(uow.keys.subject_key(user.id), user)
-
-
-def correct_profile(
-    c: Container,
-    *,
-    user_id: str,
-    name: str | None = None,
-    email: str | None = None,
-    username: str | None = None,
-) -> Profile:
-    """Art. 16 rectification of name, email or username, in a unit of its own."""
-    correction = prepare_correction(c, name=name, email=email, username=username)
-    with c.uow() as uow:
-        profile = apply_correction(uow, user_id=user_id, correction=correction)
-        if correction.values:
-            uow.commit()
-        return profile
+    return Corrected(_opened(dek, user), fields)
 
 
 def account_exists(session: Session, user_id: str) -> bool:

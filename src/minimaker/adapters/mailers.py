@@ -166,24 +166,39 @@ def _ehlo_name() -> str:
     return socket.getfqdn()
 
 
-class OutboxDirMailer:
-    """Development convenience: each message becomes `<id>.eml` in a folder an operator reads.
+class FileSealer(Protocol):
+    """Seals a message file for the outbox folder and opens it again; the keys are its own."""
 
-    Nothing leaves the machine. The files are plain text with the recipient and the body in
-    them: the folder is 0700, the files 0600, named by the message id only; an operator lists
-    them with `minimaker outbox list`, forwards what must reach someone, and deletes them.
-    Production sets MINIMAKER_SMTP_URL instead.
+    def seal(self, message_id: str, data: bytes) -> bytes: ...
+
+    def open(self, message_id: str, sealed: bytes) -> bytes: ...
+
+
+#: A sealed message file; `<id>.eml` is the plaintext of versions before issue 8 (legacy).
+SEALED_SUFFIX, LEGACY_SUFFIX = ".mail", ".eml"
+
+
+class OutboxDirMailer:
+    """Development convenience: each message waits, sealed, as `<id>.mail` in a folder.
+
+    Nothing leaves the machine. A file holds the recipient and the body, so it is sealed
+    (AES-256-GCM, `sealer`) before it touches the disk: no plaintext mail at rest. The folder
+    is 0700, the files 0600, named by the message id only; an operator lists them with
+    `minimaker outbox list`, reads one with `--show` (which removes it: read is delivered), and
+    forwards what must reach someone. Production sets MINIMAKER_SMTP_URL instead.
     """
 
-    def __init__(self, folder: Path, *, sender: str) -> None:
+    def __init__(self, folder: Path, *, sender: str, sealer: FileSealer) -> None:
         self.folder = folder
         self.sender = sender
+        self.sealer = sealer
 
     def send(self, to: str, subject: str, body: str, message_id: str) -> None:
-        """Write the message atomically as `<id>.eml` (0600)."""
+        """Write the message sealed and atomically as `<id>.mail` (0600)."""
         msg = compose(sender=self.sender, to=to, subject=subject, body=body, message_id=message_id)
+        sealed = self.sealer.seal(message_id, msg.as_bytes())
         try:
-            self._write(message_id, msg.as_bytes())
+            self._write(message_id, sealed)
         except OSError as exc:
             raise DeliveryFailed(type(exc).__name__, permanent=False) from None
 
@@ -192,29 +207,54 @@ class OutboxDirMailer:
         os.chmod(self.folder, 0o700)  # mkdir's mode is filtered by the umask; this is not
         write_private(self.path_of(message_id), data)
 
-    def path_of(self, message_id: str) -> Path:
+    def path_of(self, message_id: str, suffix: str = SEALED_SUFFIX) -> Path:
         """The file of one message; only a well-formed id names a file."""
         if not _MESSAGE_ID.fullmatch(message_id):
             raise NotFound("message file")
-        return self.folder / f"{message_id}.eml"
+        return self.folder / f"{message_id}{suffix}"
 
     def waiting(self) -> list[WaitingFile]:
-        """The .eml files in the folder, oldest first."""
+        """The sealed message files in the folder, oldest first."""
+        return self._files(SEALED_SUFFIX)
+
+    def legacy(self) -> list[WaitingFile]:
+        """Plaintext `.eml` files an earlier version left, oldest first."""
+        return self._files(LEGACY_SUFFIX)
+
+    def _files(self, suffix: str) -> list[WaitingFile]:
         if not self.folder.is_dir():
             return []
         found = [
             WaitingFile(p.stem, p.stat().st_size, p.stat().st_mtime)
-            for p in self.folder.glob("*.eml")
-            if _MESSAGE_ID.fullmatch(p.stem)
+            for p in self.folder.glob(f"*{suffix}")
+            if _MESSAGE_ID.fullmatch(p.stem) and p.is_file()
         ]
         return sorted(found, key=lambda f: f.modified)
 
     def read(self, message_id: str) -> str:
-        """The text of one message file."""
+        """The text of one message file, opened."""
         path = self.path_of(message_id)
         if not path.is_file():
             raise NotFound("message file")
-        return path.read_text(encoding="utf-8", errors="replace")
+        opened = self.sealer.open(message_id, path.read_bytes())
+        return opened.decode("utf-8", errors="replace")
+
+    def seal_legacy(self, message_id: str) -> None:
+        """Seal a plaintext `.eml` file of an earlier version in place of itself."""
+        plain = self.path_of(message_id, LEGACY_SUFFIX)
+        self._write(message_id, self.sealer.seal(message_id, plain.read_bytes()))
+        plain.unlink()
+
+    def remove(self, message_id: str) -> bool:
+        """Delete a message's file (sealed or legacy); whether there was one."""
+        removed = False
+        for suffix in (SEALED_SUFFIX, LEGACY_SUFFIX):
+            try:
+                self.path_of(message_id, suffix).unlink()
+                removed = True
+            except FileNotFoundError:
+                pass
+        return removed
 
 
 @dataclass(frozen=True)
@@ -227,17 +267,18 @@ class WaitingFile:
 _warned: set[Path] = set()
 
 
-def mailer_for(settings: Settings) -> Mailer:
-    """SMTP when smtp_url is set; otherwise the outbox folder, with a loud warning once."""
+def mailer_for(settings: Settings, *, sealer: FileSealer) -> Mailer:
+    """SMTP when smtp_url is set; otherwise the outbox folder (files sealed by `sealer`),
+    with a loud warning once."""
     if settings.smtp_url:
         return SmtpMailer(SmtpServer.from_url(settings.smtp_url), sender=settings.mail_from)
     folder = settings.outbox_dir
     if folder not in _warned:
         _warned.add(folder)
         log.warning(
-            "!!! No MINIMAKER_SMTP_URL set: email is written as files into %s for an operator "
-            "to read (`minimaker outbox list`); nobody receives it. Fine for development; "
+            "!!! No MINIMAKER_SMTP_URL set: email is written, sealed, as files into %s for an "
+            "operator to read (`minimaker outbox list`); nobody receives it. Fine for development; "
             "set MINIMAKER_SMTP_URL in production. !!!",
             folder,
         )
-    return OutboxDirMailer(folder, sender=settings.mail_from)
+    return OutboxDirMailer(folder, sender=settings.mail_from, sealer=sealer)

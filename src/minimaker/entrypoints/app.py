@@ -23,6 +23,7 @@ from minimaker.generation import pages as generation_pages
 from minimaker.kernel.container import Container
 from minimaker.rights import api as rights_api
 from minimaker.rights import pages as rights_pages
+from minimaker.rights import public_pages as rights_public_pages
 from minimaker.staff import api as staff_api
 from minimaker.staff import pages as staff_pages
 from minimaker.staff import service as staff
@@ -40,6 +41,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     accounts_pages.router,
     generation_pages.router,
     rights_pages.router,
+    rights_public_pages.router,
+    rights_pages.public,
     staff_pages.router,
 )
 #: Which service says who a token of each kind stands for (http.authenticate asks it).

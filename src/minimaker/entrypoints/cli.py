@@ -211,24 +211,33 @@ def audit_checkpoint() -> None:
 @outbox_app.command("list")
 def outbox_list(
     show: Annotated[
-        str | None, typer.Option("--show", help="Print one message file of the outbox folder.")
+        str | None,
+        typer.Option("--show", help="Print one message file of the outbox folder, then remove it."),
     ] = None,
+    keep: Annotated[bool, typer.Option(help="With --show: keep the file once shown.")] = False,
     limit: Annotated[int, typer.Option(help="Show at most this many messages.")] = 200,
 ) -> None:
-    """List outbox messages (never their content) and the files waiting in the outbox folder."""
+    """List outbox messages (never their content) and the files waiting in the outbox folder.
+
+    The files are sealed; `--show ID` opens one for you to forward, and removes it.
+    """
     from minimaker.bootstrap import container_for
     from minimaker.mail import outbox
 
     with container_for(_settings()) as c:
         if show is not None:
-            typer.echo(outbox.show_file(c, message_id=show), nl=False)
+            typer.echo(outbox.show_file(c, message_id=show, keep=keep), nl=False)
+            if not keep:
+                console.print(f"removed the message file {show}.mail (shown once)")
             return
         overview = outbox.overview(c, limit=limit)
     out = Console()
     out.print(_messages_table(overview.messages))
-    out.print(f"{len(overview.files)} message file(s) in {overview.folder}:")
+    if overview.sealed_legacy:
+        out.print(f"sealed {overview.sealed_legacy} plaintext file(s) of an earlier version")
+    out.print(f"{len(overview.files)} message file(s) in {overview.folder}, sealed:")
     for f in overview.files:
-        out.print(f"  {f.message_id}.eml  {f.size_bytes} bytes")
+        out.print(f"  {f.message_id}.mail  {f.size_bytes} bytes")
 
 
 def _messages_table(messages: list[MessageRead]) -> Table:
@@ -294,8 +303,16 @@ def backup_create(
 @backup_app.command("restore")
 def backup_restore(
     path: Annotated[Path, typer.Argument(help="The backup tar file to restore.")],
+    replace_audit_chain: Annotated[
+        bool,
+        typer.Option(
+            help="Restore even if this database's audit chain does not continue the "
+            "backup's; that chain's entries are then lost (the report counts them)."
+        ),
+    ] = False,
 ) -> None:
-    """Replace every row and blob with a backup's, then re-erase whom the ledger names.
+    """Put back a backup's rows and blobs; keep every request, mail state and audit entry
+    recorded since; re-erase whom the ledger names; report what was rolled back.
 
     Stop every MiniMaker process first. The backup holds personal data: see `backup create`.
     """
@@ -303,9 +320,9 @@ def backup_restore(
     from minimaker.operations import restore
 
     with container_for(_settings()) as c:
-        report = restore.restore_backup(c, path)
-    rows = sum(report.tables.values())
-    console.print(f"restored {rows} row(s) and {report.blobs} blob(s)")
+        report = restore.restore_backup(c, path, replace_chain=replace_audit_chain)
+    for line in report.summary():
+        console.print(line, markup=False, highlight=False)
     log_replayed(report.replayed)
 
 

@@ -8,13 +8,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from minimaker.entrypoints.http import ContainerDep, StrictBody, UserId, private_content
 from minimaker.generation import service as generation
 from minimaker.generation.relief import FLOAT_BOUNDS, INT_BOUNDS
 
 router = APIRouter(prefix="/api/v1", tags=["models"])
+
+
+def _whole(value: object) -> object:
+    """455.0 is the integer 455 in JSON (and in JSON Schema); 455.5 and "455" stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _within(bounds: tuple[float, float], unit: str) -> Any:
@@ -28,7 +33,9 @@ class ModelIn(StrictBody):
     width_mm: float | None = _within(FLOAT_BOUNDS["width_mm"], "mm")
     base_mm: float | None = _within(FLOAT_BOUNDS["base_mm"], "mm")
     max_relief_mm: float | None = _within(FLOAT_BOUNDS["max_relief_mm"], "mm")
-    max_resolution: int | None = _within(INT_BOUNDS["max_resolution"], "samples")
+    max_resolution: Annotated[int | None, BeforeValidator(_whole)] = _within(
+        INT_BOUNDS["max_resolution"], "samples"
+    )
     lithophane: bool | None = None
 
     def as_params(self) -> dict[str, Any]:

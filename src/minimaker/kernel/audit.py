@@ -42,6 +42,8 @@ class AuditTag:
     purpose: Purpose
 
     def __post_init__(self) -> None:
+        if not isinstance(self.purpose, Purpose):  # a typed-in string is no declared purpose
+            raise TypeError("an audit tag's purpose is a Purpose member")
         for part in (self.source, self.object, self.verb):
             if not _PART.fullmatch(part):
                 raise ValueError("an audit tag part is lowercase letters, digits and '_'")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from minimaker.accounts import service as accounts
 from minimaker.adapters import job_queue as queue
@@ -28,6 +28,7 @@ from minimaker.kernel.container import Container
 from minimaker.kernel.errors import KeyUnavailable
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import events
+from minimaker.mail.folder import FolderSealer, folder_mailer
 from minimaker.mail.tables import OutboxMessage
 
 log = logging.getLogger("minimaker.mail")
@@ -109,7 +110,7 @@ class Claimed:
 def deliver_pending(c: Container, *, mailer: mail.Mailer | None = None, limit: int = 100) -> int:
     """Send every message that is due, safe with many workers; returns how many were sent."""
     _fail_abandoned(c)
-    mailer = mailer or mail.mailer_for(c.settings)
+    mailer = mailer or mail.mailer_for(c.settings, sealer=FolderSealer(c))
     sent = 0
     for _ in range(limit):
         claimed = _claim_next(c)
@@ -296,18 +297,27 @@ class Overview:
     messages: list[MessageRead]
     folder: Path
     files: list[mail.WaitingFile]
+    sealed_legacy: int = 0  # plaintext files of an earlier version, sealed by this listing
 
 
 def overview(c: Container, *, limit: int = 200) -> Overview:
-    """The newest messages (never their content) and the outbox folder's waiting files."""
-    folder = c.settings.outbox_dir
-    files = mail.OutboxDirMailer(folder, sender=c.settings.mail_from).waiting()
-    return Overview(list_messages(c, limit=limit), folder, files)
+    """The newest messages (never their content) and the outbox folder's waiting files.
+
+    Plaintext `.eml` files an earlier version left are sealed first (under the folder key):
+    no mail stays readable at rest once an operator has looked at the folder.
+    """
+    folder = folder_mailer(c)
+    legacy = folder.legacy()
+    for f in legacy:
+        folder.seal_legacy(f.message_id)
+    return Overview(list_messages(c, limit=limit), folder.folder, folder.waiting(), len(legacy))
 
 
-def show_file(c: Container, *, message_id: str) -> str:
-    """One .eml file of the outbox folder, for an operator; the reading is audited."""
-    text = mail.OutboxDirMailer(c.settings.outbox_dir, sender=c.settings.mail_from).read(message_id)
+def show_file(c: Container, *, message_id: str, keep: bool = False) -> str:
+    """One message file of the outbox folder, opened for an operator, then removed (read is
+    delivered: the operator forwards it) unless `keep`; the reading is audited."""
+    folder = folder_mailer(c)
+    text = folder.read(message_id)
     with c.uow() as uow:
         row = uow.session.get(OutboxMessage, message_id)
         uow.audit(
@@ -317,6 +327,8 @@ def show_file(c: Container, *, message_id: str) -> str:
             object=f"message:{message_id}:{row.kind if row else 'unknown'}",
         )
         uow.commit()
+    if not keep:
+        folder.remove(message_id)
     return text
 
 
@@ -330,3 +342,21 @@ def rewrap_keys(uow: UnitOfWork, *, old: MasterKey, new: MasterKey) -> int:
         context = f"outbox:{row.id}"
         row.wrapped_key = new.wrap(old.unwrap(row.wrapped_key, context=context), context=context)
     return len(rows)
+
+
+def withdraw_unsent(uow: UnitOfWork, *, subject_ids: list[str]) -> int:
+    """Drop the unsent mail of these (erased) subjects, in `uow`; how many messages.
+
+    A restore that cannot tell which of a backup's unsent mail went out since uses it: an
+    erased person is sent nothing more, their erasure confirmation included.
+    """
+    count = 0
+    for start in range(0, len(subject_ids), 500):
+        chunk = subject_ids[start : start + 500]
+        result = uow.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.subject_id.in_(chunk), OutboxMessage.status.in_((PENDING, SENDING))
+            )
+        )
+        count += int(getattr(result, "rowcount", 0))
+    return count

@@ -8,7 +8,6 @@ and memory stays flat whatever the archive's size. What goes in is archive_conte
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 import uuid
@@ -19,9 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-import jinja2
 from sqlalchemy import select
 
 from minimaker.adapters.blobs import EncryptedBlobs, StoredBlob, new_blob_id
@@ -29,13 +27,17 @@ from minimaker.kernel.actors import SYSTEM_RETENTION, SYSTEM_RIGHTS, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import MiniMakerError, NotFound, NotReady
 from minimaker.kernel.purposes import Activity
+from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights import archive_content as content
 from minimaker.rights import events
-from minimaker.rights.fulfil import Work
+from minimaker.rights.archive_page import render_index
 from minimaker.rights.intake import owned_request
 from minimaker.rights.processing import ensure_allowed
 from minimaker.rights.rules import RequestType, Status
 from minimaker.rights.tables import Archive
+
+if TYPE_CHECKING:  # only a type here: fulfil.py -> download_links.py -> this module
+    from minimaker.rights.fulfil import Work
 
 _PIECE = 1 << 20  # the pipe hands the encryptor pieces of about one blob chunk
 _PIPE_LIMIT = 4 << 20  # at most this much plaintext waits in memory between the threads
@@ -219,66 +221,13 @@ def write_zip(
         documents: dict[str, str | bytes] = {}
         if final.kind == content.ACCESS:
             doc = content.access_document(final)
-            documents["index.html"] = _render_index(doc, final.titles)
+            documents["index.html"] = render_index(doc, final.titles)
         else:
             doc = content.portability_document(final)
             documents["schema.json"] = _json(final.schema)
         documents["data.json"] = _json(doc)
         for name, data in documents.items():
             zf.writestr(_entry(name, when, compressed=False), data)
-
-
-@functools.cache
-def _template() -> jinja2.Template:
-    # Autoescaped: names, emails and request details are user input, so markup in them must
-    # reach the page as text, never as code.
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(INDEX_HTML)
-
-
-def _render_index(document: dict[str, Any], titles: tuple[tuple[str, str], ...]) -> str:
-    """index.html of an access archive: the same content as data.json, for a person."""
-    return _template().render(doc=document, info=document["information"], sections=titles)
-
-
-INDEX_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Your data at MiniMaker</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ccc;padding:.2rem .5rem;
-text-align:left;vertical-align:top}img{max-width:12rem}</style></head><body>
-{%- macro value(key, v) -%}
-{%- if key == "file" %}<a href="{{ v }}">{{ v }}</a>
-{%- if v.startswith("photos/") %}<br><img src="{{ v }}" alt="photo {{ v }}">{% endif %}
-{%- elif v is mapping %}{{ rows([v]) if v else "-" }}
-{%- elif v is iterable and v is not string %}
-{{- rows(v) if v and v[0] is mapping else v|join(", ") }}
-{%- elif v is none %}-{% else %}{{ v }}{% endif -%}
-{%- endmacro -%}
-{%- macro rows(items) -%}
-{%- if not items %}<p>None.</p>{% else %}<table><tr>{% for k in items[0] %}<th>{{ k }}</th>
-{%- endfor %}</tr>{% for item in items %}<tr>{% for k, v in item.items() %}
-<td>{{ value(k, v) }}</td>{% endfor %}</tr>{% endfor %}</table>{% endif -%}
-{%- endmacro %}
-<h1>Your data at {{ info.controller.name }}</h1>
-<p>A copy of all personal data we hold about you (Art. 15 GDPR), made {{ doc.generated_at }}
-for request {{ doc.request_id }}. Programs can read the same in <a href="data.json">data.json</a>.
-</p>
-{% for name, title in sections -%}
-<h2>{{ title }}</h2>{{ rows([doc[name]] if doc[name] is mapping else doc[name]) }}
-{% endfor -%}
-<h2>What we do with it, and why</h2>
-<h3>Purposes and lawful bases</h3>{{ rows(info.purposes) }}
-<h3>Categories of data and retention periods</h3>{{ rows(info.categories) }}
-<h3>Recipients</h3><ul>{% for r in info.recipients %}<li>{{ r }}</li>{% endfor %}</ul>
-<h3>Source of the data</h3><p>{{ info.source }}</p>
-<h3>Transfers outside the EU and safeguards</h3><p>{{ info.transfers }}</p>
-<h3>Automated decision-making</h3><p>{{ info.automated_decision_making }}</p>
-<h3>Your rights</h3><ul>{% for r in info.rights %}<li>{{ r }}</li>{% endfor %}</ul>
-<h3>Right to complain to a supervisory authority</h3><p>{{ info.complaint }}</p>
-<p>Controller: {{ info.controller.name }}, {{ info.controller.contact }}.
-Policy version {{ info.policy_version }}.</p>
-</body></html>
-"""
 
 
 def _json(value: Any) -> bytes:
@@ -347,18 +296,26 @@ def open_download(c: Container, *, user_id: str, request_id: str) -> ArchiveDown
         # Completed without an archive row means the expiry duty already deleted it.
         if row is None or row.expires_at <= c.clock.now():
             raise ArchiveExpired(request.id)
-        purpose = ensure_allowed(uow.session, user_id, Activity.SUBJECT_ACCESS)
-        chunks = c.blobs.iter_plain(uow.keys.subject_key(user_id), row.blob_id)
-        uow.audit(
-            events.ARCHIVE_DOWNLOADED,
-            actor=Actor.subject(user_id),
-            subject=user_id,
-            object=f"archive:{row.id}:{row.kind}",
-            purpose=purpose,
-        )
+        chunks = audited_stream(uow, row)
         uow.commit()
         filename = f"minimaker-{row.kind}-{request.id}.zip"  # ids only, never a name
         return ArchiveDownload(row.id, filename, row.size_bytes, chunks)
+
+
+def audited_stream(uow: UnitOfWork, archive: Archive, *, via: str = "") -> Iterator[bytes]:
+    """The archive decrypted, its download audited as the subject's own (who proved who they
+    are: by session, or by a link sent to the address on file, `via="link"`)."""
+    subject_id = archive.subject_id
+    purpose = ensure_allowed(uow.session, subject_id, Activity.SUBJECT_ACCESS)
+    chunks = uow.c.blobs.iter_plain(uow.keys.subject_key(subject_id), archive.blob_id)
+    uow.audit(
+        events.ARCHIVE_DOWNLOADED,
+        actor=Actor.subject(subject_id),
+        subject=subject_id,
+        object=f"archive:{archive.id}:{archive.kind}" + (f":{via}" if via else ""),
+        purpose=purpose,
+    )
+    return chunks
 
 
 def expire_archives(c: Container) -> int:

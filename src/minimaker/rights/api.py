@@ -14,9 +14,10 @@ from dataclasses import asdict
 from html import escape
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from minimaker.accounts import rules as account_rules
 from minimaker.accounts import service as accounts
@@ -31,9 +32,12 @@ from minimaker.entrypoints.http import (
     stated,
     wants_html,
 )
+from minimaker.entrypoints.page_shell.render import form_failure
+from minimaker.kernel.errors import ValidationFailed
 from minimaker.policy import load_policy, policy_text
-from minimaker.rights import access, archive_content, intake, objection, restriction
+from minimaker.rights import access, archive_content, download_links, intake, objection, restriction
 from minimaker.rights import public_intake as public_requests
+from minimaker.rights.public_pages import link_page
 from minimaker.rights.read_model import RequestRead
 from minimaker.rights.rules import RequestType
 
@@ -163,7 +167,18 @@ def list_requests(c: ContainerDep, user_id: UserId) -> Any:
     return [asdict(r) for r in intake.list_for_subject(c, user_id=user_id)]
 
 
-@privacy.get("/requests/{request_id}", response_model=RequestOut)
+def _not_the_literal_path(request_id: str) -> None:
+    """`GET /requests/public` would fall into this template: that path is the public intake's,
+    which takes POST only, so it answers 405 with `Allow: POST` (before any sign-in check)."""
+    if request_id == "public":
+        raise StarletteHTTPException(405)
+
+
+@privacy.get(
+    "/requests/{request_id}",
+    response_model=RequestOut,
+    dependencies=[Depends(_not_the_literal_path)],
+)
 def get_request(c: ContainerDep, user_id: UserId, request_id: str) -> Any:
     """One of your requests, with its history."""
     return asdict(intake.get_for_subject(c, user_id=user_id, request_id=request_id))
@@ -205,14 +220,30 @@ def _link_error(status: int, message: str) -> Response:
     dependencies=[errors_as_page(_link_error)],
 )
 def confirmation_page(c: ContainerDep, token: str) -> Response:
-    """The page the emailed link opens: what would be confirmed, and a button to confirm it."""
+    """The page the emailed link opens: what would be confirmed, and a button to confirm it.
+
+    For a rectification that does not say yet what to correct, the form asks for it."""
     pending = public_requests.pending_confirmation(c, token=token)
-    return _html(
-        "Confirm your privacy request",
-        f"Press the button to confirm your {pending.request_type} request. "
-        f"The link works once, until {pending.expires_at:%Y-%m-%d %H:%M} UTC.",
-        form_action=f"/api/v1/privacy/verify/{token}",
+    return _confirmation(token, pending)
+
+
+def _confirmation(
+    token: str, pending: public_requests.PendingConfirmation, *, status: int = 200, **ctx: Any
+) -> Response:
+    return link_page(
+        "public_confirm.html",
+        title="Confirm your privacy request",
+        status=status,
+        request_type=pending.request_type,
+        expires_at=pending.expires_at,
+        asks_correction=pending.asks_correction,
+        action=f"/api/v1/privacy/verify/{token}",
+        **ctx,
     )
+
+
+#: A correction stated on the confirmation form of a rectification (blank: not corrected).
+Correction = Annotated[str | None, Form(description="Rectification only: the correct value.")]
 
 
 @privacy.post(
@@ -221,9 +252,29 @@ def confirmation_page(c: ContainerDep, token: str) -> Response:
     response_model=ConfirmedOut,
     dependencies=[errors_as_page(_link_error, when=wants_html)],
 )
-def confirm(c: ContainerDep, token: str, request: Request) -> Any:
-    """Confirm the request once: it is verified and queued for fulfilment (JSON or a page)."""
-    done = public_requests.confirm(c, token=token)
+def confirm(
+    c: ContainerDep,
+    token: str,
+    request: Request,
+    name: Correction = None,
+    email: Correction = None,
+    username: Correction = None,
+) -> Any:
+    """Confirm the request once: it is verified and queued for fulfilment (JSON or a page).
+
+    A rectification states what to correct (`name`, `email`, `username`, checked as
+    `PATCH /me` checks them; at least one): without one it is 422 and the link still works.
+    """
+    stated = {k: v for k, v in (("name", name), ("email", email), ("username", username)) if v}
+    try:
+        done = public_requests.confirm(c, token=token, correction=stated)
+    except ValidationFailed as exc:
+        if not wants_html(request):
+            raise
+        # The form again, with what was typed (to the same browser only) and why.
+        again = public_requests.pending_confirmation(c, token=token)
+        failure = form_failure(exc)
+        return _confirmation(token, again, status=exc.status, values=stated, **failure)
     if not wants_html(request):
         out = ConfirmedOut(id=done.id, type=done.type, status=done.status, due_at=done.due_at)
         return JSONResponse(out.model_dump(mode="json"), headers=_NO_STORE)
@@ -232,6 +283,54 @@ def confirm(c: ContainerDep, token: str, request: Request) -> Any:
         f"Thank you: your {done.type} request {done.id} is confirmed. We answer it by "
         f"{done.due_at:%Y-%m-%d} at the latest, and email you when it is done.",
     )
+
+
+_LINK_GONE: dict[int | str, dict[str, Any]] = {
+    410: {"description": "The link was used already, expired, or its archive was deleted."}
+}
+
+
+@privacy.get(
+    "/download/{token}",
+    response_class=HTMLResponse,
+    responses=_LINK_GONE,
+    dependencies=[errors_as_page(_link_error)],
+)
+def download_page(c: ContainerDep, token: str) -> Response:
+    """The page an emailed download link opens: what it downloads, and a button to do so.
+
+    Opening it uses nothing up (mail scanners open links): only the button's POST does."""
+    pending = download_links.pending(c, token=token)
+    return link_page(
+        "public_download.html",
+        title="Download your data",
+        kind=pending.kind,
+        size=_size(pending.size_bytes),
+        expires_at=pending.expires_at,
+        action=f"{download_links.PATH}{token}",
+    )
+
+
+@privacy.post(
+    "/download/{token}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}, **_LINK_GONE},
+    dependencies=[errors_as_page(_link_error, when=wants_html)],
+)
+def download_by_link(c: ContainerDep, token: str) -> StreamingResponse:
+    """Download the archive of a request made by email, once, with the emailed link."""
+    archive = download_links.redeem(c, token=token)
+    return private_content(
+        archive.chunks, "application/zip", filename=archive.filename, size=archive.size_bytes
+    )
+
+
+def _size(size_bytes: int) -> str:
+    for unit in ("bytes", "KB", "MB"):
+        if size_bytes < 1000:
+            return f"{size_bytes} {unit}"
+        size_bytes //= 1000
+    return f"{size_bytes} GB"
 
 
 class ProofIn(StrictBody):

@@ -1,5 +1,6 @@
 """What access (Art. 15) and portability (Art. 20) archives say: the subject's data gathered
-in one read, the information Art. 15 owes them, the JSON documents and their schema."""
+in one read, who accessed or changed it (the audit chain), the information Art. 15 owes them
+with the recipients from the disclosure log, the JSON documents and their schema."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from minimaker.kernel.personal_data import (
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.policy import load_policy
 from minimaker.rights import owned_rows
+from minimaker.rights.history import Entry, history
 from minimaker.rights.lifecycle import COMPLAINT
 
 ACCESS, PORTABILITY = "access", "portability"
@@ -51,6 +53,8 @@ class Snapshot:
     pruners: Mapping[str, Pruner] = field(default_factory=dict)
     #: The JSON Schema of a portability archive's data.json; None for access.
     schema: dict[str, Any] | None = None
+    #: Access only: who accessed or changed the data, and when (Art. 15(1), from the audit).
+    history: tuple[Entry, ...] = ()
 
     def keeping(self, written: set[str]) -> Snapshot:
         """This snapshot without the files deleted by their owner while it was archived."""
@@ -72,6 +76,8 @@ def collect(c: Container, *, subject_id: str, request_id: str, kind: str) -> Sna
     ]
     with c.uow(write=False) as uow:
         exported = {s.name: _exporter(d)(uow, subject_id) for d, s in chosen}
+        # Read in the same snapshot as the data, so the two tell the same story.
+        accessed = tuple(history(uow, subject_id)) if kind == ACCESS else ()
     return Snapshot(
         subject_id=subject_id,
         request_id=request_id,
@@ -83,6 +89,7 @@ def collect(c: Container, *, subject_id: str, request_id: str, kind: str) -> Sna
         titles=tuple((s.name, s.title) for _, s in chosen if s.title),
         pruners={s.name: s.prune for _, s in chosen if s.prune is not None},
         schema=portability_schema(c.personal_data) if kind == PORTABILITY else None,
+        history=accessed,
     )
 
 
@@ -119,9 +126,7 @@ def _plain(d: PersonalTable, key: str, value: Any) -> Any:
 def information(snapshot: Snapshot) -> dict[str, Any]:
     """The information Art. 15(1)(a)-(h) and 15(2) owes the subject, from the policy file."""
     policy = load_policy()
-    disclosed = snapshot.sections.get("disclosures", [])
-    told = [f"{d['recipient']} ({d['purpose']})" for d in disclosed]
-    told += [f"{p['name']} (processor)" for p in policy.processors if "name" in p]
+    told = recipients(snapshot.sections.get("disclosures", []))
     outside = sorted(name for name, region in policy.regions.items() if not region.in_eu)
     return {
         "controller": policy.controller.model_dump(),
@@ -139,7 +144,9 @@ def information(snapshot: Snapshot) -> dict[str, Any]:
             {"category": name, "description": cat.description, "retention": cat.retention}
             for name, cat in policy.categories.items()
         ],
-        "recipients": sorted(set(told)) or ["none"],
+        # Art. 15(1)(c): the recipients are whoever the disclosure log says received a copy.
+        "recipients": told,
+        "recipients_note": RECIPIENTS_NOTE if told else NO_RECIPIENTS,
         "source": "You: everything here was given to us by you (sign-up, uploads, requests, "
         "use of the app) or made by MiniMaker from it (models, logs). We obtain no data about "
         "you from anyone else.",
@@ -150,6 +157,40 @@ def information(snapshot: Snapshot) -> dict[str, Any]:
         "rights": list(RIGHTS),
         "complaint": COMPLAINT,
     }
+
+
+#: What the recipients list is, and what it means when it is empty.
+RECIPIENTS_NOTE = (
+    "Everyone our disclosure log records as having received a copy of your data, with what "
+    "and when; each is told of any correction, erasure or restriction (Art. 19)."
+)
+NO_RECIPIENTS = (
+    "Nobody: our disclosure log records no disclosure of your data to anyone outside MiniMaker."
+)
+
+
+def recipients(disclosed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per recipient of the disclosure log: purposes, categories, first and last."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for d in disclosed:  # oldest first, as the log is read
+        seen = by_name.setdefault(
+            d["recipient"],
+            {"recipient": d["recipient"], "purposes": set(), "categories": set()},
+        )
+        seen["purposes"].add(d["purpose"])
+        seen["categories"].update(d["categories"])
+        seen.setdefault("first_disclosed", d["at"])
+        seen["last_disclosed"] = d["at"]
+    return [
+        {
+            "recipient": name,
+            "purposes": sorted(r["purposes"]),
+            "categories": sorted(r["categories"]),
+            "first_disclosed": r["first_disclosed"],
+            "last_disclosed": r["last_disclosed"],
+        }
+        for name, r in sorted(by_name.items())
+    ]
 
 
 def _transfers(region: str, outside: list[str]) -> str:
@@ -183,7 +224,8 @@ RIGHTS = (
 def access_document(snapshot: Snapshot) -> dict[str, Any]:
     """data.json of an access archive: all personal data held, and the Art. 15 information."""
     header = {"format": "minimaker-access", "version": FORMAT_VERSION}
-    return header | _ids(snapshot) | snapshot.sections | {"information": information(snapshot)}
+    told = {"history": list(snapshot.history), "information": information(snapshot)}
+    return header | _ids(snapshot) | snapshot.sections | told
 
 
 def portability_document(snapshot: Snapshot) -> dict[str, Any]:

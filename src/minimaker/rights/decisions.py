@@ -1,5 +1,6 @@
-"""The staff side of data-subject requests: the queue, one request, and the DPO's decisions
-(extend, reject, pause, resume) and recording a request on a subject's behalf.
+"""The staff side of data-subject requests: the queue, the closed requests, one request, the
+DPO's decisions (extend, reject, pause, resume, complete by hand) and recording a request on
+a subject's behalf.
 
 Staff see request metadata and pseudonymous subject ids, never profile data or the request's
 details. Each use case checks the role first (a refusal is audited in a unit of its own, by
@@ -10,28 +11,28 @@ unaudited, nor be audited without happening.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
-from minimaker.accounts import rules as account_rules
-from minimaker.accounts import service as accounts
+from minimaker.adapters import job_queue
+from minimaker.adapters.crypto.fields import seal_field
 from minimaker.kernel.actors import Actor
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import NotFound, ValidationFailed
+from minimaker.kernel.errors import Conflict, ValidationFailed
 from minimaker.kernel.ids import is_id
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import outbox
-from minimaker.rights import events, lifecycle
-from minimaker.rights.intake import checked_details, create_request
+from minimaker.rights import events, lifecycle, recording
 from minimaker.rights.read_model import StaffRequestView, staff_view, staff_views
 from minimaker.rights.rules import (
+    CLOSED,
     OPEN,
     ExtensionRefused,
     Status,
-    parse_type,
     rejection_reason_required,
+    statement_required,
 )
 from minimaker.rights.tables import RightsRequest
 from minimaker.staff import events as staff_events
@@ -46,12 +47,20 @@ def queue(
     overdue: bool = False,
     due_within_days: int | None = None,
     status: str | None = None,
+    needs_officer: bool = False,
 ) -> list[StaffRequestView]:
-    """Open requests (or those of one status), soonest due first, with their deadlines."""
+    """Open requests (or those of one status), soonest due first, with their deadlines.
+
+    `needs_officer`: only those whose automatic fulfilment failed for good."""
     permit(c, staff, Action.VIEW_QUEUE)
     if due_within_days is not None and not 0 <= due_within_days <= 366:
         raise ValidationFailed("due_within_days", "must be between 0 and 366")
     query = _queue_query(c.clock.now(), overdue, due_within_days, _status(status))
+    if needs_officer:
+        query = query.where(
+            RightsRequest.attention_at.is_not(None),
+            RightsRequest.status.in_([s.value for s in OPEN]),
+        )
     with c.uow() as uow:
         views = staff_views(uow, uow.session.scalars(query).all())
         # One entry per view, not per listed subject: the listing shows ids and dates only.
@@ -86,6 +95,53 @@ def _status(value: str | None) -> str | None:
     except ValueError:
         allowed = ", ".join(s.value for s in Status)
         raise ValidationFailed("status", f"must be one of {allowed}") from None
+
+
+@dataclass(frozen=True)
+class ClosedPage:
+    """One page of closed requests, newest first."""
+
+    items: list[StaffRequestView]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.page * self.per_page < self.total
+
+
+#: What the console says after a recording, whether or not the address is registered.
+RECORDED = recording.RECORDED
+RECORDED_MESSAGE = RECORDED["message"]
+#: Recording on a subject's behalf, with its role checks and one answer: `recording.py`.
+record = recording.record
+#: The most closed requests one page shows.
+MAX_PER_PAGE = 100
+
+
+def closed(c: Container, staff: StaffIdentity, *, page: int = 1, per_page: int = 25) -> ClosedPage:
+    """Completed and refused requests, most recently closed first, one page at a time."""
+    permit(c, staff, Action.VIEW_QUEUE)
+    if not 1 <= page <= 100_000:
+        raise ValidationFailed("page", "must be between 1 and 100000")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValidationFailed("per_page", f"must be between 1 and {MAX_PER_PAGE}")
+    done = RightsRequest.status.in_([s.value for s in CLOSED])
+    closed_at = func.coalesce(RightsRequest.completed_at, RightsRequest.received_at)
+    query = (
+        select(RightsRequest)
+        .where(done)
+        .order_by(closed_at.desc(), RightsRequest.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    with c.uow() as uow:
+        total = uow.session.scalar(select(func.count()).select_from(RightsRequest).where(done))
+        views = staff_views(uow, uow.session.scalars(query).all())
+        uow.audit(staff_events.CLOSED_VIEWED, actor=staff.actor, object=f"requests:{len(views)}")
+        uow.commit()
+    return ClosedPage(views, page, per_page, int(total or 0))
 
 
 def get_request(c: Container, staff: StaffIdentity, *, request_id: str) -> StaffRequestView:
@@ -177,35 +233,37 @@ def resume(c: Container, staff: StaffIdentity, *, request_id: str) -> StaffReque
         return staff_view(uow, row)
 
 
-def record(
-    c: Container,
-    staff: StaffIdentity,
-    *,
-    email: str,
-    type: str,
-    details: dict[str, Any] | None = None,
+def complete(
+    c: Container, staff: StaffIdentity, *, request_id: str, statement: str
 ) -> StaffRequestView:
-    """Record a request received by email or post, for a subject whose identity staff checked."""
-    permit(c, staff, Action.RECORD_REQUEST)
-    kind = parse_type(type)
-    address = account_rules.clean_email(email)
-    checked = checked_details(details)
-    index_key = c.secret("blind_index")
+    """Complete by hand a request whose fulfilment failed; the subject is told what was done."""
+    permit(c, staff, Action.COMPLETE_REQUEST, object=_ref(request_id))
+    said = statement_required(statement)
     with c.uow() as uow:
-        subject_id = accounts.subject_by_email(uow.session, index_key=index_key, email=address)
-        if subject_id is None:
-            raise NotFound("subject")
-        row = create_request(
-            uow,
-            subject_id=subject_id,
-            type=kind,
-            details=checked,
-            channel="staff",
-            actor=staff.actor,
-            verified=True,
-            recorded_by=staff.id,
+        row = lifecycle.find(uow, request_id)
+        if Status(row.status) not in OPEN or row.attention_at is None:
+            raise Conflict("only a request waiting for the officer is completed by hand")
+        if row.status == Status.VERIFIED.value:
+            lifecycle.move(uow, row, Status.IN_PROGRESS, actor=staff.actor)
+        # An unverified or paused request cannot complete: the lifecycle refuses the move.
+        lifecycle.move(uow, row, Status.COMPLETED, actor=staff.actor, note="completed by hand")
+        now = c.clock.now()
+        row.completed_at = now
+        # What the officer did may name the person (a corrected name): sealed like details.
+        dek = uow.keys.subject_key(row.subject_id)
+        row.resolution_enc = seal_field(
+            dek, subject_id=row.subject_id, field="request-resolution", value=said
         )
-        _audit_staff(uow, staff, row, "recorded")
+        job_queue.cancel_for_request(uow.session, row.id, now=now)
+        outbox.queue_to_subject(
+            uow,
+            subject_id=row.subject_id,
+            kind="request_completed",
+            subject="Your privacy request is done",
+            body=f"Your {row.type} request {row.id} was completed on {now:%Y-%m-%d}.\n\n"
+            f"What our privacy officer did: {said}",
+        )
+        _audit_staff(uow, staff, row, "completed")
         uow.commit()
         return staff_view(uow, row)
 

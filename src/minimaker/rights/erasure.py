@@ -36,6 +36,7 @@ from minimaker.kernel.container import Container
 from minimaker.kernel.faults import crash_point
 from minimaker.kernel.personal_data import PersonalTable
 from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.mail import folder as mail_folder
 from minimaker.mail import notices, outbox
 from minimaker.rights import events, owned_rows, recipients
 from minimaker.rights.fulfil import Work
@@ -154,6 +155,9 @@ def erase_rows(c: Container, *, subject_id: str, request_id: str | None = None) 
         # are the subject's, so they go only once every blob has. A crash or a failed delete
         # leaves them for the retry; the key is gone, so meanwhile they disclose nothing.
         _delete_blobs(c, blob_ids)
+        # Issue 8: their mail waiting in the outbox folder goes too (it is sealed under the
+        # destroyed key already; the files are deleted all the same).
+        mail_folder.remove_subject_files(uow, subject_id)
         rows = _delete_rows(uow, subject_id)
         uow.audit(
             events.ERASURE_COMPLETED if request_id else events.ERASURE_REPLAYED,

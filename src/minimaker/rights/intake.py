@@ -75,7 +75,7 @@ def _received(
         type=type.value,
         status=Status.RECEIVED.value,
         channel=channel,
-        details_enc=_seal_details(uow, subject_id, details),
+        details_enc=seal_details(uow, subject_id, details),
         received_at=now,
         due_at=deadline.due_at,
         original_due_at=deadline.original_due_at,
@@ -115,7 +115,7 @@ def checked_details(details: object) -> dict[str, Any] | None:
     return details
 
 
-def _seal_details(uow: UnitOfWork, subject_id: str, details: dict[str, Any] | None) -> bytes | None:
+def seal_details(uow: UnitOfWork, subject_id: str, details: dict[str, Any] | None) -> bytes | None:
     # Details can be personal (a corrected name): sealed under the subject's own key.
     if not details:
         return None

@@ -7,6 +7,8 @@ its legal due date, its history and its audit trail.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -22,6 +24,7 @@ from minimaker.entrypoints.page_shell.session import (
     VisitorDep,
     text_field,
 )
+from minimaker.entrypoints.page_shell.sign_in import sign_out
 from minimaker.kernel.errors import (
     AlreadyTaken,
     MiniMakerError,
@@ -31,12 +34,15 @@ from minimaker.kernel.errors import (
     ValidationFailed,
 )
 from minimaker.kernel.purposes import OBJECTABLE
-from minimaker.policy import load_policy
-from minimaker.rights import access, holdings, intake, objection
+from minimaker.policy import load_policy, policy_text
+from minimaker.rights import access, holdings, intake, objection, rectification
 from minimaker.rights.read_model import RequestRead
 from minimaker.rights.restriction import is_restricted
+from minimaker.rights.rules import OPEN, Status
 
 router = APIRouter(prefix="/privacy", include_in_schema=False)
+#: Pages anyone may read, signed in or not: the policy itself.
+public = APIRouter(include_in_schema=False)
 
 _PROFILE_FIELDS = ("name", "email", "username")
 _ARCHIVE_TYPES = ("access", "portability")
@@ -49,8 +55,6 @@ _DONE = {
     "objections": "Your choices were saved and apply from now on.",
     "restrict": "Your request to restrict processing was received.",
     "lift": "Your request to lift the restriction was received.",
-    "erasure": "Your request to delete your account was received. We will email you when "
-    "it is done.",
 }
 
 
@@ -60,6 +64,19 @@ def _downloadable(request: RequestRead) -> bool:
         and request.status == "completed"
         and request.result_ref is not None
     )
+
+
+def _restriction_state(restricted: bool, requests: list[RequestRead]) -> str:
+    """What the page shows of Art. 18: the state in force, or the one a request is bringing.
+
+    A restriction request is fulfilled by the worker a moment after it is made; the page the
+    subject lands on shows the state they asked for (with the button that undoes it) at once.
+    Each open request toggles the state (the form only ever offers the opposite one).
+    """
+    pending = sum(1 for r in requests if r.type == "restriction" and Status(r.status) in OPEN)
+    if pending % 2 == 0:
+        return "restricted" if restricted else "unrestricted"
+    return "lifting" if restricted else "restricting"
 
 
 @router.get("")
@@ -80,6 +97,9 @@ def _centre(
     profile = accounts.get_profile(v.c, user_id=user_id)
     requests = intake.list_for_subject(v.c, user_id=user_id)
     policy = load_policy()
+    # The field the browser focuses (and so scrolls to): the one at fault, else the first.
+    at_fault = next(iter((profile_error or {}).get("field_errors", {})), "name")
+    at_fault = at_fault if at_fault in _PROFILE_FIELDS else "name"
     return render(
         v,
         "privacy.html",
@@ -92,10 +112,11 @@ def _centre(
         purposes=policy.purposes,
         controller=policy.controller,
         objections=objection.get_objections(v.c, user_id=user_id),
-        restricted=is_restricted(v.c, user_id=user_id),
+        restriction=_restriction_state(is_restricted(v.c, user_id=user_id), requests),
         requests=requests,
         downloads={r.id for r in requests if _downloadable(r)},
         profile_error=profile_error,
+        at_fault=at_fault if profile_error else None,
         typed=typed or {name: getattr(profile, name) for name in _PROFILE_FIELDS},
     )
 
@@ -117,7 +138,7 @@ def correct_profile(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Respon
     current = accounts.get_profile(v.c, user_id=user_id)
     changed = {k: val for k, val in typed.items() if val.strip() != getattr(current, k)}
     try:
-        accounts.correct_profile(v.c, user_id=user_id, **changed)
+        rectification.correct(v.c, user_id=user_id, **changed)  # Art. 19 notices too
     except (ValidationFailed, AlreadyTaken) as exc:
         return _centre(v, user_id, status=exc.status, profile_error=form_failure(exc), typed=typed)
     return see_other("/privacy?done=corrected")
@@ -170,7 +191,13 @@ def delete_account(request: Request, form: CheckedForm, v: VisitorDep, user_id: 
     except (ValidationFailed, PasswordRequired, PasswordIncorrect, TooManyAttempts) as exc:
         return _delete_refused(v, profile.username, exc)
     intake.submit(v.c, user_id=user_id, type="erasure")
-    return see_other("/privacy?done=erasure")
+    # Nothing of the account stays on screen, and the browser's session ends here rather than
+    # silently when the erasure runs: sign-in says why (a fixed flag, never a name).
+    return sign_out(
+        v,
+        end=lambda who, token: accounts.logout(v.c, user_id=who, token=token),
+        then="/login?ended=erasure",
+    )
 
 
 def _delete_refused(v: Visitor, username: str, exc: MiniMakerError) -> Response:
@@ -208,4 +235,55 @@ def download(request_id: str, v: VisitorDep, user_id: UserId) -> Response:
     archive = access.open_download(v.c, user_id=user_id, request_id=request_id)
     return private_content(
         archive.chunks, "application/zip", filename=archive.filename, size=archive.size_bytes
+    )
+
+
+@dataclass
+class PolicySection:
+    """One numbered section of the policy text: its heading and its blocks, in order."""
+
+    heading: str
+    blocks: list[tuple[str, list[str]]] = field(default_factory=list)  # ("p" | "ul", lines)
+
+
+_SECTION = re.compile(r"\d+\.\s+\S")  # "6. Data Subject Rights", not "6.1. Access: ..."
+_BULLET = "\u2022"
+
+
+def policy_sections(text: str) -> tuple[list[str], list[PolicySection]]:
+    """The policy text as its preamble lines and its sections, each a list of p and ul blocks."""
+    preamble: list[str] = []
+    sections: list[PolicySection] = []
+    for raw in text.splitlines()[1:]:  # the first line is the title: the page's own heading
+        line = raw.strip()
+        if not line:
+            continue
+        if _SECTION.match(line):
+            sections.append(PolicySection(line))
+        elif not sections:
+            preamble.append(line)
+        elif line.startswith(_BULLET):
+            blocks = sections[-1].blocks
+            item = line.removeprefix(_BULLET).strip()
+            if blocks and blocks[-1][0] == "ul":
+                blocks[-1][1].append(item)
+            else:
+                blocks.append(("ul", [item]))
+        else:
+            sections[-1].blocks.append(("p", [line]))
+    return preamble, sections
+
+
+@public.get("/privacy-policy")
+def policy_page(v: VisitorDep) -> Response:
+    """The data protection policy as a page, from the same data as GET /api/v1/privacy/policy."""
+    policy = load_policy()
+    preamble, sections = policy_sections(policy_text())
+    return render(
+        v,
+        "policy.html",
+        title="Data protection policy",
+        policy=policy,
+        preamble=preamble,
+        sections=sections,
     )

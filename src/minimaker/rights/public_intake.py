@@ -12,8 +12,10 @@ import hashlib
 import re
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 
@@ -26,7 +28,7 @@ from minimaker.kernel.errors import MiniMakerError, NotFound, TooManyAttempts, V
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import outbox
 from minimaker.rights import lifecycle
-from minimaker.rights.intake import create_request
+from minimaker.rights.intake import create_request, seal_details
 from minimaker.rights.read_model import RequestRead, request_read
 from minimaker.rights.rules import RequestType, parse_type
 from minimaker.rights.tables import RightsRequest, VerificationToken
@@ -39,7 +41,8 @@ ACKNOWLEDGEMENT = {
 #: Every public request takes at least this long, so the work done for a registered address
 #: (a request, a token, a sealed email) cannot be told apart by timing from the lookup alone.
 MIN_DURATION_S = 0.25
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 random bits
+#: The shape of every emailed link's token: secrets.token_urlsafe(32), 256 random bits.
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 
 class VerificationLinkGone(MiniMakerError):
@@ -48,9 +51,9 @@ class VerificationLinkGone(MiniMakerError):
     status = 410
     code = "link_gone"
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, link: str = "confirmation link") -> None:
         self.reason = reason
-        super().__init__(f"this confirmation link {reason}; make the request again if needed")
+        super().__init__(f"this {link} {reason}; make the request again if needed")
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class PendingConfirmation:
 
     request_type: str
     expires_at: datetime
+    #: A rectification that does not say yet what to correct: the page asks for it.
+    asks_correction: bool = False
 
 
 def request_by_email(
@@ -102,26 +107,45 @@ def _take_request(c: Container, *, address: str, kind: RequestType, client_ip: s
         accounts.record_failures(uow, throttle, now)
         user_id = accounts.subject_by_email(uow.session, index_key=index_key, email=address)
         if user_id is not None:
-            _open_unverified(uow, subject_id=user_id, kind=kind)
+            open_unverified(uow, subject_id=user_id, kind=kind)
         uow.commit()
 
 
-def _open_unverified(uow: UnitOfWork, *, subject_id: str, kind: RequestType) -> None:
-    """A received (unverified) request, its token's hash, and the link to the address on file."""
+def open_unverified(
+    uow: UnitOfWork,
+    *,
+    subject_id: str,
+    kind: RequestType,
+    channel: str = "email",
+    actor: Actor = SYSTEM_EMAIL_INTAKE,
+    details: dict[str, Any] | None = None,
+    recorded_by: str | None = None,
+) -> RightsRequest:
+    """A received (unverified) request, its token's hash, and the link to the address on file.
+
+    Used for requests by email and for those staff record on someone's behalf: either way,
+    only whoever controls the address on file can make the request go ahead."""
     row = create_request(
         uow,
         subject_id=subject_id,
         type=kind,
-        details=None,
-        channel="email",
-        actor=SYSTEM_EMAIL_INTAKE,
+        details=details,
+        channel=channel,
+        actor=actor,
         verified=False,
+        recorded_by=recorded_by,
     )
+    _send_link(uow, row, kind)
+    return row
+
+
+def _send_link(uow: UnitOfWork, row: RightsRequest, kind: RequestType) -> None:
+    """A single-use token's hash, and the link to it mailed to the address on file."""
     token = secrets.token_urlsafe(32)
     ttl = timedelta(seconds=uow.c.settings.verification_ttl_s)
     uow.session.add(
         VerificationToken(
-            token_hash=_digest(token), request_id=row.id, expires_at=uow.c.clock.now() + ttl
+            token_hash=digest(token), request_id=row.id, expires_at=uow.c.clock.now() + ttl
         )
     )
     link = f"{uow.c.settings.public_url.rstrip('/')}/api/v1/privacy/verify/{token}"
@@ -129,7 +153,7 @@ def _open_unverified(uow: UnitOfWork, *, subject_id: str, kind: RequestType) -> 
     # To the address on file, which the one typed matched by blind index: the stored one.
     outbox.queue_to_subject(
         uow,
-        subject_id=subject_id,
+        subject_id=row.subject_id,
         kind="request_verification",
         subject="Confirm your privacy request",
         body=(
@@ -143,13 +167,14 @@ def _open_unverified(uow: UnitOfWork, *, subject_id: str, kind: RequestType) -> 
     )
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What is stored of an emailed link's token: its SHA-256, never the token itself."""
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
 def _token_row(uow: UnitOfWork, token: str) -> VerificationToken:
     """The token's row if it can still be used; 404 unknown or malformed, 410 used or expired."""
-    row = uow.session.get(VerificationToken, _digest(token)) if _TOKEN.fullmatch(token) else None
+    row = uow.session.get(VerificationToken, digest(token)) if TOKEN.fullmatch(token) else None
     if row is None:
         raise NotFound("confirmation link")
     if row.used_at is not None:
@@ -166,13 +191,47 @@ def pending_confirmation(c: Container, *, token: str) -> PendingConfirmation:
         request = uow.session.get(RightsRequest, row.request_id)
         if request is None:
             raise NotFound("confirmation link")
-        return PendingConfirmation(request_type=request.type, expires_at=row.expires_at)
+        return PendingConfirmation(request.type, row.expires_at, _asks_correction(request))
 
 
-def confirm(c: Container, *, token: str) -> RequestRead:
-    """Use the link once: the request is verified and queued for fulfilment."""
+#: What an emailed rectification may correct, each checked as PATCH /me checks it.
+CORRECTABLE: Mapping[str, Callable[[str], str]] = {
+    "name": rules.clean_name,
+    "email": rules.clean_email,
+    "username": rules.clean_username,
+}
+
+
+def _asks_correction(request: RightsRequest) -> bool:
+    return request.type == RequestType.RECTIFICATION.value and request.details_enc is None
+
+
+def _correction(stated: Mapping[str, str] | None) -> dict[str, str]:
+    """The corrections stated, cleaned by the account rules; a blank field corrects nothing."""
+    given = {k: v for k, v in (stated or {}).items() if k in CORRECTABLE and v.strip()}
+    fields = {k: CORRECTABLE[k](v) for k, v in given.items()}
+    if not fields:
+        raise ValidationFailed("details", "name, email or username to correct is required")
+    return fields
+
+
+def confirm(
+    c: Container, *, token: str, correction: Mapping[str, str] | None = None
+) -> RequestRead:
+    """Use the link once: the request is verified and queued for fulfilment.
+
+    A rectification asked by email states here what to correct (name, email, username),
+    sealed into its details as a signed-in request's are. Refused (422) without one, and
+    then the link stays usable: nothing of this unit is committed.
+    """
     with c.uow() as uow:
         row = _token_row(uow, token)
+        request = uow.session.get(RightsRequest, row.request_id)
+        if request is None:
+            raise NotFound("confirmation link")
+        if _asks_correction(request):
+            fields = _correction(correction)
+            request.details_enc = seal_details(uow, request.subject_id, fields)
         now = c.clock.now()
         # The guard on used_at makes two confirmations racing for one link resolve to one.
         used = uow.session.execute(
@@ -183,9 +242,6 @@ def confirm(c: Container, *, token: str) -> RequestRead:
         )
         if used.rowcount != 1:  # type: ignore[attr-defined]
             raise VerificationLinkGone("was already used")
-        request = uow.session.get(RightsRequest, row.request_id)
-        if request is None:
-            raise NotFound("confirmation link")
         # Control of the address on file is the subject's proof of identity (Art. 12(6)).
         lifecycle.mark_verified(uow, request, actor=Actor.subject(request.subject_id))
         uow.commit()

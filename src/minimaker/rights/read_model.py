@@ -62,6 +62,11 @@ class StaffRequestView(RequestFacts):
     subject_id: str
     overdue: bool
     days_left: int
+    #: Open and waiting for the officer: automatic fulfilment failed for good, for this reason.
+    needs_officer: bool
+    attention_reason: str | None
+    #: A DPO recorded the evidence of identity (the evidence itself is sealed, never shown).
+    evidence_recorded: bool
 
 
 def request_read(uow: UnitOfWork, row: RightsRequest) -> RequestRead:
@@ -90,6 +95,9 @@ def staff_views(uow: UnitOfWork, rows: Sequence[RightsRequest]) -> list[StaffReq
             subject_id=r.subject_id,
             overdue=Status(r.status) in OPEN and now > r.due_at,
             days_left=days_left(r.due_at, now),
+            needs_officer=Status(r.status) in OPEN and r.attention_at is not None,
+            attention_reason=r.attention_reason,
+            evidence_recorded=r.evidence_enc is not None,
         )
         for r in rows
     ]

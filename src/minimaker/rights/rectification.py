@@ -1,5 +1,7 @@
 """Rectification (Art. 16): correct the profile, and tell every recipient of a copy (Art. 19).
 
+`correct` is the one correction use case: a rectification request, `PATCH /api/v1/me` and the
+privacy centre's profile form all go through it, so every correction gets the same notices.
 The correction and the recipient notices are one unit of work: no corrected profile without
 its notices, no notice of a correction that did not happen.
 """
@@ -37,8 +39,8 @@ def correct(
     """Correct the profile and queue the Art. 19 notices, in one unit of work."""
     correction = accounts.prepare_correction(c, name=name, email=email, username=username)
     with c.uow() as uow:
-        profile = accounts.apply_correction(uow, user_id=user_id, correction=correction)
-        if correction.values:  # nothing corrected, nobody to tell
+        corrected = accounts.apply_correction(uow, user_id=user_id, correction=correction)
+        if corrected.fields:  # nothing changed, nobody to tell
             recipients.notify_recipients(uow, subject_id=user_id, what="rectification")
             uow.commit()
-    return profile
+    return corrected.profile

@@ -34,6 +34,7 @@ class Status(StrEnum):
 
 
 OPEN = frozenset({Status.RECEIVED, Status.VERIFIED, Status.IN_PROGRESS, Status.PAUSED})
+CLOSED = frozenset({Status.COMPLETED, Status.REJECTED})
 MAX_EXTENSION_MONTHS = 2
 
 _ALLOWED: dict[Status, frozenset[Status]] = {
@@ -135,3 +136,13 @@ def rejection_reason_required(reason: str | None) -> str:
     if reason is None or len(reason.strip()) < 10:
         raise ValidationFailed("reason", "a rejection needs a justification (10+ characters)")
     return reason.strip()
+
+
+def statement_required(statement: str | None) -> str:
+    """A request completed by hand needs the officer's statement of what was done (the subject
+    is told it, as Art. 12(3) requires information on the action taken)."""
+    if statement is None or len(statement.strip()) < 10:
+        raise ValidationFailed("statement", "say what was done (10+ characters)")
+    if len(statement) > 2000:
+        raise ValidationFailed("statement", "must be at most 2000 characters")
+    return statement.strip()

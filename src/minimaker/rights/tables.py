@@ -59,6 +59,13 @@ class RightsRequest(Base):
     rejection_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     recorded_by: Mapped[str | None] = mapped_column(ID, nullable=True)
     result_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Issue 8 (officer): why fulfilment stopped for good and waits for the privacy officer
+    # (a short reason, never personal data), the officer's statement of what was done and the
+    # evidence of identity a DPO recorded, both sealed under the subject's key like details.
+    attention_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    attention_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolution_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    evidence_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class RequestEvent(Base):
@@ -137,6 +144,14 @@ def personal_data() -> tuple[Declaration, ...]:
             count=Noun("data archive"),
         ),
         *_request_tables(export.requests),
+        # Issue 8: a request's emailed download link goes with it, like its confirmation link.
+        PersonalTable(
+            ArchiveLink,
+            category="rights_request",
+            owner=ViaParent(RightsRequest, link="request_id", owner="subject_id"),
+            hidden=("token_hash",),
+            not_exported="the hash of a single-use download link: a credential, not information",
+        ),
         PersonalTable(
             Disclosure,
             category="rights_request",
@@ -156,9 +171,10 @@ def _request_tables(exporter: Exporter) -> tuple[PersonalTable, ...]:
             category="rights_request",
             owner="subject_id",
             fate=Fate.SCRUB,
-            scrub=("details_enc",),
+            scrub=("details_enc", "resolution_enc", "evidence_enc"),
             reason="Art. 5(2), 12: the pseudonymous record that each request was answered, "
-            "and when; its details, sealed under the destroyed key, go",
+            "and when; its details, the officer's statement and the evidence of identity, "
+            "sealed under the destroyed key, go",
             section=Section("requests", "Your requests", exporter=exporter),
             count=Noun("privacy request"),
         ),
@@ -178,3 +194,18 @@ def _request_tables(exporter: Exporter) -> tuple[PersonalTable, ...]:
             not_exported="the hash of a single-use link: a credential, not information",
         ),
     )
+
+
+class ArchiveLink(Base):
+    """Issue 8: a single-use, expiring link that downloads an emailed request's archive without
+    an account (hash stored only). It dies with the archive: used, expired, or archive gone."""
+
+    __tablename__ = "archive_links"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("rights_requests.id", ondelete="CASCADE"), index=True
+    )
+    # No foreign key: the expiry duty deletes the archive, and the link then answers 410.
+    archive_id: Mapped[str] = mapped_column(ID)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -69,6 +69,27 @@ class RecordIn(_In):
     email: str = stated(account_rules.EMAIL_PATTERN, account_rules.MAX_EMAIL)
     type: Annotated[RequestType, Field(strict=False)]  # its value, as JSON carries it
     details: dict[str, Any] | None = None
+    #: DPO only: how the person's identity was checked; verifies the request at once.
+    evidence: str | None = Field(default=None, min_length=10, max_length=2000)
+
+
+class RecordedOut(BaseModel):
+    """The same answer whether or not the address is registered."""
+
+    status: str
+    message: str
+
+
+class CompleteIn(_In):
+    statement: str = Field(min_length=10, max_length=2000)
+
+
+class ClosedOut(BaseModel):
+    items: list[StaffRequestView]
+    page: int
+    per_page: int
+    total: int
+    has_next: bool
 
 
 class StaffIn(_In):
@@ -121,18 +142,40 @@ def list_requests(
     overdue: bool = False,
     due_within_days: Annotated[int | None, Query(ge=0, le=366)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
+    needs_officer: bool = False,
 ) -> Any:
-    """Open requests, soonest due first, each with its overdue flag and days left."""
+    """Open requests, soonest due first, each with its overdue flag and days left;
+    `needs_officer`: only those whose automatic fulfilment failed, with the reason."""
     found = staff_queue.queue(
-        c, who, overdue=overdue, due_within_days=due_within_days, status=status
+        c,
+        who,
+        overdue=overdue,
+        due_within_days=due_within_days,
+        status=status,
+        needs_officer=needs_officer,
     )
     return [asdict(r) for r in found]
 
 
-@router.post("/requests", status_code=202, response_model=StaffRequestOut)
+@router.post("/requests", status_code=202, response_model=RecordedOut)
 def record_request(c: ContainerDep, who: Staff, body: RecordIn) -> Any:
-    """Record a request received by email or post on the subject's behalf."""
-    return asdict(staff_queue.record(c, who, **body.model_dump()))
+    """Record a request received by email or post on the subject's behalf.
+
+    The subject confirms it by a link to the address on file, unless a DPO gives the evidence
+    of identity; erasure and rectification need the DPO. The same answer for every address."""
+    return staff_queue.record(c, who, **body.model_dump())
+
+
+@router.get("/requests/closed", response_model=ClosedOut)
+def closed_requests(
+    c: ContainerDep,
+    who: Staff,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=staff_queue.MAX_PER_PAGE)] = 25,
+) -> Any:
+    """Completed and refused requests, most recently closed first, one page at a time."""
+    found = staff_queue.closed(c, who, page=page, per_page=per_page)
+    return {**asdict(found), "has_next": found.has_next}
 
 
 @router.get("/requests/{request_id}", response_model=StaffRequestOut)
@@ -151,6 +194,12 @@ def extend_request(c: ContainerDep, who: Staff, request_id: str, body: ExtendIn)
 def reject_request(c: ContainerDep, who: Staff, request_id: str, body: RejectIn) -> Any:
     """DPO: refuse with a justification; the subject is told, with the right to complain."""
     return asdict(staff_queue.reject(c, who, request_id=request_id, reason=body.reason))
+
+
+@router.post("/requests/{request_id}/complete", response_model=StaffRequestOut)
+def complete_request(c: ContainerDep, who: Staff, request_id: str, body: CompleteIn) -> Any:
+    """DPO: complete by hand a request whose fulfilment failed; the subject is told what."""
+    return asdict(staff_queue.complete(c, who, request_id=request_id, statement=body.statement))
 
 
 @router.post("/requests/{request_id}/pause", response_model=StaffRequestOut)

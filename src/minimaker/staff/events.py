@@ -16,5 +16,17 @@ QUEUE_VIEWED = AuditTag("staff", "queue", "viewed", Purpose.SERVICE)
 #: What a staff member did with one request, by verb (`staff:request:<verb>`).
 REQUEST: dict[str, AuditTag] = {
     verb: AuditTag("staff", "request", verb, Purpose.SERVICE)
-    for verb in ("viewed", "extended", "rejected", "paused", "resumed", "recorded")
+    for verb in (
+        "viewed",
+        "extended",
+        "rejected",
+        "paused",
+        "resumed",
+        "recorded",
+        "completed",  # by the officer, stating what was done (issue 8)
+    )
 }
+#: A request whose fulfilment failed for good was put before the officer (by the system).
+REQUEST_REFERRED = AuditTag("staff", "request", "referred", Purpose.SERVICE)
+#: The closed requests were listed (ids and dates only, like the queue).
+CLOSED_VIEWED = AuditTag("staff", "closed", "viewed", Purpose.SERVICE)

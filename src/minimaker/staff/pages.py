@@ -14,11 +14,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.datastructures import FormData
 
 from minimaker.entrypoints.http import client_ip
-from minimaker.entrypoints.page_shell.render import render, see_other
+from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
 from minimaker.entrypoints.page_shell.session import CookieSession, Visitor, text_field
 from minimaker.entrypoints.page_shell.sign_in import sign_in, sign_out
-from minimaker.kernel.errors import Conflict, ValidationFailed
+from minimaker.kernel.errors import Conflict, Forbidden, ValidationFailed
 from minimaker.rights import decisions as staff_queue
+from minimaker.rights.recording import DESTRUCTIVE
+from minimaker.rights.rules import RequestType
 from minimaker.staff import service as staff
 from minimaker.staff.rules import Action, allows
 from minimaker.staff.service import StaffIdentity
@@ -52,16 +54,21 @@ _DONE = {
     "rejected": "The request was refused and the subject told, with the right to complain.",
     "paused": "The request is paused: the clock stops until the subject answers.",
     "resumed": "The request is running again.",
+    "completed": "The request was completed by hand and the subject told what was done.",
 }
-_VIEWS = {"overdue": "Overdue", "soon": "Due within 7 days"}
+_SESSION_ENDED = "Your staff session ended (signed out, expired or disabled). Sign in again."
+_VIEWS = {"officer": "Needs the officer", "overdue": "Overdue", "soon": "Due within 7 days"}
+#: The correction fields the record form offers for a rectification.
+_CORRECTION = ("name", "email", "username")
 
 
 @router.get("/login")
-def login_form(v: StaffVisitor) -> Response:
-    """The staff sign-in form."""
+def login_form(v: StaffVisitor, ended: str | None = None) -> Response:
+    """The staff sign-in form; after a session ended, it says so."""
     if v.who is not None:
         return see_other(STAFF.home)
-    return render(v, "admin_login.html", title="Staff sign-in")
+    notice = _SESSION_ENDED if ended == "session" else None  # never echoed
+    return render(v, "admin_login.html", title="Staff sign-in", notice=notice)
 
 
 @router.post("/login")
@@ -93,19 +100,77 @@ def queue_page(v: StaffVisitor, who: Staff, view: str | None = None) -> Response
     """Open requests, soonest due first; overdue ones highlighted under an alarm banner."""
     view = view if view in _VIEWS else None
     items = staff_queue.queue(
-        v.c, who, overdue=view == "overdue", due_within_days=7 if view == "soon" else None
+        v.c,
+        who,
+        overdue=view == "overdue",
+        due_within_days=7 if view == "soon" else None,
+        needs_officer=view == "officer",
     )
-    # The banner counts every overdue request, whichever view is shown.
+    # The banners count every overdue request, and every one waiting for the officer (its
+    # fulfilment failed for good), whichever view is shown.
     overdue = items if view == "overdue" else staff_queue.queue(v.c, who, overdue=True)
+    stuck = items if view == "officer" else staff_queue.queue(v.c, who, needs_officer=True)
     return render(
         v,
         "admin_queue.html",
         title="Requests",
         items=items,
         overdue=overdue,
+        stuck=stuck,
         view=view,
         views=_VIEWS,
     )
+
+
+@router.get("/closed")
+def closed_page(v: StaffVisitor, who: Staff, page: str = "1") -> Response:
+    """Completed and refused requests, most recently closed first, 25 a page."""
+    number = int(page) if page.isdigit() and 0 < len(page) <= 6 else 1
+    found = staff_queue.closed(v.c, who, page=max(number, 1))
+    return render(v, "admin_closed.html", title="Closed requests", found=found)
+
+
+@router.get("/record")
+def record_form(v: StaffVisitor, who: Staff, done: str | None = None) -> Response:
+    """The form to record a request received by email or post."""
+    notice = staff_queue.RECORDED_MESSAGE if done == "recorded" else None
+    return _record_page(v, who, notice=notice)
+
+
+def _record_page(
+    v: Visitor, who: StaffIdentity, *, status: int = 200, notice: str | None = None, **ctx: Any
+) -> Response:
+    may_destroy = allows(who.role, Action.RECORD_DESTRUCTIVE_REQUEST)
+    types = [t.value for t in RequestType if may_destroy or t not in DESTRUCTIVE]
+    context: dict[str, Any] = {"error": None, "field_errors": {}, "values": {}, **ctx}
+    return render(
+        v,
+        "admin_record.html",
+        title="Record a request",
+        status=status,
+        notice=notice,
+        types=types,
+        corrections=_CORRECTION,
+        can_verify=allows(who.role, Action.VERIFY_IDENTITY),
+        **context,
+    )
+
+
+@router.post("/record")
+def record(form: StaffForm, v: StaffVisitor, who: Staff) -> Response:
+    """Record the request; the same answer whether or not the address is registered."""
+    kind = text_field(form, "type")
+    typed = {f: text_field(form, f).strip() for f in _CORRECTION}
+    details = {f: value for f, value in typed.items() if value} if kind == "rectification" else {}
+    evidence = text_field(form, "evidence").strip() or None
+    values = {"email": text_field(form, "email"), "type": kind, **typed}
+    try:
+        staff_queue.record(
+            v.c, who, email=values["email"], type=kind, details=details or None, evidence=evidence
+        )
+    except (ValidationFailed, Forbidden) as exc:
+        return _record_page(v, who, status=exc.status, values=values, **form_failure(exc))
+    return see_other("/admin/record?done=recorded")
 
 
 @router.get("/requests/{request_id}")
@@ -168,6 +233,13 @@ def reject(request_id: str, form: StaffForm, v: StaffVisitor, who: Staff) -> Res
     """DPO: refuse the request with a justification."""
     reason = text_field(form, "reason")
     return _decide(v, who, request_id, "rejected", staff_queue.reject, reason=reason)
+
+
+@router.post("/requests/{request_id}/complete")
+def complete(request_id: str, form: StaffForm, v: StaffVisitor, who: Staff) -> Response:
+    """DPO: complete by hand a request whose fulfilment failed, stating what was done."""
+    statement = text_field(form, "statement")
+    return _decide(v, who, request_id, "completed", staff_queue.complete, statement=statement)
 
 
 @router.post("/requests/{request_id}/pause")

@@ -1,8 +1,9 @@
 """Staff roles and what each may do: least privilege, decided in one table.
 
 The privacy officer (DPO) decides on requests; support sees the queue and records requests
-that arrive by email or post, but takes no legal decision (extending a deadline, refusing a
-request, stopping the clock); an admin manages staff accounts and sees no requests at all.
+that arrive by email or post, but takes no legal decision (extending a deadline, refusing or
+completing a request by hand, stopping the clock, vouching for someone's identity) and records
+no erasure or correction; an admin manages staff accounts and sees no requests at all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ class Action(StrEnum):
     VIEW_QUEUE = "view_queue"
     VIEW_REQUEST = "view_request"
     RECORD_REQUEST = "record_request"  # received by email or post, on the subject's behalf
+    # Recording an erasure or a correction: what staff type in would destroy or replace the
+    # subject's data (a corrected email is a new sign-in address), so only the officer may.
+    RECORD_DESTRUCTIVE_REQUEST = "record_destructive_request"
+    VERIFY_IDENTITY = "verify_identity"  # the officer records the evidence of identity
+    COMPLETE_REQUEST = "complete_request"  # by hand, when fulfilment could not be automatic
     EXTEND_REQUEST = "extend_request"  # Art. 12(3)
     REJECT_REQUEST = "reject_request"  # Art. 12(5)
     PAUSE_REQUEST = "pause_request"  # stops the legal clock while waiting on the subject
@@ -36,6 +42,9 @@ _DECIDE = frozenset(
         Action.REJECT_REQUEST,
         Action.PAUSE_REQUEST,
         Action.RESUME_REQUEST,
+        Action.COMPLETE_REQUEST,
+        Action.RECORD_DESTRUCTIVE_REQUEST,
+        Action.VERIFY_IDENTITY,
     }
 )
 

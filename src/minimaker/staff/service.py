@@ -14,15 +14,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from minimaker.accounts import passwords, rules
-from minimaker.accounts.service import (
-    IssuedToken,
-    forget_failures,
-    record_failures,
-    throttle_wait,
-)
+from minimaker.accounts import passwords, rules, throttle
+from minimaker.accounts.service import IssuedToken
 from minimaker.adapters import tokens
-from minimaker.adapters.crypto.fields import blind_index
 from minimaker.kernel.actors import SYSTEM_AUTH, SYSTEM_CLI, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import (
@@ -142,31 +136,43 @@ def disable_staff(c: Container, *, by: StaffIdentity | None, staff_id: str) -> S
         return _read(row)
 
 
+#: The staff address counter: its own, so users' failures never slow staff, nor the reverse.
+_STAFF_ADDRESS = "staff-throttle-ip"
+
+
 def login(c: Container, *, username: str, password: str, client_ip: str) -> IssuedToken:
-    """Check a staff password (rate-limited per account and per IP) and open a staff session."""
+    """Check a staff password under the users' throttles and open a staff session.
+
+    Per account a backoff, per address a limit on accounts that have failures of their own
+    (accounts/throttle.py): attackers of one staff member never lock out another signing in
+    from the same office address.
+    """
     now = c.clock.now()
     index_key, token_key = c.secret("blind_index"), c.secret(_TOKEN_KEY)
     name = rules.username_key(username)
-    # Keyed hashes under their own prefixes: staff and user failures never share a counter.
-    throttle = [
-        blind_index(index_key, field="staff-throttle-account", value=name),
-        blind_index(index_key, field="staff-throttle-ip", value=client_ip),
-    ]
     with c.uow() as uow:
-        wait = throttle_wait(c, uow, throttle, now)
+        row = uow.session.scalar(select(StaffMember).where(StaffMember.username == name))
+        # Keyed counters under staff names of their own; a name no staff has counts apart.
+        account = f"staff:{row.id}" if row is not None else f"staff-name:{name}"
+        attempt = throttle.Attempt(
+            throttle.account_key(index_key, account),
+            throttle.address_key(index_key, client_ip, field=_STAFF_ADDRESS),
+            None,
+        )
+        throttle.prune(c, uow, now)
+        wait = throttle.sign_in_wait(c, uow, attempt, now)
         if wait is not None:
             uow.commit()  # keep the pruning of expired counters; the refusal adds nothing
             raise TooManyAttempts(wait)
-        row = uow.session.scalar(select(StaffMember).where(StaffMember.username == name))
         stored = row.password_hash if row is not None and row.disabled_at is None else None
         if not passwords.password_ok(c.settings, stored, password):
-            record_failures(uow, throttle, now)
+            throttle.record_failure(uow, attempt, now)
             who = f"staff:{row.id}" if row else None
             uow.audit(events.LOGIN_FAILED, actor=SYSTEM_AUTH, object=who)
             uow.commit()
             raise InvalidCredentials()
         assert row is not None
-        forget_failures(uow, throttle[0])
+        throttle.record_success(uow, attempt)
         issued = _open_session(c, uow, row.id, now, token_key)
         uow.audit(events.SESSION_CREATED, actor=Actor.staff(row.id))
         uow.commit()

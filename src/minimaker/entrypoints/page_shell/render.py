@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from minimaker.entrypoints.page_shell import session
 from minimaker.entrypoints.page_shell.session import Visitor
 from minimaker.kernel.errors import MiniMakerError, ValidationFailed
+from minimaker.policy import load_policy
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -46,6 +47,8 @@ def environment() -> jinja2.Environment:
     env.filters["when"] = _when
     env.filters["sentence"] = _sentence
     env.globals["labels"] = LABELS
+    # Who answers for the data, on every page that offers a way to write to them.
+    env.globals["controller"] = load_policy().controller
     return env
 
 

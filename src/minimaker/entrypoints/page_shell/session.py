@@ -124,10 +124,12 @@ class CookieSession:
         )
 
     def sign_in_redirect(self, request: Request) -> Response:
-        """To the sign-in page; a cookie of an ended session is forgotten on the way."""
-        response = RedirectResponse(self.sign_in, status_code=303)
-        if request.cookies.get(self.cookie):
-            self.clear_cookie(response, container(request).settings)
+        """To the sign-in page; a cookie of an ended session is forgotten on the way, and the
+        page is told why it is shown (`?ended=session`)."""
+        if not request.cookies.get(self.cookie):
+            return RedirectResponse(self.sign_in, status_code=303)
+        response = RedirectResponse(f"{self.sign_in}?ended=session", status_code=303)
+        self.clear_cookie(response, container(request).settings)
         return response
 
 
