@@ -14,9 +14,9 @@ from tests.browser import PASSWORD
 from tests.conftest import signup_and_login
 from tests.mailserver import Mailbox
 from tests.rights.disclosures import FARM, PRINT_PARTNER, disclose, two_processors
-from tests.rights.test_art19_corrections import mailbox, settings, subject_id
+from tests.rights.test_art19_corrections import settings, subject_id
 
-__all__ = ["mailbox", "settings", "two_processors"]  # fixtures, used by name below
+__all__ = ["settings", "two_processors"]  # fixtures, used by name below
 
 
 def told(mailbox: Mailbox, contact: str, what: str) -> list[str]:

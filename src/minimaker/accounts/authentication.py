@@ -19,7 +19,7 @@ from minimaker.accounts import events, passwords, rules, throttle
 from minimaker.accounts.tables import AuthSession, User
 from minimaker.adapters import tokens
 from minimaker.adapters.crypto.fields import blind_index
-from minimaker.adapters.db import one_read
+from minimaker.adapters.driver_read import DriverRead
 from minimaker.kernel.actors import SYSTEM_AUTH, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import (
@@ -175,8 +175,10 @@ def _open_session(
 
 
 #: The live session a token names, as one statement: the hot path of every signed-in request.
-_LIVE_SESSION = select(AuthSession.user_id).where(
-    AuthSession.id == bindparam("sid"), AuthSession.expires_at > bindparam("now")
+_LIVE_SESSION = DriverRead(
+    select(AuthSession.user_id).where(
+        AuthSession.id == bindparam("sid"), AuthSession.expires_at > bindparam("now")
+    )
 )
 
 
@@ -189,8 +191,8 @@ def live_claims(c: Container, token: str) -> tuple[dict[str, Any], datetime]:
 def authenticate(c: Container, token: str) -> str:
     """The user id a bearer token or session cookie stands for, if its session is live."""
     claims, now = live_claims(c, token)
-    with one_read(c.engine) as conn:
-        live = conn.execute(_LIVE_SESSION, {"sid": claims["sid"], "now": now}).scalar()
+    row = _LIVE_SESSION.one_or_none(c.engine, {"sid": claims["sid"], "now": now})
+    live = None if row is None else row.user_id
     if live is None or live != claims["sub"]:
         raise NotAuthenticated("the session has ended; sign in again")
     return str(live)

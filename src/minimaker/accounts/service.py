@@ -26,7 +26,7 @@ from minimaker.accounts.authentication import login as login
 from minimaker.accounts.authentication import logout as logout
 from minimaker.accounts.tables import AuthSession, User
 from minimaker.adapters.crypto.fields import blind_index, open_field, seal_field
-from minimaker.adapters.db import one_read
+from minimaker.adapters.driver_read import DriverRead
 from minimaker.kernel.actors import Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import (
@@ -175,7 +175,7 @@ def get_profile(c: Container, *, user_id: str) -> Profile:
 
 #: A live session's account, as one statement: GET /me checks the token and reads the
 #: profile in one round trip, not a session check and then a second read.
-_PROFILE_OF_SESSION = (
+_PROFILE_OF_SESSION = DriverRead(
     select(User.id, User.name_enc, User.email_enc, User.username_enc, User.created_at)
     .join(AuthSession, AuthSession.user_id == User.id)
     .where(AuthSession.id == bindparam("sid"), AuthSession.expires_at > bindparam("now"))
@@ -185,8 +185,7 @@ _PROFILE_OF_SESSION = (
 def own_profile(c: Container, *, token: str) -> Profile:
     """The profile of the account whose live session `token` names, decrypted with its key."""
     claims, now = live_claims(c, token)
-    with one_read(c.engine) as conn:
-        row = conn.execute(_PROFILE_OF_SESSION, {"sid": claims["sid"], "now": now}).one_or_none()
+    row = _PROFILE_OF_SESSION.one_or_none(c.engine, {"sid": claims["sid"], "now": now})
     if row is None or row.id != claims["sub"]:
         raise NotAuthenticated("the session has ended; sign in again")
     return _opened(c.keys.subject_key(row.id), row)

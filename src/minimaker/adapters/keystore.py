@@ -28,7 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from minimaker.adapters.crypto.keys import MasterKey, generate_key
-from minimaker.adapters.db import WRITE_OPTION, UTCDateTime, one_read
+from minimaker.adapters.db import WRITE_OPTION, UTCDateTime
+from minimaker.adapters.driver_read import DriverRead
 from minimaker.kernel.errors import KeyUnavailable
 
 SECRET_NAMES = ("blind_index", "token_signing", "audit_checkpoint")
@@ -75,8 +76,10 @@ class AuditCheckpointRecord(KeyBase):
     note: Mapped[str] = mapped_column(Text)
 
 
-_KEY_OF = select(SubjectKey.wrapped_dek, SubjectKey.kek_id).where(
-    SubjectKey.subject_id == bindparam("subject_id")
+_KEY_OF = DriverRead(
+    select(SubjectKey.wrapped_dek, SubjectKey.kek_id).where(
+        SubjectKey.subject_id == bindparam("subject_id")
+    )
 )
 
 
@@ -110,9 +113,8 @@ class KeyStore:
 
     def subject_key(self, subject_id: str) -> bytes:
         """The subject's data key; KeyUnavailable once it has been destroyed."""
-        # Read on every request that opens personal data: one statement, no ORM session.
-        with one_read(self._sessions.kw["bind"]) as conn:
-            row = conn.execute(_KEY_OF, {"subject_id": subject_id}).one_or_none()
+        # Read on every request that opens personal data: one statement on the driver.
+        row = _KEY_OF.one_or_none(self._sessions.kw["bind"], {"subject_id": subject_id})
         if row is None:
             raise KeyUnavailable("the subject's data key does not exist (erased or never made)")
         if row.kek_id != self._master.kek_id:
