@@ -1,5 +1,5 @@
-"""The database adapter: transactions begin as the unit of work asks, one-read connections
-skip the transaction statements, idle pooled connections are pinged and busy ones are not."""
+"""The database adapter: transactions begin as the unit of work asks, idle pooled connections
+are pinged and busy ones are not (the hot reads: tests/adapters/test_driver_read.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from minimaker.adapters import db
-from minimaker.adapters.db import WRITE_OPTION, make_engine, one_read
+from minimaker.adapters.db import WRITE_OPTION, make_engine
 
 
 def _statements(engine: Engine) -> list[str]:
@@ -22,17 +22,6 @@ def _statements(engine: Engine) -> list[str]:
 
     event.listen(engine, "before_cursor_execute", record)
     return seen
-
-
-def test_a_one_read_connection_on_sqlite_sends_only_its_select(database_url: str) -> None:
-    engine = make_engine(database_url)
-    with engine.connect() as conn:  # warm the pool: connect-time pragmas are not counted
-        conn.execute(text("SELECT 1"))
-    seen = _statements(engine)
-    with one_read(engine) as conn:
-        assert conn.execute(text("SELECT 41 + 1")).scalar_one() == 42
-    engine.dispose()
-    assert seen == ["SELECT"]
 
 
 def test_ordinary_reads_and_writes_still_begin_a_transaction_on_sqlite(database_url: str) -> None:
@@ -53,21 +42,8 @@ def _postgres_only(database_url: str) -> None:
         pytest.skip("PostgreSQL's transactions and pooled network connections")
 
 
-def test_a_one_read_connection_on_postgresql_opens_no_transaction(database_url: str) -> None:
-    _postgres_only(database_url)
-    engine = make_engine(database_url)
-    with one_read(engine) as conn:
-        conn.execute(text("SELECT 1"))
-        # psycopg's own view: no BEGIN was sent, so no ROLLBACK or COMMIT is owed either.
-        assert conn.connection.dbapi_connection.info.transaction_status.name == "IDLE"
-    with engine.connect() as conn:  # an ordinary connection does begin one
-        conn.execute(text("SELECT 1"))
-        assert conn.connection.dbapi_connection.info.transaction_status.name == "INTRANS"
-    engine.dispose()
-
-
 def _backend_pid(engine: Engine) -> int:
-    with one_read(engine) as conn:
+    with engine.connect() as conn:
         return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 

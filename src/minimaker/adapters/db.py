@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, String, create_engine, event, make_url
+from sqlalchemy import DateTime, Engine, String, create_engine, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
@@ -17,8 +17,6 @@ from sqlalchemy.types import TypeDecorator
 
 #: Execution option a write transaction sets on its connection (see _sqlite_on_begin).
 WRITE_OPTION = "minimaker_write"
-#: Execution option of a connection that runs one SELECT and nothing else (see one_read).
-ONE_READ_OPTION = "minimaker_one_read"
 
 
 ID = String(32)  # uuid4 hex: random, so ids reveal nothing about their subject or order
@@ -64,10 +62,7 @@ def _sqlite_on_begin(conn: Any) -> None:
     # process committed in between (WAL cannot upgrade a stale snapshot; the busy timeout
     # does not apply). Units of work that will write ask for BEGIN IMMEDIATE, which takes
     # the write lock up front and waits its turn; readers stay deferred and concurrent.
-    options = conn.get_execution_options()
-    if options.get(ONE_READ_OPTION):
-        return  # a single statement is its own snapshot: no BEGIN/COMMIT round trip
-    if options.get(WRITE_OPTION):
+    if conn.get_execution_options().get(WRITE_OPTION):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("BEGIN")
@@ -127,19 +122,6 @@ def _idle_pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
             raise DisconnectionError("pooled connection is gone") from exc
 
     return ping_if_idle
-
-
-def one_read(engine: Engine) -> Connection:
-    """A connection for exactly one SELECT on a hot path (a session check, a key lookup).
-
-    The statement runs in autocommit, its own consistent snapshot, which saves the BEGIN and
-    the COMMIT or ROLLBACK a transaction costs (on PostgreSQL, two network round trips).
-    Never write through it, and never run two statements that must agree with each other.
-    """
-    conn = engine.connect()
-    if engine.dialect.name != "sqlite":  # SQLite: _sqlite_on_begin skips the BEGIN itself
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-    return conn.execution_options(**{ONE_READ_OPTION: True})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
