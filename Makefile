@@ -15,9 +15,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/minimaker serve --host 127.0.0.1 --port 8000
 
+# The suite on both cores of the CI machine (pytest-xdist); `make test WORKERS=1` runs it in one.
+WORKERS ?= 2
+
 test: lint browser
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(WORKERS)
 
 # The page tests drive Debian's Chromium through Playwright (no browser download at run time).
 browser:

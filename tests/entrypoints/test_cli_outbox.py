@@ -107,7 +107,9 @@ def test_show_with_keep_leaves_the_sealed_file_in_the_folder(
     assert (container.settings.outbox_dir / f"{message_id}.mail").is_file()
 
 
-@pytest.mark.parametrize("name", ["../minimaker.db", uuid.uuid4().hex])
+@pytest.mark.parametrize(
+    "name", ["../minimaker.db", "cddb325bbaa9443e8c9e64d3692c957c"]
+)  # fixed ids
 def test_show_of_a_file_that_is_not_there_exits_2(run_cli: Run, name: str) -> None:
     done = run_cli("list", "--show", name)
     assert done.returncode == 2
