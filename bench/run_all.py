@@ -16,6 +16,7 @@ BENCHES = [
     "bench_api.py",
     "bench_erasure.py",
     "bench_access_archive.py",
+    "bench_metadata.py",
 ]
 
 
