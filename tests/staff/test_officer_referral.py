@@ -16,7 +16,7 @@ from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.adapters.job_queue import Job
 from minimaker.entrypoints.worker import Worker
 from minimaker.kernel.container import Container
-from minimaker.rights import intake
+from minimaker.rights import export, intake
 from minimaker.rights.tables import RightsRequest
 from minimaker.settings import Settings
 from tests.browser import csrf_on
@@ -150,3 +150,24 @@ def test_only_a_request_waiting_for_the_officer_is_completed_by_hand(
     assert r.status_code == 409
     missing = client.post(f"/api/v1/admin/requests/{'0' * 32}/complete", json=body, headers=dpo)
     assert missing.status_code == 404
+
+
+def test_the_officers_statement_is_in_the_subjects_access_archive(
+    client: TestClient, container: Container, worker: Worker
+) -> None:
+    # Art. 15(1): what the officer recorded about the subject's request is theirs to see.
+    request_id = failed_rectification(container, worker)
+    make_staff(container, "dora", "dpo")
+    said = "We corrected the surname after your letter of 1 December."
+    r = client.post(
+        f"/api/v1/admin/requests/{request_id}/complete",
+        json={"statement": said},
+        headers=sign_in(client, "dora"),
+    )
+    assert r.status_code == 200, r.text
+    with container.uow(write=False) as uow:
+        row = uow.session.get(RightsRequest, request_id)
+        assert row is not None
+        exported = {e["id"]: e for e in export.requests(uow, row.subject_id).data}
+    assert exported[request_id]["resolution"] == said
+    assert exported[request_id]["identity_evidence"] is None  # nobody vouched: the link did

@@ -66,6 +66,14 @@ def requests(uow: UnitOfWork, subject_id: str) -> Exported:
                 "status": row.status,
                 "channel": row.channel,
                 "details": intake.open_details(uow, row),
+                # What the officer recorded about it: how it was completed by hand, and how
+                # the person's identity was checked when staff recorded it (Art. 15(1)).
+                "resolution": intake.open_sealed(
+                    uow, row, "request-resolution", row.resolution_enc
+                ),
+                "identity_evidence": intake.open_sealed(
+                    uow, row, "request-evidence", row.evidence_enc
+                ),
                 "received_at": iso(row.received_at),
                 "due_at": iso(row.due_at),
                 "completed_at": iso(row.completed_at),

@@ -128,13 +128,18 @@ def seal_details(uow: UnitOfWork, subject_id: str, details: dict[str, Any] | Non
 
 def open_details(uow: UnitOfWork, row: RightsRequest) -> dict[str, Any]:
     """The request's details, decrypted with its subject's key ({} when there are none)."""
-    if row.details_enc is None:
-        return {}
+    value = open_sealed(uow, row, "request-details", row.details_enc)
+    return {} if value is None else dict(json.loads(value))
+
+
+def open_sealed(
+    uow: UnitOfWork, row: RightsRequest, field: str, sealed: bytes | None
+) -> str | None:
+    """A sealed field of the request (details, the officer's statement or evidence), opened."""
+    if sealed is None:
+        return None
     dek = uow.keys.subject_key(row.subject_id)
-    value = open_field(
-        dek, subject_id=row.subject_id, field="request-details", sealed=row.details_enc
-    )
-    return dict(json.loads(value))
+    return open_field(dek, subject_id=row.subject_id, field=field, sealed=sealed)
 
 
 def submit(
