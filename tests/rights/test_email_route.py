@@ -31,6 +31,7 @@ from minimaker.rights.tables import ArchiveLink, RightsRequest, VerificationToke
 from minimaker.settings import Settings
 from tests.conftest import signup_and_login
 from tests.mailserver import Mailbox, Received, delivering_to
+from tests.rights.test_public_intake import UNKNOWN_TOKENS
 from tests.scan import needles_for, scan_database
 
 PUBLIC_URL = "https://privacy.example.org"
@@ -243,16 +244,7 @@ def test_each_link_downloads_its_own_request_and_no_other_token_does(
     assert anonymous.post(ada_path).status_code == 200  # Bea's use did not spend Ada's link
 
 
-@pytest.mark.parametrize(
-    "token",
-    [
-        "q7LmV2xP9sK4dR8tZ1bN6cW3yH5jF0gA-uE_oI2kT9s",  # well formed, never issued
-        "garbage",
-        "x" * 500,
-        "q7LmV2xP9sK4dR8tZ1bN6cW3yH5jF0gA-uE_oI2kT9s%0A",
-        "..%2F..%2Fetc",
-    ],
-)
+@pytest.mark.parametrize("token", UNKNOWN_TOKENS)
 def test_an_unknown_or_malformed_download_link_is_not_found_and_changes_nothing(
     client: TestClient,
     anonymous: TestClient,
