@@ -22,8 +22,10 @@ from minimaker.kernel.clock import Clock, SystemClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import ConfigurationError
 from minimaker.kernel.personal_data import Registry as PersonalData
+from minimaker.kernel.purposes import Purpose
 from minimaker.kernel.registry import Registries
 from minimaker.mail import tables as _mail_tables
+from minimaker.policy import LoadedPolicy, PolicyRefused, load
 from minimaker.rights import tables as _rights_tables
 from minimaker.settings import Settings
 from minimaker.staff import tables as _staff_tables
@@ -151,7 +153,31 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
         registries=registries(),
         personal_data=personal_data(),
         anchored_actions=anchored_actions(),
+        policy_doc=policy_in_force(settings),
     )
+
+
+def policy_in_force(settings: Settings) -> LoadedPolicy:
+    """The operator's policy file (else the shipped one), held against what the code does.
+
+    The file checks itself (policy/consistency.py); here it is checked against the code: it
+    must declare every category the personal-data registry stores, and only purposes the code
+    knows how to honour (kernel/purposes.py).
+    """
+    doc = load(settings.policy_file)
+    problems = [
+        f"category {name} is stored by the code (personal-data registry) but not declared"
+        for name in sorted(personal_data().categories() - set(doc.policy.categories))
+    ]
+    known = {p.value for p in Purpose}
+    problems += [
+        f"purpose {name} is not one the code knows ({', '.join(sorted(known))})"
+        for name in doc.policy.purposes
+        if name not in known
+    ]
+    if problems:
+        raise PolicyRefused(doc.path, problems)
+    return doc
 
 
 @contextmanager

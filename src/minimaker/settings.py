@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     master_key_file: Path | None = Field(
         None, description="Path of the local master key file. Default: <data_dir>/master.key."
     )
+    policy_file: Path | None = Field(
+        None,
+        description="The policy file the service obeys (purposes, categories, processors, "
+        "regions; see src/minimaker/policy/policy.yaml). Default: the shipped policy.",
+    )
     blob_region: str = Field(
         "eu-local", description="Region the blob store declares; non-EU regions are refused."
     )

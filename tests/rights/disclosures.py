@@ -1,9 +1,9 @@
 """Disclosures the way the service makes them: to a processor the policy names.
 
-The shipped policy names no processor (MiniMaker discloses nothing today), so a test that needs
-a recipient runs under a policy naming one, as an operator's would: `policy_naming` adds it to
-the loaded policy for the test's duration. Disclosures then go through `record_disclosure`,
-which refuses any recipient the policy does not name.
+A test that needs recipients of its own runs under a policy naming them, as an operator's
+would: `policy_naming` gives the container a policy with them added for the test's duration.
+Disclosures then go through `record_disclosure`, which refuses any recipient the policy does
+not name.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from contextlib import contextmanager
 import pytest
 
 from minimaker.kernel.container import Container
-from minimaker.policy import load_policy
+from minimaker.policy import LoadedPolicy
+from minimaker.policy.model import Dpa, Processor, Treatment
 from minimaker.rights import recipients
 
 PRINT_PARTNER = {
@@ -25,22 +26,35 @@ PRINT_PARTNER = {
 FARM = {"name": "render-farm", "contact": "dpo@render-farm.example.org", "purpose": "service"}
 
 
+def _processor(entry: dict[str, str]) -> Processor:
+    return Processor(
+        description=f"{entry['name']} (a test's processor)",
+        contact=entry["contact"],
+        dpa=Dpa(reference=f"TEST-{entry['name']}", signed="2025-01-01"),
+        purposes=[entry["purpose"]],
+        categories=["generated_model"],
+        region="eu-de",
+        treatment=Treatment.PERSONAL,
+    )
+
+
 @contextmanager
-def policy_naming(*processors: dict[str, str]) -> Iterator[None]:
-    """The loaded policy names `processors` too, until the block ends."""
-    policy = load_policy()
-    before = policy.processors
-    policy.processors = [*before, *processors]
+def policy_naming(c: Container, *processors: dict[str, str]) -> Iterator[None]:
+    """The container's policy names `processors` too, until the block ends."""
+    before = c.policy_doc
+    added = {p["name"]: _processor(p) for p in processors}
+    policy = before.policy.model_copy(update={"processors": {**before.policy.processors, **added}})
+    c.policy_doc = LoadedPolicy(policy, path=before.path, text=before.text, source=before.source)
     try:
         yield
     finally:
-        policy.processors = before
+        c.policy_doc = before
 
 
 @pytest.fixture
-def two_processors() -> Iterator[tuple[dict[str, str], ...]]:
+def two_processors(container: Container) -> Iterator[tuple[dict[str, str], ...]]:
     """A policy naming two processors, each with a contact for Art. 19 notices."""
-    with policy_naming(PRINT_PARTNER, FARM):
+    with policy_naming(container, PRINT_PARTNER, FARM):
         yield (PRINT_PARTNER, FARM)
 
 

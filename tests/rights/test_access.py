@@ -124,10 +124,11 @@ def test_access_archive_holds_every_personal_datum_of_the_subject(
 #: file the code reads): a change to the policy's bases or retention must be seen to change.
 LAWFUL_BASES = {
     "service": "contract (Art. 6(1)(b))",
-    "security": "legitimate interest (Art. 6(1)(f)) and legal obligation (Art. 5(2), 32)",
-    "training": "legitimate interest (Art. 6(1)(f)); the user may object",
-    "marketing": "legitimate interest (Art. 6(1)(f)); objection is absolute (Art. 21(3))",
-    "analytics": "legitimate interest (Art. 6(1)(f)); the user may object",
+    "generation": "contract (Art. 6(1)(b))",
+    "security": "legal obligation (Art. 6(1)(c))",
+    "training": "legitimate interests (Art. 6(1)(f))",
+    "marketing": "consent (Art. 6(1)(a))",
+    "analytics": "legitimate interests (Art. 6(1)(f))",
 }
 RETENTION_STARTS = {
     "account": "Until the account is deleted.",
@@ -174,7 +175,7 @@ def test_recipients_come_from_the_disclosure_log(
     container: Container, worker: Worker, clock: ManualClock
 ) -> None:
     user_id = _subject(container)
-    with policy_naming(PRINT_PARTNER, FARM):
+    with policy_naming(container, PRINT_PARTNER, FARM):
         disclose(container, user_id, "print-partner")
         clock.advance(days=1)
         disclose(container, user_id, "print-partner", categories=["uploaded_image"])

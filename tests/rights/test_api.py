@@ -249,7 +249,7 @@ def test_a_rectification_and_its_recipient_notices_are_one_unit_of_work(
     work = Work("0" * 32, user_id, RequestType.RECTIFICATION, {"name": "Ada King"})
     seen: list[Session] = []
     count = seen.append  # one bound method, to remove the very listener that was added
-    with policy_naming(PRINT_PARTNER):
+    with policy_naming(container, PRINT_PARTNER):
         disclose(container, user_id, PRINT_PARTNER["name"])
         event.listen(container.sessions, "after_commit", count)
         try:

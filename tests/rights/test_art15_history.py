@@ -69,7 +69,7 @@ def lived(client: TestClient, container: Container, worker: Worker) -> dict[str,
     assert client.patch("/api/v1/me", json={"name": "Ada King"}, headers=ada).status_code == 200
     bob = signup_and_login(client, username="bob")
     assert client.patch("/api/v1/me", json={"name": "Bob B"}, headers=bob).status_code == 200
-    with policy_naming(PRINT_PARTNER):
+    with policy_naming(container, PRINT_PARTNER):
         disclose(container, me(client, ada), PRINT_PARTNER["name"], categories=["account"])
         zf = archive(client, worker, ada)
     return {"zip": zf, "staff_ids": (officer_id, support_id), "ada": me(client, ada)}

@@ -143,7 +143,7 @@ def add_rows_no_api_writes_yet(c: Container, subject_id: str) -> None:
             ]
         )
         # A disclosure as the service makes one: to a processor the policy names.
-        with policy_naming(PRINT_PARTNER):
+        with policy_naming(c, PRINT_PARTNER):
             recipients.record_disclosure(
                 uow,
                 subject_id=subject_id,

@@ -17,6 +17,7 @@ from minimaker.kernel.clock import Clock, SystemClock
 from minimaker.kernel.personal_data import Registry as PersonalData
 from minimaker.kernel.registry import Registries
 from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.policy import LoadedPolicy, Policy, load
 from minimaker.settings import Settings
 
 
@@ -37,6 +38,8 @@ class Container:
     personal_data: PersonalData = field(default_factory=PersonalData)
     #: Audit actions whose commit takes a signed checkpoint (bootstrap.anchored_actions()).
     anchored_actions: frozenset[str] = frozenset()
+    #: The policy in force (MINIMAKER_POLICY_FILE, else the shipped one), with its text.
+    policy_doc: LoadedPolicy = field(default_factory=load)
     checkpoints: CheckpointLog = field(init=False, repr=False)
     _secrets: dict[str, bytes] = field(default_factory=dict, repr=False)
 
@@ -49,6 +52,11 @@ class Container:
             path=self.settings.resolved_checkpoint_file(),
             secret=lambda: self.secret(SECRET_NAME),
         )
+
+    @property
+    def policy(self) -> Policy:
+        """The policy the code obeys: purposes, categories, processors, regions."""
+        return self.policy_doc.policy
 
     def secret(self, name: str) -> bytes:
         """A service-wide secret (blind index key, token key), unwrapped once per process."""

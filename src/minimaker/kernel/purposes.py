@@ -15,6 +15,7 @@ class Purpose(StrEnum):
     """
 
     SERVICE = "service"
+    GENERATION = "generation"
     SECURITY = "security"
     TRAINING = "training"
     MARKETING = "marketing"
@@ -41,7 +42,7 @@ PURPOSE_OF: dict[Activity, Purpose] = {
     Activity.SUBJECT_ACCESS: Purpose.SERVICE,
     Activity.RIGHTS: Purpose.SERVICE,
     Activity.SECURITY: Purpose.SECURITY,
-    Activity.GENERATION: Purpose.SERVICE,
+    Activity.GENERATION: Purpose.GENERATION,
     Activity.SHARING: Purpose.SERVICE,
     Activity.ANALYTICS: Purpose.ANALYTICS,
     Activity.TRAINING: Purpose.TRAINING,

@@ -1,72 +1,36 @@
-"""The policy as data: a versioned YAML file validated by pydantic."""
+"""The policy as data: a versioned YAML file validated by pydantic, which the code obeys.
+
+`load()` reads and checks a policy file once per process; the container holds the one in force
+(`c.policy`), so an operator's MINIMAKER_POLICY_FILE changes behaviour, the access archive and
+the record of processing together.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from importlib import resources
+from minimaker.policy.load import SHIPPED, LoadedPolicy, PolicyRefused, load, parse
+from minimaker.policy.model import LawfulBasis, Policy, Processor, Region, Treatment
 
-import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
-
-
-class Category(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    description: str
-    retention: str
-
-
-class Purpose(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    description: str
-    lawful_basis: str
-    categories: list[str]
-    objectable: bool = False
+__all__ = [
+    "SHIPPED",
+    "LawfulBasis",
+    "LoadedPolicy",
+    "Policy",
+    "PolicyRefused",
+    "Processor",
+    "Region",
+    "Treatment",
+    "load",
+    "load_policy",
+    "parse",
+    "policy_text",
+]
 
 
-class Region(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    description: str
-    in_eu: bool
-
-
-class Controller(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    contact: str
-
-
-class Policy(BaseModel):
-    """The whole policy file; categories named by purposes must exist."""
-
-    model_config = ConfigDict(extra="forbid")
-    version: str
-    effective: str
-    controller: Controller
-    categories: dict[str, Category]
-    purposes: dict[str, Purpose]
-    regions: dict[str, Region]
-    processors: list[dict[str, str]]
-
-    @model_validator(mode="after")
-    def _purposes_name_known_categories(self) -> Policy:
-        for name, purpose in self.purposes.items():
-            unknown = set(purpose.categories) - set(self.categories)
-            if unknown:
-                raise ValueError(f"purpose {name} names unknown categories {sorted(unknown)}")
-        return self
-
-
-@lru_cache(maxsize=1)
 def load_policy() -> Policy:
-    """The policy shipped with this release."""
-    text = resources.files("minimaker.policy").joinpath("policy.yaml").read_text("utf-8")
-    return Policy.model_validate(yaml.safe_load(text))
+    """The shipped policy (tests and tools that hold no container)."""
+    return load().policy
 
 
 def policy_text() -> str:
-    """The human-readable policy the product promises (shipped with the package)."""
-    return (
-        resources.files("minimaker.policy")
-        .joinpath("data-protection-policy.txt")
-        .read_text("utf-8")
-    )
+    """The shipped policy's readable text."""
+    return load().text

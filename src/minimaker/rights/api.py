@@ -34,7 +34,6 @@ from minimaker.entrypoints.http import (
 )
 from minimaker.entrypoints.page_shell.render import form_failure
 from minimaker.kernel.errors import ValidationFailed
-from minimaker.policy import load_policy, policy_text
 from minimaker.rights import access, archive_content, download_links, intake, objection, restriction
 from minimaker.rights import public_intake as public_requests
 from minimaker.rights.public_pages import link_page
@@ -109,15 +108,15 @@ class ConfirmedOut(BaseModel):
 
 
 @privacy.get("/policy", response_model=PolicyOut)
-def privacy_policy() -> Any:
+def privacy_policy(c: ContainerDep) -> Any:
     """The policy in force: its version, its text, and the purposes and categories it names."""
-    policy = load_policy()
+    policy = c.policy
     return {
         "version": policy.version,
-        "effective": policy.effective,
-        "text": policy_text(),
-        "purposes": {k: v.model_dump() for k, v in policy.purposes.items()},
-        "categories": {k: v.model_dump() for k, v in policy.categories.items()},
+        "effective": policy.effective.isoformat(),
+        "text": c.policy_doc.text,
+        "purposes": {k: v.model_dump(mode="json") for k, v in policy.purposes.items()},
+        "categories": {k: v.model_dump(mode="json") for k, v in policy.categories.items()},
     }
 
 

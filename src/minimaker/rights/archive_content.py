@@ -26,7 +26,8 @@ from minimaker.kernel.personal_data import (
     schema_object,
 )
 from minimaker.kernel.unit_of_work import UnitOfWork
-from minimaker.policy import load_policy
+from minimaker.policy import Policy
+from minimaker.policy.residency import in_eu
 from minimaker.rights import owned_rows
 from minimaker.rights.history import Entry, history
 from minimaker.rights.lifecycle import COMPLAINT
@@ -46,6 +47,8 @@ class Snapshot:
     kind: str
     generated_at: str
     region: str
+    #: The policy in force when the archive was made: its Art. 15 information is from it.
+    policy: Policy
     sections: dict[str, Any]
     files: tuple[ArchiveFile, ...]
     #: (section, heading) of each section index.html shows, in order.
@@ -84,6 +87,7 @@ def collect(c: Container, *, subject_id: str, request_id: str, kind: str) -> Sna
         kind=kind,
         generated_at=c.clock.now().isoformat(),
         region=c.settings.blob_region,
+        policy=c.policy,
         sections={name: e.data for name, e in exported.items()},
         files=tuple(f for e in exported.values() for f in e.files),
         titles=tuple((s.name, s.title) for _, s in chosen if s.title),
@@ -125,9 +129,10 @@ def _plain(d: PersonalTable, key: str, value: Any) -> Any:
 
 def information(snapshot: Snapshot) -> dict[str, Any]:
     """The information Art. 15(1)(a)-(h) and 15(2) owes the subject, from the policy file."""
-    policy = load_policy()
+    policy = snapshot.policy
+    texts = policy.art15
     told = recipients(snapshot.sections.get("disclosures", []))
-    outside = sorted(name for name, region in policy.regions.items() if not region.in_eu)
+    outside = sorted(name for name, region in policy.regions.items() if not in_eu(region))
     return {
         "controller": policy.controller.model_dump(),
         "policy_version": policy.version,
@@ -135,7 +140,8 @@ def information(snapshot: Snapshot) -> dict[str, Any]:
             {
                 "purpose": name,
                 "description": p.description,
-                "lawful_basis": p.lawful_basis,
+                "lawful_basis": f"{p.lawful_basis.label} ({p.lawful_basis.citation})",
+                "basis_detail": p.basis_detail,
                 "categories": p.categories,
             }
             for name, p in policy.purposes.items()
@@ -146,27 +152,17 @@ def information(snapshot: Snapshot) -> dict[str, Any]:
         ],
         # Art. 15(1)(c): the recipients are whoever the disclosure log says received a copy.
         "recipients": told,
-        "recipients_note": RECIPIENTS_NOTE if told else NO_RECIPIENTS,
-        "source": "You: everything here was given to us by you (sign-up, uploads, requests, "
-        "use of the app) or made by MiniMaker from it (models, logs). We obtain no data about "
-        "you from anyone else.",
-        "transfers": _transfers(snapshot.region, outside),
-        "automated_decision_making": "None. MiniMaker makes no decision based solely on "
-        "automated processing, including profiling, that produces legal effects concerning "
-        "you or similarly significantly affects you (Art. 22 GDPR).",
-        "rights": list(RIGHTS),
+        "recipients_note": texts.recipients_note if told else texts.no_recipients,
+        "source": texts.source,
+        "transfers": (
+            texts.transfers_some.format(region=snapshot.region, outside=", ".join(outside))
+            if outside
+            else texts.transfers_none.format(region=snapshot.region)
+        ),
+        "automated_decision_making": texts.automated_decision_making,
+        "rights": [*RIGHTS, RIGHTS_CONTACT.format(contact=policy.controller.contact)],
         "complaint": COMPLAINT,
     }
-
-
-#: What the recipients list is, and what it means when it is empty.
-RECIPIENTS_NOTE = (
-    "Everyone our disclosure log records as having received a copy of your data, with what "
-    "and when; each is told of any correction, erasure or restriction (Art. 19)."
-)
-NO_RECIPIENTS = (
-    "Nobody: our disclosure log records no disclosure of your data to anyone outside MiniMaker."
-)
 
 
 def recipients(disclosed: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -193,19 +189,6 @@ def recipients(disclosed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _transfers(region: str, outside: list[str]) -> str:
-    if not outside:
-        return (
-            f"None. Your data is stored in the EU (region {region}) and every region we use "
-            "lies within the EU; nothing is transferred outside the EU, so no Art. 46 "
-            "safeguards (such as standard contractual clauses) are needed."
-        )
-    return (
-        f"Your data is stored in region {region}. Regions outside the EU ({', '.join(outside)}) "
-        "are used only with a safeguard under Art. 46 GDPR recorded in our policy."
-    )
-
-
 RIGHTS = (
     "Access (Art. 15): a copy of your data and this information; this archive is one.",
     "Rectification (Art. 16): correct your name, email or username.",
@@ -217,8 +200,8 @@ RIGHTS = (
     "Objection (Art. 21): object to training, marketing and analytics at any time.",
     "Automated decisions (Art. 22): not to be subject to a decision based solely on "
     "automated processing; MiniMaker makes none.",
-    "Use any of them in the privacy centre of the app, or write to privacy@minimaker.ai.",
 )
+RIGHTS_CONTACT = "Use any of them in the privacy centre of the app, or write to {contact}."
 
 
 def access_document(snapshot: Snapshot) -> dict[str, Any]:

@@ -34,7 +34,6 @@ from minimaker.kernel.errors import (
     ValidationFailed,
 )
 from minimaker.kernel.purposes import OBJECTABLE
-from minimaker.policy import load_policy, policy_text
 from minimaker.rights import access, holdings, intake, objection, rectification
 from minimaker.rights.read_model import RequestRead
 from minimaker.rights.restriction import is_restricted
@@ -96,7 +95,7 @@ def _centre(
 ) -> Response:
     profile = accounts.get_profile(v.c, user_id=user_id)
     requests = intake.list_for_subject(v.c, user_id=user_id)
-    policy = load_policy()
+    policy = v.c.policy
     # The field the browser focuses (and so scrolls to): the one at fault, else the first.
     at_fault = next(iter((profile_error or {}).get("field_errors", {})), "name")
     at_fault = at_fault if at_fault in _PROFILE_FIELDS else "name"
@@ -277,8 +276,8 @@ def policy_sections(text: str) -> tuple[list[str], list[PolicySection]]:
 @public.get("/privacy-policy")
 def policy_page(v: VisitorDep) -> Response:
     """The data protection policy as a page, from the same data as GET /api/v1/privacy/policy."""
-    policy = load_policy()
-    preamble, sections = policy_sections(policy_text())
+    policy = v.c.policy
+    preamble, sections = policy_sections(v.c.policy_doc.text)
     return render(
         v,
         "policy.html",

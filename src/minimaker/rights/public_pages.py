@@ -17,7 +17,6 @@ from minimaker.entrypoints.http import client_ip
 from minimaker.entrypoints.page_shell.render import environment, form_failure, render, see_other
 from minimaker.entrypoints.page_shell.session import CheckedForm, Visitor, VisitorDep, text_field
 from minimaker.kernel.errors import TooManyAttempts, ValidationFailed
-from minimaker.policy import load_policy
 from minimaker.rights import public_intake
 from minimaker.rights.rules import RequestType
 
@@ -57,7 +56,7 @@ def ask(request: Request, form: CheckedForm, v: VisitorDep) -> Response:
 
 
 def _ask_page(v: Visitor, *, status: int = 200, **ctx: Any) -> Response:
-    controller = load_policy().controller
+    controller = v.c.policy.controller
     return render(
         v, "public_ask.html", title=_TITLE, status=status, kinds=KINDS, controller=controller, **ctx
     )

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from minimaker.kernel.actors import SYSTEM_RIGHTS
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import outbox
-from minimaker.policy import load_policy
 from minimaker.rights import events
 from minimaker.rights.tables import Disclosure
 
@@ -19,8 +18,7 @@ def record_disclosure(
     uow: UnitOfWork, *, subject_id: str, recipient: str, categories: list[str], purpose: str
 ) -> None:
     """Log that a copy of the subject's data went to `recipient` (a processor in the policy)."""
-    processors = {p["name"] for p in load_policy().processors}
-    if recipient not in processors:
+    if recipient not in uow.c.policy.processors:
         raise ValueError("disclosures go only to processors the policy names")
     uow.session.add(
         Disclosure(
@@ -47,7 +45,7 @@ def recipients_of(uow: UnitOfWork, subject_id: str) -> list[str]:
 
 def notify_recipients(uow: UnitOfWork, *, subject_id: str, what: str) -> list[str]:
     """Queue a notice of `what` (rectification, erasure, restriction) to every recipient."""
-    contacts = {p["name"]: p.get("contact", "") for p in load_policy().processors}
+    contacts = {name: p.contact for name, p in uow.c.policy.processors.items()}
     told = []
     for recipient in recipients_of(uow, subject_id):
         contact = contacts.get(recipient)

@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from minimaker.entrypoints.page_shell import session
 from minimaker.entrypoints.page_shell.session import Visitor
 from minimaker.kernel.errors import MiniMakerError, ValidationFailed
-from minimaker.policy import load_policy
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -47,8 +46,6 @@ def environment() -> jinja2.Environment:
     env.filters["when"] = _when
     env.filters["sentence"] = _sentence
     env.globals["labels"] = LABELS
-    # Who answers for the data, on every page that offers a way to write to them.
-    env.globals["controller"] = load_policy().controller
     return env
 
 
@@ -83,6 +80,8 @@ def render(
         # The layout shows who is signed in: user pages a log-out link, staff pages the role.
         "signed_in": v.who is not None,
         "who": v.who,
+        # Who answers for the data, on every page that offers a way to write to them.
+        "controller": v.c.policy.controller,
     }
     context.update(ctx)
     html = environment().get_template(template).render(context)
