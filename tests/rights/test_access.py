@@ -157,7 +157,11 @@ def test_art_15_information_states_the_purposes_bases_retention_and_rights(
     # Policy 4.1 names the account data; the archive's categories must say the same.
     account = next(c for c in info["categories"] if c["category"] == "account")
     assert account["description"] == "Name, email address and username given at sign-up."
-    assert info["controller"] == {"name": "MiniMaker.ai", "contact": "privacy@minimaker.ai"}
+    assert info["controller"] == {
+        "name": "MiniMaker.ai",
+        "contact": "privacy@minimaker.ai",
+        "dpo": "privacy@minimaker.ai",
+    }
     assert info["recipients"] == []
     assert info["recipients_note"].startswith("Nobody")
     assert info["source"].startswith("You")

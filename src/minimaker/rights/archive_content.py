@@ -134,7 +134,7 @@ def information(snapshot: Snapshot) -> dict[str, Any]:
     told = recipients(snapshot.sections.get("disclosures", []))
     outside = sorted(name for name, region in policy.regions.items() if not in_eu(region))
     return {
-        "controller": policy.controller.model_dump(),
+        "controller": policy.controller.model_dump(exclude_none=True),
         "policy_version": policy.version,
         "purposes": [
             {
