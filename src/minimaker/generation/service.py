@@ -28,7 +28,7 @@ from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotFound, NotReady, ValidationFailed
 from minimaker.kernel.faults import crash_point
 from minimaker.kernel.ids import is_id
-from minimaker.kernel.purposes import Activity
+from minimaker.kernel.purposes import Purpose
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights.processing import allowed, ensure_allowed
 from minimaker.uploads import intake as images
@@ -62,6 +62,10 @@ def _read(row: Model3D, formats: tuple[str, ...] = ()) -> ModelRead:
     )
 
 
+#: What generation touches: the photo it reads and the model it writes.
+_READS = ("uploaded_image", "generated_model")
+
+
 def request_model(
     c: Container, *, user_id: str, upload_id: str, params: dict[str, Any] | None = None
 ) -> ModelRead:
@@ -72,7 +76,7 @@ def request_model(
     now = c.clock.now()
     with c.uow() as uow:
         photo = uploads.owned_upload(uow, user_id=user_id, upload_id=upload_id)
-        purpose = ensure_allowed(uow.session, user_id, Activity.GENERATION)
+        purpose = ensure_allowed(uow, user_id, Purpose.GENERATION, _READS)
         _check_limits(uow, user_id, (photo.width, photo.height), relief, now)
         row = Model3D(
             id=uuid.uuid4().hex,
@@ -195,7 +199,7 @@ def _load_for_generation(c: Container, job: Job) -> _Loaded | None:
             uow.commit()
             return None
         # A restriction applied after the request was queued still stops the work (Art. 18).
-        ensure_allowed(uow.session, model.owner_id, Activity.GENERATION)
+        ensure_allowed(uow, model.owner_id, Purpose.GENERATION, _READS)
         model.status = RUNNING
         photo = uploads.read_photo(uow, user_id=model.owner_id, upload_id=model.upload_id)
         params = ReliefParams.from_mapping(model.params)
@@ -232,7 +236,7 @@ def _store_generation(
         _record_files(uow, model_id=model_id, owner_id=owner_id, written=written)
         model.status, model.error, model.finished_at = DONE, None, c.clock.now()
         queue.finish(uow.session, job.id, now=c.clock.now())
-        if allowed(uow.session, owner_id, Activity.ANALYTICS):
+        if allowed(uow, owner_id, Purpose.ANALYTICS, ("usage_event",)):
             uow.session.add(
                 UsageEvent(subject_id=owner_id, event="model.generated", at=c.clock.now())
             )

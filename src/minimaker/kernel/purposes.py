@@ -1,70 +1,108 @@
-"""Which processing a subject's restriction (Art. 18) and objections (Art. 21) still allow."""
+"""Purpose limitation as a pure rule: may this purpose touch these categories of this subject?
+
+The policy file declares each purpose with the categories it may touch, whether the subject
+may object to it and whether it needs their consent; `refusal` decides from that and the
+subject's state (restriction, objections, consents). `rights/processing.py` reads both and
+asks here before any use of a subject's data (DESIGN invariant 3).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 
 from minimaker.kernel.errors import ProcessingRefused
 
 
 class Purpose(StrEnum):
-    """The purposes of policy.yaml, as values: code names a purpose, never a free string.
+    """The purposes the code knows how to honour; code names a purpose, never a free string.
 
-    A test holds this enum and the policy file's `purposes` equal, so a purpose added to one
-    and not the other fails the suite.
+    A policy file may declare only these (bootstrap refuses others) and may leave some out:
+    processing under a purpose the policy does not declare is then refused.
     """
 
     SERVICE = "service"
     GENERATION = "generation"
     SECURITY = "security"
-    TRAINING = "training"
-    MARKETING = "marketing"
-    ANALYTICS = "analytics"
-
-
-class Activity(StrEnum):
-    """What is done with a subject's data, each under one purpose of the policy."""
-
-    STORAGE = "storage"  # keeping what we hold: always allowed (Art. 18(2))
-    SUBJECT_ACCESS = "subject_access"  # the subject seeing or downloading their own data
-    RIGHTS = "rights"  # fulfilling the subject's own requests
-    SECURITY = "security"  # sign-in, rate limits, audit
-    GENERATION = "generation"
-    SHARING = "sharing"
     ANALYTICS = "analytics"
     TRAINING = "training"
     MARKETING = "marketing"
 
 
-#: The purpose (policy.yaml) each activity is done for.
-PURPOSE_OF: dict[Activity, Purpose] = {
-    Activity.STORAGE: Purpose.SERVICE,
-    Activity.SUBJECT_ACCESS: Purpose.SERVICE,
-    Activity.RIGHTS: Purpose.SERVICE,
-    Activity.SECURITY: Purpose.SECURITY,
-    Activity.GENERATION: Purpose.GENERATION,
-    Activity.SHARING: Purpose.SERVICE,
-    Activity.ANALYTICS: Purpose.ANALYTICS,
-    Activity.TRAINING: Purpose.TRAINING,
-    Activity.MARKETING: Purpose.MARKETING,
-}
-
-#: Activities a restriction leaves allowed: storage, and the subject's own access and rights.
-ALLOWED_WHILE_RESTRICTED = frozenset(
-    {Activity.STORAGE, Activity.SUBJECT_ACCESS, Activity.RIGHTS, Activity.SECURITY}
-)
-
-#: Purposes a subject may object to (Art. 21); marketing objection is absolute (Art. 21(3)).
-OBJECTABLE = ("training", "marketing", "analytics")
+#: Art. 18(2): a restricted subject's data is only stored - and what they ask for themselves
+#: (their own access, their requests and the mail about them: service) and the protection of
+#: the service and of legal claims (security) go on. Everything else is refused.
+ALLOWED_WHILE_RESTRICTED = frozenset({Purpose.SERVICE, Purpose.SECURITY})
 
 
-def check(activity: Activity, *, restricted: bool, objections: frozenset[str]) -> Purpose:
-    """The purpose `activity` runs under, or ProcessingRefused with the reason."""
-    purpose = PURPOSE_OF[activity]
-    if restricted and activity not in ALLOWED_WHILE_RESTRICTED:
-        raise ProcessingRefused(
-            activity.value, "processing of this account is restricted (Art. 18) until lifted"
+@dataclass(frozen=True)
+class Declared:
+    """What the policy says of one purpose: the categories it may touch, objection, consent."""
+
+    categories: frozenset[str]
+    objectable: bool = False
+    consent: bool = False
+
+
+@dataclass(frozen=True)
+class SubjectState:
+    """What the subject has decided: a restriction, their objections, their consents."""
+
+    restricted: bool = False
+    objections: frozenset[str] = frozenset()
+    consents: frozenset[str] = frozenset()
+
+
+class Refusal(StrEnum):
+    """Why processing was refused; the audit records this code, never more."""
+
+    UNDECLARED = "undeclared"
+    CATEGORY = "category"
+    RESTRICTED = "restricted"
+    OBJECTED = "objected"
+    NO_CONSENT = "no_consent"
+
+
+def refusal(
+    purpose: Purpose,
+    categories: Iterable[str],
+    state: SubjectState,
+    declared: Mapping[str, Declared],
+) -> tuple[Refusal, str] | None:
+    """Why `purpose` may not touch `categories` of a subject in `state`; None if it may."""
+    policy = declared.get(purpose.value)
+    if policy is None:
+        return Refusal.UNDECLARED, f"the policy declares no purpose {purpose.value} (Art. 5(1)(b))"
+    outside = sorted(set(categories) - policy.categories)
+    if outside:
+        return Refusal.CATEGORY, (
+            f"the policy does not declare {', '.join(outside)} for {purpose.value} (Art. 5(1)(b))"
         )
-    if purpose in objections:
-        raise ProcessingRefused(activity.value, f"the subject objected to {purpose} (Art. 21)")
+    if state.restricted and purpose not in ALLOWED_WHILE_RESTRICTED:
+        return Refusal.RESTRICTED, "processing of this account is restricted (Art. 18) until lifted"
+    if policy.objectable and purpose.value in state.objections:
+        return Refusal.OBJECTED, f"the subject objected to {purpose.value} (Art. 21)"
+    if policy.consent and purpose.value not in state.consents:
+        return (
+            Refusal.NO_CONSENT,
+            f"the subject has not consented to {purpose.value} (Art. 6(1)(a))",
+        )
+    return None
+
+
+def check(
+    purpose: Purpose,
+    categories: Iterable[str],
+    state: SubjectState,
+    declared: Mapping[str, Declared],
+) -> Purpose:
+    """`purpose`, if it may touch `categories` of this subject; else ProcessingRefused."""
+    found = refusal(purpose, categories, state, declared)
+    if found is not None:
+        raise ProcessingRefused(purpose.value, found[1])
     return purpose
+
+
+#: Interim: the objectable purposes, until they are read from the policy (issue 9, helper F).
+OBJECTABLE = ("training", "marketing", "analytics")

@@ -30,6 +30,7 @@ class UnitOfWork:
         self.c = container
         self._write = write
         self._events: list[AuditEvent] = []
+        self._standing: list[AuditEvent] = []  # refusals: recorded even if the unit rolls back
         self._new_blobs: list[str] = []
         self._new_keys: list[str] = []
         self._doomed_blobs: list[str] = []
@@ -49,6 +50,7 @@ class UnitOfWork:
         try:
             if not self._committed:
                 self.session.rollback()
+                self._record_standing()
                 # Blobs written for work that did not commit must not outlive it.
                 for blob_id in self._new_blobs:
                     self.c.blobs.delete(blob_id)
@@ -66,15 +68,32 @@ class UnitOfWork:
         object: str | None = None,
         purpose: Purpose | None = None,
     ) -> None:
-        """Record an audit event; it is chained in the same transaction, at commit.
+        """Record an audit event; it is chained in the same transaction, at commit."""
+        self._events.append(_event(action, actor, subject, object, purpose))
 
-        The tag comes from a feature's events.py and the actor is a value, never a string
-        typed here; the purpose is the tag's own unless the caller names the one it checked.
+    def audit_refusal(
+        self,
+        action: AuditTag,
+        *,
+        actor: Actor,
+        subject: str | None = None,
+        object: str | None = None,
+        purpose: Purpose | None = None,
+    ) -> None:
+        """Record a refusal: it stands in the audit whether or not this unit commits.
+
+        A refused use case raises and so rolls its unit back; the record that something was
+        refused must not vanish with it (accountability, Art. 5(2)).
         """
-        if not isinstance(action, AuditTag) or not isinstance(actor, Actor):
-            raise TypeError("audit takes an AuditTag and an Actor (see kernel/actors.py)")
-        chosen = action.purpose if purpose is None else Purpose(purpose)
-        self._events.append(AuditEvent(str(actor), str(action), subject, object, chosen.value))
+        self._standing.append(_event(action, actor, subject, object, purpose))
+
+    def _record_standing(self) -> None:
+        if not self._standing:
+            return
+        with self.c.sessions() as session:
+            session.connection(execution_options={WRITE_OPTION: True})
+            audit_store.append(session, self._standing, now=self.c.clock.now())
+            session.commit()
 
     def new_subject_key(self, subject_id: str) -> bytes:
         """Mint a data key for a new subject; it is discarded if this unit does not commit."""
@@ -97,8 +116,9 @@ class UnitOfWork:
     def commit(self) -> None:
         if not self._write:
             raise RuntimeError("a read-only unit of work cannot commit")
-        if self._events:
-            audit_store.append(self.session, self._events, now=self.c.clock.now())
+        if self._events or self._standing:
+            recorded = [*self._standing, *self._events]
+            audit_store.append(self.session, recorded, now=self.c.clock.now())
         self.session.commit()
         self._committed = True
         for blob_id in self._doomed_blobs:
@@ -121,3 +141,14 @@ class UnitOfWork:
             log.error("audit checkpoint not taken: %s", exc.message)
         except OSError as exc:  # the checkpoint file cannot be written: say so, loudly
             log.error("audit checkpoint not taken: checkpoint file: %s", exc.strerror)
+
+
+def _event(
+    action: AuditTag, actor: Actor, subject: str | None, object: str | None, purpose: Any
+) -> AuditEvent:
+    # The tag comes from a feature's events.py and the actor is a value, never a string typed
+    # here; the purpose is the tag's own unless the caller names the one it checked.
+    if not isinstance(action, AuditTag) or not isinstance(actor, Actor):
+        raise TypeError("audit takes an AuditTag and an Actor (see kernel/actors.py)")
+    chosen = action.purpose if purpose is None else Purpose(purpose)
+    return AuditEvent(str(actor), str(action), subject, object, chosen.value)

@@ -26,7 +26,7 @@ from minimaker.adapters.blobs import EncryptedBlobs, StoredBlob, new_blob_id
 from minimaker.kernel.actors import SYSTEM_RETENTION, SYSTEM_RIGHTS, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import MiniMakerError, NotFound, NotReady
-from minimaker.kernel.purposes import Activity
+from minimaker.kernel.purposes import Purpose
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights import archive_content as content
 from minimaker.rights import events
@@ -251,7 +251,7 @@ def build_archive(c: Container, work: Work, *, kind: str) -> str:
             select(Archive.id).where(Archive.request_id == work.request_id)
         )
         # Access and rights are allowed even while restricted; asking keeps it purpose-bound.
-        purpose = ensure_allowed(uow.session, work.subject_id, Activity.RIGHTS)
+        purpose = ensure_allowed(uow, work.subject_id, Purpose.SERVICE, ("rights_archive",))
         dek = uow.keys.subject_key(work.subject_id)
     if existing is not None:
         return existing  # a retried job: the archive was recorded before the job finished
@@ -306,7 +306,7 @@ def audited_stream(uow: UnitOfWork, archive: Archive, *, via: str = "") -> Itera
     """The archive decrypted, its download audited as the subject's own (who proved who they
     are: by session, or by a link sent to the address on file, `via="link"`)."""
     subject_id = archive.subject_id
-    purpose = ensure_allowed(uow.session, subject_id, Activity.SUBJECT_ACCESS)
+    purpose = ensure_allowed(uow, subject_id, Purpose.SERVICE, ("rights_archive",))
     chunks = uow.c.blobs.iter_plain(uow.keys.subject_key(subject_id), archive.blob_id)
     uow.audit(
         events.ARCHIVE_DOWNLOADED,

@@ -19,6 +19,10 @@ ARCHIVE_DOWNLOADED = AuditTag("rights", "archive", "downloaded", Purpose.SERVICE
 ARCHIVE_EXPIRED = AuditTag("rights", "archive", "expired", Purpose.SERVICE)
 RECIPIENT_NOTIFIED = AuditTag("rights", "recipient", "notified", Purpose.SERVICE)
 
+#: Processing the policy or the subject does not allow was asked for and refused.
+PROCESSING_REFUSED = AuditTag("privacy", "processing", "refused", Purpose.SECURITY)
+CONSENT_GIVEN = AuditTag("privacy", "consent", "given", Purpose.SERVICE)
+CONSENT_WITHDRAWN = AuditTag("privacy", "consent", "withdrawn", Purpose.SERVICE)
 OBJECTION_RECORDED = AuditTag("privacy", "objection", "recorded", Purpose.SERVICE)
 OBJECTION_WITHDRAWN = AuditTag("privacy", "objection", "withdrawn", Purpose.SERVICE)
 RESTRICTION_APPLIED = AuditTag("privacy", "restriction", "applied", Purpose.SERVICE)

@@ -26,6 +26,20 @@ from minimaker.kernel.personal_data import (
 )
 
 
+class Consent(Base):
+    """Art. 6(1)(a), 7: the subject consents to one purpose (row present = consented).
+
+    Absent by default: consent is given by the subject's own act, never presumed (Art. 4(11)).
+    """
+
+    __tablename__ = "consents"
+    subject_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Objection(Base):
     """Art. 21: the subject objects to processing for one purpose (row present = objected)."""
 
@@ -135,6 +149,7 @@ def personal_data() -> tuple[Declaration, ...]:
     )
     return (
         PersonalTable(Objection, category="account", owner="subject_id", section=preferences),
+        PersonalTable(Consent, category="account", owner="subject_id", exported_with="objections"),
         PersonalTable(
             Archive,
             category="rights_archive",

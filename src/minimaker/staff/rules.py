@@ -17,6 +17,8 @@ class Role(StrEnum):
     DPO = "dpo"
     SUPPORT = "support"
     ADMIN = "admin"
+    ENGINEER = "engineer"  # runs the service: operations and records, no personal data
+    CONTRACTOR = "contractor"  # support's view, for a fixed term that expires
 
 
 class Action(StrEnum):
@@ -33,6 +35,10 @@ class Action(StrEnum):
     PAUSE_REQUEST = "pause_request"  # stops the legal clock while waiting on the subject
     RESUME_REQUEST = "resume_request"
     MANAGE_STAFF = "manage_staff"
+    # Reading a subject's personal data (a request's details, an account's profile): needs a
+    # stated reason, current training and the current policy acknowledged (policy 5.2, 11.2).
+    READ_SUBJECT_DATA = "read_subject_data"
+    VIEW_RECORD_OF_PROCESSING = "view_record_of_processing"  # Art. 30, no personal data
 
 
 _SEE = frozenset({Action.VIEW_QUEUE, Action.VIEW_REQUEST, Action.RECORD_REQUEST})
@@ -50,9 +56,11 @@ _DECIDE = frozenset(
 
 #: Role -> the actions it is allowed. Anything not listed is refused.
 MATRIX: dict[Role, frozenset[Action]] = {
-    Role.DPO: _SEE | _DECIDE,
-    Role.SUPPORT: _SEE,
-    Role.ADMIN: frozenset({Action.MANAGE_STAFF}),
+    Role.DPO: _SEE | _DECIDE | {Action.READ_SUBJECT_DATA, Action.VIEW_RECORD_OF_PROCESSING},
+    Role.SUPPORT: _SEE | {Action.READ_SUBJECT_DATA},
+    Role.ADMIN: frozenset({Action.MANAGE_STAFF, Action.VIEW_RECORD_OF_PROCESSING}),
+    Role.ENGINEER: frozenset({Action.VIEW_RECORD_OF_PROCESSING}),
+    Role.CONTRACTOR: _SEE | {Action.READ_SUBJECT_DATA},
 }
 
 

@@ -7,8 +7,8 @@ Create Date: 2026-12-02 19:00:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401 - the sections below use it
-from alembic import op  # noqa: F401 - the sections below use it
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"
@@ -43,11 +43,19 @@ def _staff_access_down() -> None:
 
 
 def _consent() -> None:
-    pass
+    # Art. 7: one row per purpose the subject consented to; none means no consent.
+    op.create_table(
+        "consents",
+        sa.Column("subject_id", sa.String(length=32), nullable=False),
+        sa.Column("purpose", sa.String(length=32), nullable=False),
+        sa.Column("given_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["subject_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("subject_id", "purpose"),
+    )
 
 
 def _consent_down() -> None:
-    pass
+    op.drop_table("consents")
 
 
 def _sharing() -> None:
