@@ -35,6 +35,7 @@ def test_a_default_worker_runs_generation_fulfilment_and_every_periodic_duty(
         "close_unconfirmed",
         "sweep_strays",
         "anchor_audit",
+        "notify_policy_change",
     }
     assert set(Worker(container).run_duties()) == set(container.registries.duties)
 

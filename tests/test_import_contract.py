@@ -20,7 +20,16 @@ import pytest
 import minimaker
 
 ROOT = Path(minimaker.__file__).parent
-FEATURES = ("accounts", "uploads", "generation", "mail", "staff", "rights", "operations")
+FEATURES = (
+    "accounts",
+    "uploads",
+    "generation",
+    "mail",
+    "staff",
+    "rights",
+    "operations",
+    "sharing",
+)
 #: Kernel modules that must stay pure: rules and values, no I/O library at all.
 PURE_KERNEL = ("errors", "ids", "clock", "audit", "purposes", "actors", "personal_data")
 IO_LIBRARIES = (

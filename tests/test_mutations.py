@@ -1,5 +1,5 @@
-"""A small mutation check: three breakages the suite once let through, each applied to a copy
-of src/, must make the tests that guard it fail.
+"""A small mutation check: breakages the suite once let through (or must never let through),
+each applied to a copy of src/, must make the tests that guard it fail.
 
 Each case copies src/ to a temporary directory, applies its breakage as a text edit (the edit
 must match exactly once, so a refactor cannot turn it into a no-op), and runs the tests that
@@ -57,6 +57,30 @@ MUTATIONS = (
         'CONTENT_READ = AuditTag("upload", "content", "read", Purpose.SERVICE)',
         'CONTENT_READ = AuditTag("upload", "content", "read", Purpose.ANALYTICS)',
         ("tests/test_purposes_and_categories.py", "tests/kernel/test_actors_and_tags.py"),
+    ),
+    Mutation(
+        "(d) a processing call relabelled to a purpose the policy does not declare",
+        "uploads/service.py",
+        "ensure_allowed(uow, user_id, Purpose.SERVICE, _PHOTO)\n        limits.lock_subject",
+        "ensure_allowed(uow, user_id, Purpose.ADVERTISING, _PHOTO)\n        limits.lock_subject",
+        ("tests/test_purpose_calls.py",),
+        keyword="literal_one_the_policy_declares",
+    ),
+    Mutation(
+        "(e) a processing call naming a category its purpose is not declared for",
+        "accounts/service.py",
+        '_PROFILE = ("account",)',
+        '_PROFILE = ("account", "usage_event")',
+        ("tests/test_purpose_calls.py",),
+        keyword="literal_one_the_policy_declares",
+    ),
+    Mutation(
+        "(f) generation relabelled to marketing (declared, but on consent)",
+        "generation/service.py",
+        "purpose = ensure_allowed(uow, user_id, Purpose.GENERATION, _READS)",
+        "purpose = ensure_allowed(uow, user_id, Purpose.MARKETING, _READS)",
+        ("tests/rights/test_api.py",),
+        keyword="restriction_refuses_generation or lifting",
     ),
 )
 

@@ -25,7 +25,9 @@ from minimaker.kernel.personal_data import Registry as PersonalData
 from minimaker.kernel.purposes import Purpose
 from minimaker.kernel.registry import Registries
 from minimaker.mail import tables as _mail_tables
+from minimaker.operations import residency
 from minimaker.policy import LoadedPolicy, PolicyRefused, load
+from minimaker.publication import tables as _publication_tables
 from minimaker.rights import tables as _rights_tables
 from minimaker.settings import Settings
 from minimaker.staff import tables as _staff_tables
@@ -39,6 +41,7 @@ def registries() -> Registries:
     from minimaker.generation import service as generation
     from minimaker.mail import outbox
     from minimaker.operations import audit_check, sweep
+    from minimaker.publication import notify as policy_notice
     from minimaker.rights import (
         access,
         deadlines,
@@ -70,6 +73,7 @@ def registries() -> Registries:
             "close_unconfirmed": deadlines.close_unconfirmed,
             "sweep_strays": sweep.ScheduledSweep(),
             "anchor_audit": audit_check.take_periodic_checkpoint,
+            "notify_policy_change": policy_notice.notify_users,
         },
     )
 
@@ -102,6 +106,7 @@ def personal_data() -> PersonalData:
             *_mail_tables.personal_data(),
             *_job_tables.personal_data(),
             *_staff_tables.personal_data(),
+            *_publication_tables.personal_data(),
             *_audit_tables.personal_data(),
         ]
     )
@@ -136,6 +141,9 @@ def load_master_key(settings: Settings) -> MasterKey:
 
 def build(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Build the container for `settings`; no I/O happens before this is called."""
+    policy_doc = policy_in_force(settings)
+    # Policy 10.1, 10.2: refused before any file, database or key store is opened or made.
+    residency.refuse_unlawful_stores(settings, policy_doc.policy)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = make_engine(settings.resolved_database_url())
     key_engine = make_engine(settings.resolved_keystore_url())
@@ -153,7 +161,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
         registries=registries(),
         personal_data=personal_data(),
         anchored_actions=anchored_actions(),
-        policy_doc=policy_in_force(settings),
+        policy_doc=policy_doc,
     )
 
 

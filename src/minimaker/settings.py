@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -16,8 +16,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-#: Regions we may store data in without a recorded transfer safeguard (policy 10.1).
-EU_REGIONS = ("eu", "eu-local")
+#: How a region is named: as the policy file's `regions` keys are (policy/model.py `Name`).
+REGION_NAME = r"^[a-z][a-z0-9_-]{0,39}$"
 
 
 class Settings(BaseSettings):
@@ -53,12 +53,45 @@ class Settings(BaseSettings):
         description="The policy file the service obeys (purposes, categories, processors, "
         "regions; see src/minimaker/policy/policy.yaml). Default: the shipped policy.",
     )
+    # Policy 10.1, 10.2: each store names a region of the policy file; start-up refuses one
+    # the policy does not declare, or one outside the EU/EEA without a recorded safeguard.
+    database_region: str = Field(
+        "eu-local",
+        pattern=REGION_NAME,
+        description="Region (of the policy file's `regions`) the data database stands in.",
+    )
+    keystore_region: str = Field(
+        "eu-local",
+        pattern=REGION_NAME,
+        description="Region (of the policy file's `regions`) the key store stands in.",
+    )
     blob_region: str = Field(
-        "eu-local", description="Region the blob store declares; non-EU regions are refused."
+        "eu-local",
+        pattern=REGION_NAME,
+        description="Region (of the policy file's `regions`) the blob store stands in.",
+    )
+    backup_region: str = Field(
+        "eu-local",
+        pattern=REGION_NAME,
+        description="Region (of the policy file's `regions`) backups are kept in.",
     )
     token_ttl_s: int = Field(3600, ge=60, description="Lifetime of a bearer token/session.")
     cookie_secure: bool = Field(
-        True, description="Mark the session cookie Secure (browsers accept it on localhost)."
+        True,
+        description="Mark the cookies Secure over plain HTTP too (browsers accept it on "
+        "localhost); over HTTPS they always are.",
+    )
+    # Policy 5.1: personal data is encrypted in transit; `serve` refuses plain HTTP off
+    # loopback unless told otherwise (--insecure, or a trusted proxy that terminates TLS).
+    tls_cert: Path | None = Field(
+        None,
+        description="PEM certificate (with its chain) `minimaker serve` serves HTTPS with "
+        "(TLS 1.2 or later); needs tls_key. Same as `serve --tls-cert`.",
+    )
+    tls_key: Path | None = Field(
+        None,
+        description="PEM private key of tls_cert, unencrypted, not readable by others. "
+        "Same as `serve --tls-key`.",
     )
     max_upload_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="Largest accepted upload, in bytes."
@@ -200,8 +233,29 @@ class Settings(BaseSettings):
         "(add ?starttls=1 for STARTTLS) or smtps://... Default: write messages as files "
         "into <data_dir>/outbox for an operator to read (`minimaker outbox list`).",
     )
+    smtp_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the certificate authorities trusted for the SMTP relay's "
+        "certificate (a private CA); default: the system's. The certificate and its name are "
+        "always verified.",
+    )
     mail_from: str = Field(
         "privacy@minimaker.ai", description="Sender address of every email MiniMaker sends."
+    )
+    smtp_processor: str = Field(
+        "smtp-relay",
+        description="The policy's processor entry for the SMTP relay: every message handed "
+        "to it is a disclosure, recorded through the sharing service. With smtp_url set, "
+        "start-up refuses a missing entry, one without a valid DPA, or one outside the EU "
+        "without a safeguard.",
+    )
+    analytics_url: str | None = Field(
+        None,
+        description="Where anonymised usage aggregates are POSTed as JSON for the "
+        "analytics-provider processor (http:// only on loopback). Default: nothing is sent.",
+    )
+    analytics_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Timeout of one POST to analytics_url, in seconds."
     )
     verification_ttl_s: int = Field(
         86400, ge=60, description="Lifetime of an emailed single-use verification link."
@@ -219,6 +273,19 @@ class Settings(BaseSettings):
         30.0, gt=0, description="Interval of the worker's periodic duties (mail, expiry, alerts)."
     )
 
+    @model_validator(mode="after")
+    def _mail_leaves_encrypted(self) -> Settings:
+        # Policy 5.1: every process refuses, as it starts, a relay it would send mail (names,
+        # addresses, links) to in plaintext over a network, or a CA file it cannot read.
+        # Raised as a ConfigurationError, not a ValueError: pydantic would echo the URL, and
+        # it may carry a password.
+        if self.smtp_url is not None:
+            from minimaker.adapters.mailers import SmtpMailer, SmtpServer
+
+            server = SmtpServer.from_url(self.smtp_url)
+            SmtpMailer(server, sender=self.mail_from, ca_file=self.smtp_ca_file)
+        return self
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxies_are_networks(cls, value: object) -> list[str]:
@@ -229,15 +296,6 @@ class Settings(BaseSettings):
             raise ValueError("must be a list of IP addresses or CIDR networks")
         texts = [str(item).strip() for item in items]
         return [str(ipaddress.ip_network(text, strict=False)) for text in texts if text]
-
-    @field_validator("blob_region")
-    @classmethod
-    def _region_must_be_eu(cls, value: str) -> str:
-        # Policy 10.1: all data is stored within the EU; another region needs a safeguard
-        # recorded in the policy file, which later work adds; until then, refuse to start.
-        if value not in EU_REGIONS:
-            raise ValueError(f"region {value!r} is outside the EU; refused (policy 10.1)")
-        return value
 
     @classmethod
     def settings_customise_sources(
@@ -279,6 +337,19 @@ class Settings(BaseSettings):
     @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only: localhost, 127.0.0.0/8 or ::1 (not 0.0.0.0)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+    except ValueError:
+        return False  # another name may resolve anywhere: not trusted to stay on this machine
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def load_settings(**overrides: Any) -> Settings:

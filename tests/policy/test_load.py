@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
 
+import minimaker
 from minimaker import bootstrap
 from minimaker.policy import LawfulBasis, PolicyRefused, load, parse
 from minimaker.policy.residency import countries, in_eu, transfer_problem
@@ -208,3 +210,19 @@ def test_serve_refuses_to_start_on_an_inconsistent_policy_file_and_names_the_lin
     line = line_of(path.read_text(), "  marketing:\n", after="purposes:")
     assert done.returncode == 2
     assert f"line {line} (purposes.marketing.lawful_basis): Field required" in done.stderr
+
+
+def test_no_code_reads_the_shipped_policy_behind_the_containers_back() -> None:
+    # The container holds the policy in force; code that read the shipped file instead would
+    # obey MiniMaker's policy on an operator's machine that runs under its own.
+    src = Path(minimaker.__file__).parent
+    offenders = [
+        f"{path.relative_to(src)}:{node.lineno}"
+        for path in sorted(src.rglob("*.py"))
+        if path.parent.name != "policy"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Name | ast.Attribute)
+        and (node.id if isinstance(node, ast.Name) else node.attr)
+        in ("load_policy", "policy_text", "SHIPPED")
+    ]
+    assert offenders == []

@@ -2,8 +2,8 @@
 
 A test that needs recipients of its own runs under a policy naming them, as an operator's
 would: `policy_naming` gives the container a policy with them added for the test's duration.
-Disclosures then go through `record_disclosure`, which refuses any recipient the policy does
-not name.
+Disclosures then go through the sharing service, as every disclosure does: it refuses any
+recipient the policy does not name, and records what it lets through.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from contextlib import contextmanager
 
 import pytest
 
+from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.container import Container
+from minimaker.kernel.purposes import Purpose
 from minimaker.policy import LoadedPolicy
 from minimaker.policy.model import Dpa, Processor, Treatment
-from minimaker.rights import recipients
+from minimaker.sharing import service as sharing
 
 PRINT_PARTNER = {
     "name": "print-partner",
@@ -32,7 +34,8 @@ def _processor(entry: dict[str, str]) -> Processor:
         contact=entry["contact"],
         dpa=Dpa(reference=f"TEST-{entry['name']}", signed="2025-01-01"),
         purposes=[entry["purpose"]],
-        categories=["generated_model"],
+        # What a print shop or a render farm could be sent for the service it renders.
+        categories=["account", "uploaded_image", "generated_model"],
         region="eu-de",
         treatment=Treatment.PERSONAL,
     )
@@ -65,14 +68,15 @@ def disclose(
     *,
     categories: Sequence[str] = ("generated_model",),
     purpose: str = "service",
-) -> None:
-    """Record a disclosure through the service, in a unit of its own."""
-    with c.uow() as uow:
-        recipients.record_disclosure(
-            uow,
-            subject_id=subject_id,
-            recipient=recipient,
-            categories=list(categories),
-            purpose=purpose,
-        )
-        uow.commit()
+) -> list[object]:
+    """Send a copy through the sharing service (recorded in its log); what the processor got."""
+    received: list[object] = []
+    share = sharing.Share(
+        processor=recipient,
+        purpose=Purpose(purpose),
+        categories=tuple(categories),
+        payload={"note": "a copy for the test's processor"},
+        subject_id=subject_id,
+    )
+    sharing.share(c, share, actor=SYSTEM_CLI, send=received.append)
+    return received

@@ -29,6 +29,7 @@ from minimaker.rights.fulfil import Work
 from minimaker.rights.read_model import RequestRead
 from minimaker.rights.rules import RequestType
 from minimaker.rights.tables import Archive, Disclosure
+from minimaker.sharing.rules import ShareRefused
 from minimaker.uploads import service as uploads
 from minimaker.uploads.tables import Upload
 from tests.conftest import photo_bytes
@@ -202,7 +203,7 @@ def test_the_service_refuses_a_disclosure_to_a_recipient_the_policy_does_not_nam
     container: Container,
 ) -> None:
     user_id = _subject(container)
-    with pytest.raises(ValueError, match="processors the policy names"):
+    with pytest.raises(ShareRefused, match="names no such processor"):
         disclose(container, user_id, "print-partner")
     with container.sessions() as s:
         assert s.scalars(select(Disclosure)).all() == []

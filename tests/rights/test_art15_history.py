@@ -15,9 +15,9 @@ from fastapi.testclient import TestClient
 
 from minimaker.entrypoints.worker import Worker
 from minimaker.kernel.container import Container
-from minimaker.staff import service as staff
 from tests.conftest import signup_and_login
 from tests.rights.disclosures import PRINT_PARTNER, disclose, policy_naming
+from tests.staff.signing_in import api_sign_in, ready_staff
 
 Headers = dict[str, str]
 STAFF_PASSWORD = "staff password for tests"
@@ -30,11 +30,8 @@ def me(client: TestClient, headers: Headers) -> str:
 
 def staff_member(client: TestClient, c: Container, username: str, role: str) -> tuple[str, Headers]:
     """A staff member of `role`, signed in over HTTP: (staff id, headers)."""
-    made = staff.create_staff(c, by=None, username=username, password=STAFF_PASSWORD, role=role)
-    form = {"username": username, "password": STAFF_PASSWORD}
-    r = client.post("/api/v1/admin/auth/token", data=form)
-    assert r.status_code == 200, r.text
-    return made.id, {"Authorization": f"Bearer {r.json()['access_token']}"}
+    made = ready_staff(c, username, role, password=STAFF_PASSWORD)
+    return made.id, api_sign_in(client, username, STAFF_PASSWORD)
 
 
 def request(client: TestClient, headers: Headers, body: dict[str, Any]) -> str:

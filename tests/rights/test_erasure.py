@@ -29,13 +29,17 @@ from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import InvalidCredentials
+from minimaker.kernel.purposes import Purpose
 from minimaker.mail import outbox
 from minimaker.mail.tables import OutboxMessage
-from minimaker.rights import erasure, intake, recipients
+from minimaker.publication import service as publication
+from minimaker.rights import erasure, intake
+from minimaker.rights.consent import set_consents
 from minimaker.rights.fulfil import Work
 from minimaker.rights.objection import set_objections
 from minimaker.rights.rules import RequestType
 from minimaker.rights.tables import Archive, RightsRequest, VerificationToken
+from minimaker.sharing import service as sharing
 from minimaker.uploads import service as uploads
 from tests.conftest import photo_bytes
 from tests.rights.disclosures import PRINT_PARTNER, policy_naming
@@ -52,7 +56,7 @@ class Subject:
 
 
 def make_subject(c: Container, worker: Worker, username: str, *, seed: int) -> Subject:
-    """A signed-in subject with a photo, a generated model and an objection."""
+    """A signed-in subject with a photo, a generated model, an objection and a consent."""
     profile = accounts.signup(
         c,
         name=f"{username} Example",
@@ -65,6 +69,8 @@ def make_subject(c: Container, worker: Worker, username: str, *, seed: int) -> S
     model = generation.request_model(c, user_id=profile.id, upload_id=up.id)
     worker.run_until_idle()
     set_objections(c, user_id=profile.id, objections={"marketing"})
+    # A consent row too, so erasure is shown to take the consents table with it.
+    set_consents(c, user_id=profile.id, consents={"marketing"})
     return Subject(profile.id, username, up.id, model.id)
 
 
@@ -107,7 +113,10 @@ def blobs_of(c: Container, subject_id: str) -> set[str]:
 
 
 def add_rows_no_api_writes_yet(c: Container, subject_id: str) -> None:
-    """An archive (with its blob), a disclosure, a token, sent and failed mail, a job due later."""
+    """An archive (with its blob), a disclosure, a token, sent and failed mail, a job due later,
+    an acknowledgement of the policy in force."""
+    publication.publish_if_new(c)
+    publication.acknowledge(c, user_id=subject_id, version=c.policy.version)
     with c.uow() as uow:
         dek = uow.keys.subject_key(subject_id)
         blob = c.blobs.put_bytes(dek, b"an archive of everything")
@@ -144,13 +153,10 @@ def add_rows_no_api_writes_yet(c: Container, subject_id: str) -> None:
         )
         # A disclosure as the service makes one: to a processor the policy names.
         with policy_naming(c, PRINT_PARTNER):
-            recipients.record_disclosure(
-                uow,
-                subject_id=subject_id,
-                recipient=PRINT_PARTNER["name"],
-                categories=["generated_model"],
-                purpose="service",
+            share = sharing.Share(
+                PRINT_PARTNER["name"], Purpose.SERVICE, ("generated_model",), {}, subject_id
             )
+            sharing.record(uow, sharing.clear(uow, share, actor=SYSTEM_CLI), actor=SYSTEM_CLI)
         for status in ("sent", "failed"):
             message = outbox.queue_message(
                 uow,

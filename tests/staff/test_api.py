@@ -18,24 +18,19 @@ from minimaker.rights import intake
 from minimaker.rights.read_model import RequestRead, StaffRequestView
 from minimaker.staff import service as staff
 from tests.conftest import signup_and_login
-
-PASSWORD = "staff password for tests"
-Headers = dict[str, str]
+from tests.staff.signing_in import PASSWORD, Headers, api_sign_in, ready_staff
 
 
 def staff_headers(client: TestClient, c: Container, role: str = "dpo", name: str = "") -> Headers:
-    """Create a staff member of `role` and sign them in over HTTP."""
+    """Create a ready staff member of `role` and sign them in over HTTP."""
     username = name or f"{role}-staff"
-    staff.create_staff(c, by=None, username=username, password=PASSWORD, role=role)
+    ready_staff(c, username, role)
     return sign_in(client, username)
 
 
 def sign_in(client: TestClient, username: str = "dpo-staff") -> Headers:
     """A fresh staff token (sessions last an hour: tests that move the clock sign in again)."""
-    r = client.post("/api/v1/admin/auth/token", data={"username": username, "password": PASSWORD})
-    assert r.status_code == 200, r.text
-    assert r.json()["token_type"] == "bearer"
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return api_sign_in(client, username)
 
 
 def user_id_of(client: TestClient, headers: Headers) -> str:

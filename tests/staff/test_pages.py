@@ -14,20 +14,18 @@ from minimaker.kernel.container import Container
 from minimaker.mail.tables import OutboxMessage
 from minimaker.rights import intake
 from minimaker.rights.read_model import RequestRead
-from minimaker.staff import service as staff
 from tests.browser import csrf_on, form_token, set_cookie_headers, signed_in
+from tests.staff.signing_in import PASSWORD, browser_log_in, ready_staff
 
-PASSWORD = "staff password for tests"
 ALARM = 'class="alert alarm" role="alert"'
 
 
 def make_staff(c: Container, username: str = "dora", role: str = "dpo") -> None:
-    staff.create_staff(c, by=None, username=username, password=PASSWORD, role=role)
+    ready_staff(c, username, role)
 
 
 def staff_log_in(browser: TestClient, username: str = "dora", password: str = PASSWORD) -> Response:
-    data = {"csrf": form_token(browser, "/admin/login"), "username": username, "password": password}
-    return browser.post("/admin/login", data=data, follow_redirects=False)
+    return browser_log_in(browser, username, password)
 
 
 def staff_signed_in(browser: TestClient, c: Container, role: str = "dpo") -> TestClient:

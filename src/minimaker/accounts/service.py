@@ -36,7 +36,9 @@ from minimaker.kernel.errors import (
     NotFound,
     TooManyAttempts,
 )
+from minimaker.kernel.purposes import Purpose
 from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.rights.processing import ensure_allowed
 
 
 @dataclass(frozen=True)
@@ -166,10 +168,15 @@ def _ensure_free(
             raise AlreadyTaken(field)
 
 
+#: What reading or correcting the profile touches: name, email, username (contract).
+_PROFILE = ("account",)
+
+
 def get_profile(c: Container, *, user_id: str) -> Profile:
     """The subject's own profile, decrypted with their key."""
     with c.uow(write=False) as uow:
         user = _user(uow, user_id)
+        ensure_allowed(uow, user.id, Purpose.SERVICE, _PROFILE)
         return _opened(uow.keys.subject_key(user.id), user)
 
 
@@ -185,6 +192,8 @@ _PROFILE_OF_SESSION = DriverRead(
 def own_profile(c: Container, *, token: str) -> Profile:
     """The profile of the account whose live session `token` names, decrypted with its key."""
     claims, now = live_claims(c, token)
+    with c.uow(write=False) as uow:  # no read: the policy alone decides service (in memory)
+        ensure_allowed(uow, str(claims["sub"]), Purpose.SERVICE, _PROFILE)
     row = _PROFILE_OF_SESSION.one_or_none(c.engine, {"sid": claims["sid"], "now": now})
     if row is None or row.id != claims["sub"]:
         raise NotAuthenticated("the session has ended; sign in again")
@@ -264,6 +273,7 @@ def apply_correction(uow: UnitOfWork, *, user_id: str, correction: Correction) -
     """Art. 16: re-seal the fields whose value changes, in the caller's unit; audited with
     field names only. The one use case over it is `rights/rectification.py:correct`."""
     user = _user(uow, user_id)
+    ensure_allowed(uow, user.id, Purpose.SERVICE, _PROFILE)
     dek = uow.keys.subject_key(user.id)
     current = _opened(dek, user)
     # A value typed again as it was is no correction: nothing to re-seal, nobody to tell.
@@ -322,3 +332,14 @@ def email_on_file(uow: UnitOfWork, user_id: str) -> str | None:
     except KeyUnavailable:
         return None
     return open_field(dek, subject_id=user_id, field="email", sealed=user.email_enc)
+
+
+def account_ids(
+    session: Session, *, after: str | None, created_by: datetime, limit: int
+) -> list[str]:
+    """Up to `limit` ids of accounts made by `created_by`, in id order after `after` (a walk
+    over every account in bounded batches; erased accounts are gone from it)."""
+    query = select(User.id).where(User.created_at <= created_by).order_by(User.id).limit(limit)
+    if after is not None:
+        query = query.where(User.id > after)
+    return list(session.scalars(query))

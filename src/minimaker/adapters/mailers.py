@@ -22,12 +22,11 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from minimaker.adapters.private_files import write_private
 from minimaker.kernel.errors import ConfigurationError, MiniMakerError, NotFound
-from minimaker.settings import Settings
+from minimaker.settings import Settings, is_loopback
 
 log = logging.getLogger("minimaker.mail")
 
 _MESSAGE_ID = re.compile(r"^[0-9a-f]{32}$")
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _TRUE = {"1", "true", "yes", "on"}
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -104,19 +103,41 @@ class SmtpServer:
             timeout_s=timeout,
         )
 
+    def require_encryption(self) -> None:
+        """ConfigurationError for a relay reached in plaintext that is not on this machine."""
+        # Policy 5.1: a message holds a name, an address and links to personal data; off
+        # this machine it travels encrypted, or not at all. (The host is an operator's relay,
+        # not personal data; the rest of the URL, which may hold a password, is never shown.)
+        if self.security == "plain" and not is_loopback(self.host):
+            raise ConfigurationError(
+                f"smtp_url would send mail to {self.host} without TLS; use smtps://{self.host} "
+                "(implicit TLS) or add ?starttls=1, or run the relay on this machine (loopback)"
+            )
+
+
+def tls_context(ca_file: Path | None = None) -> ssl.SSLContext:
+    """A client context that verifies the relay's certificate and name, TLS 1.2 at least:
+    against the system's authorities, or only those in `ca_file` (a private CA)."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except (OSError, ssl.SSLError):
+        raise ConfigurationError(
+            f"smtp_ca_file {ca_file} cannot be read as PEM certificates"
+        ) from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
 
 class SmtpMailer:
-    """Delivers through an SMTP relay: plain, STARTTLS or implicit TLS, with optional login."""
+    """Delivers through an SMTP relay: STARTTLS or implicit TLS (plain only on loopback),
+    with optional login; the relay's certificate is verified."""
 
-    def __init__(self, server: SmtpServer, *, sender: str) -> None:
+    def __init__(self, server: SmtpServer, *, sender: str, ca_file: Path | None = None) -> None:
+        server.require_encryption()
         self.server = server
         self.sender = sender
-        if server.security == "plain" and server.host not in _LOOPBACK:
-            log.warning(
-                "smtp_url sends mail to %s without TLS: messages hold personal data; "
-                "use smtps:// or ?starttls=1 for a relay that is not on this machine",
-                server.host,
-            )
+        # Built once, as the mailer is: a bad CA file is a start-up error, not a failed send.
+        self.context = tls_context(ca_file) if server.security != "plain" else None
 
     def send(self, to: str, subject: str, body: str, message_id: str) -> None:
         """Send one message over a fresh connection."""
@@ -140,7 +161,7 @@ class SmtpMailer:
             raise DeliveryFailed(type(exc).__name__, permanent=False) from None
 
     def _connect(self) -> smtplib.SMTP:
-        server, context = self.server, ssl.create_default_context()
+        server, context = self.server, self.context
         name = _ehlo_name()
         if server.security == "tls":
             return smtplib.SMTP_SSL(
@@ -153,6 +174,7 @@ class SmtpMailer:
         smtp = smtplib.SMTP(server.host, server.port, local_hostname=name, timeout=server.timeout_s)
         if server.security == "starttls":
             try:
+                # No offer of STARTTLS, or a certificate that fails, raises: never plain instead.
                 smtp.starttls(context=context)
             except BaseException:
                 smtp.close()
@@ -271,7 +293,8 @@ def mailer_for(settings: Settings, *, sealer: FileSealer) -> Mailer:
     """SMTP when smtp_url is set; otherwise the outbox folder (files sealed by `sealer`),
     with a loud warning once."""
     if settings.smtp_url:
-        return SmtpMailer(SmtpServer.from_url(settings.smtp_url), sender=settings.mail_from)
+        server = SmtpServer.from_url(settings.smtp_url)
+        return SmtpMailer(server, sender=settings.mail_from, ca_file=settings.smtp_ca_file)
     folder = settings.outbox_dir
     if folder not in _warned:
         _warned.add(folder)

@@ -21,6 +21,10 @@ from minimaker.entrypoints.worker import Worker
 from minimaker.generation import api as generation_api
 from minimaker.generation import pages as generation_pages
 from minimaker.kernel.container import Container
+from minimaker.publication import api as publication_api
+from minimaker.publication import pages as publication_pages
+from minimaker.records import api as records_api
+from minimaker.records import pages as records_pages
 from minimaker.rights import api as rights_api
 from minimaker.rights import pages as rights_pages
 from minimaker.rights import public_pages as rights_public_pages
@@ -37,13 +41,16 @@ ROUTERS: tuple[APIRouter, ...] = (
     uploads_api.router,
     generation_api.router,
     rights_api.router,
+    publication_api.router,
     staff_api.router,
+    records_api.router,
     accounts_pages.router,
     generation_pages.router,
     rights_pages.router,
     rights_public_pages.router,
-    rights_pages.public,
+    publication_pages.router,
     staff_pages.router,
+    records_pages.router,
 )
 #: Which service says who a token of each kind stands for (http.authenticate asks it).
 AUTHENTICATORS: Mapping[TokenKind, Authenticate] = {

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypedDict
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
+from minimaker.entrypoints import cli_records, cli_staff
+from minimaker.entrypoints.cli_policy import policy_app
+from minimaker.entrypoints.serving import proxy_options
 from minimaker.kernel.errors import MiniMakerError
 from minimaker.settings import Settings, load_settings
 
@@ -27,13 +30,14 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.")
 keys_app = typer.Typer(help="Master key and data keys.")
 audit_app = typer.Typer(help="The tamper-evident audit log.")
-staff_app = typer.Typer(help="Staff accounts (privacy officer, support, admin).")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
-app.add_typer(staff_app, name="staff")
+app.add_typer(cli_staff.staff_app, name="staff")
 outbox_app = typer.Typer(help="Email: queued, sent and failed messages; the outbox folder.")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(policy_app, name="policy")
+app.add_typer(cli_records.ropa_app, name="ropa")
 console = Console(stderr=True)
 
 
@@ -59,16 +63,32 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     worker: Annotated[bool, typer.Option(help="Run the embedded job worker.")] = True,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate chain: serve HTTPS (MINIMAKER_TLS_CERT).")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option(help="PEM private key of --tls-cert (MINIMAKER_TLS_KEY).")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option(help="Allow plain HTTP on a non-loopback address (trusted network).")
+    ] = False,
 ) -> None:
-    """Serve the API and web pages; applies pending migrations first."""
+    """Serve the API and web pages; applies pending migrations first.
+
+    Plain HTTP only on loopback, behind a declared trusted proxy, or with --insecure."""
+    from minimaker.entrypoints import serving
+
+    _logging()
+    settings = _settings()
+    # Before any socket or database (or the app's imports): a refusal leaves nothing behind.
+    tls = serving.listening(settings, host=host, cert=tls_cert, key=tls_key, insecure=insecure)
+
     import uvicorn
 
     from minimaker.bootstrap import build
     from minimaker.entrypoints.app import create_app
     from minimaker.operations import startup
 
-    _logging()
-    settings = _settings()
     c = build(settings)
     log_replayed(startup.prepare(c).replayed)
     uvicorn.run(
@@ -78,25 +98,8 @@ def serve(
         log_level="info",
         access_log=settings.access_log,
         **proxy_options(settings),
+        **serving.tls_options(tls),
     )
-
-
-class ProxyOptions(TypedDict, total=False):
-    proxy_headers: bool
-    forwarded_allow_ips: list[str]
-
-
-def proxy_options(settings: Settings) -> ProxyOptions:
-    """uvicorn's own reading of X-Forwarded-For: only from `trusted_proxies`, else never.
-
-    Left on by default, uvicorn trusts the header from 127.0.0.1, so any local client (or
-    a proxy that passes the header through) could name itself any address, and every
-    throttle would count a forged one. The app reads the header itself (http.client_ip);
-    uvicorn may agree with it, from the same proxies, and take the scheme from them too.
-    """
-    if not settings.trusted_proxies or settings.forwarded_header != "x-forwarded-for":
-        return {"proxy_headers": False}
-    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
 
 
 @app.command("worker")
@@ -324,57 +327,6 @@ def backup_restore(
     for line in report.summary():
         console.print(line, markup=False, highlight=False)
     log_replayed(report.replayed)
-
-
-@staff_app.command("create")
-def staff_create(
-    username: Annotated[str, typer.Option(help="The staff member's sign-in name.")],
-    role: Annotated[str, typer.Option(help="dpo, support or admin.")],
-    password: Annotated[
-        str,
-        typer.Option(
-            envvar="MINIMAKER_STAFF_PASSWORD",
-            prompt=True,
-            hide_input=True,
-            confirmation_prompt=True,
-            hidden=True,  # typed at the prompt or set in the environment, never in argv
-            help="The password; prompted for unless MINIMAKER_STAFF_PASSWORD is set.",
-        ),
-    ],
-) -> None:
-    """Create a staff account with one role (the first admin is made here)."""
-    from minimaker.bootstrap import container_for
-    from minimaker.staff import service as staff
-
-    with container_for(_settings()) as c:
-        member = staff.create_staff(c, by=None, username=username, password=password, role=role)
-    typer.echo(f"created staff {member.id} ({member.role})")
-
-
-@staff_app.command("list")
-def staff_list() -> None:
-    """List staff accounts: id, role, username, created, disabled."""
-    from minimaker.bootstrap import container_for
-    from minimaker.staff import service as staff
-
-    with container_for(_settings()) as c:
-        members = staff.list_staff(c, by=None)
-    for m in members:
-        disabled = f"disabled {m.disabled_at:%Y-%m-%d}" if m.disabled_at else "active"
-        typer.echo(f"{m.id}  {m.role:<8} {m.username:<32} {m.created_at:%Y-%m-%d}  {disabled}")
-
-
-@staff_app.command("disable")
-def staff_disable(
-    staff_id: Annotated[str, typer.Argument(help="The staff id to disable.")],
-) -> None:
-    """Disable a staff account; its sessions end at once."""
-    from minimaker.bootstrap import container_for
-    from minimaker.staff import service as staff
-
-    with container_for(_settings()) as c:
-        member = staff.disable_staff(c, by=None, staff_id=staff_id)
-    typer.echo(f"disabled staff {member.id}")
 
 
 def main() -> None:

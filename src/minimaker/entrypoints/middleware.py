@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minimaker.entrypoints import errors
 from minimaker.kernel.errors import MiniMakerError, PayloadTooLarge, UnsupportedMediaType
+from minimaker.settings import Settings
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -24,31 +27,99 @@ _SECURITY_HEADERS = [
 ]
 
 
+#: RFC 6797: browsers that met the site over HTTPS refuse plain HTTP to it (and its
+#: subdomains) for two years, so no later link or typed URL leaks a cookie in plaintext. Sent
+#: only over HTTPS: over HTTP it would be ignored (6797 8.1), and a stray one on a loopback
+#: development server would lock the browser out of http://localhost for two years.
+HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+
 #: API answers are personal (a profile, a token, a list of photos) unless a route says
 #: otherwise: no browser or proxy may keep them, as no page may.
 _API_DEFAULTS = [(b"cache-control", b"no-store")]
 
 
 class SecurityHeaders:
-    """Headers every response carries: no sniffing, no framing, no referrer, strict CSP; and
-    `Cache-Control: no-store` on every API answer that does not set its own."""
+    """Headers every response carries: no sniffing, no framing, no referrer, strict CSP;
+    `Cache-Control: no-store` on every API answer that does not set its own; and over HTTPS,
+    HSTS and the Secure flag on every cookie set."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         wanted = _SECURITY_HEADERS
-        if scope["type"] == "http" and str(scope.get("path", "")).startswith("/api/"):
+        if str(scope.get("path", "")).startswith("/api/"):
             wanted = _SECURITY_HEADERS + _API_DEFAULTS
+        tls = came_over_https(scope, _settings(scope))
+        if tls:
+            wanted = [*wanted, HSTS]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {k.lower() for k, _ in message.get("headers", [])}
-                extra = [(k, v) for k, v in wanted if k not in names]
-                message["headers"] = list(message.get("headers", [])) + extra
+                headers = list(message.get("headers", []))
+                if tls:
+                    headers = [_secure_cookie(k, v) for k, v in headers]
+                names = {k.lower() for k, _ in headers}
+                message["headers"] = headers + [(k, v) for k, v in wanted if k not in names]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _secure_cookie(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """A Set-Cookie header with the Secure flag added if it lacks it; any other as it is."""
+    # Over HTTPS every cookie is Secure, whatever cookie_secure says: a browser then never
+    # sends the session, CSRF or device cookie over plain HTTP (a downgrade or a stray link).
+    if name.lower() != b"set-cookie":
+        return name, value
+    attributes = {a.strip().lower() for a in value.split(b";")[1:]}
+    return name, value if b"secure" in attributes else value + b"; Secure"
+
+
+def _settings(scope: Scope) -> Settings | None:
+    # The app factory puts the container on the app; Starlette puts the app in the scope.
+    container = getattr(getattr(scope.get("app"), "state", None), "container", None)
+    return getattr(container, "settings", None)
+
+
+def came_over_https(scope: Scope, settings: Settings | None) -> bool:
+    """Whether the client reached us over TLS: directly, or through a trusted proxy that
+    says so (X-Forwarded-Proto, or `proto=` in RFC 7239 Forwarded, as the proxy is set up)."""
+    if scope.get("scheme") == "https":
+        return True
+    client = scope.get("client")
+    if settings is None or not settings.trusted_proxies or client is None:
+        return False
+    if not _within(str(client[0]), tuple(settings.trusted_proxies)):
+        return False  # anyone else could claim HTTPS in a header
+    headers = Headers(scope=scope)
+    if settings.forwarded_header == "forwarded":
+        items = [
+            p.strip() for v in headers.getlist("forwarded") for p in v.replace(",", ";").split(";")
+        ]
+        protos = [i[6:].strip('"') for i in items if i[:6].lower() == "proto="]
+    else:
+        protos = [p.strip() for v in headers.getlist("x-forwarded-proto") for p in v.split(",")]
+    # The right-most value is the one our proxy wrote; any to its left came from the client.
+    return bool(protos) and protos[-1].lower() == "https"
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(texts: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(ipaddress.ip_network(t, strict=False) for t in texts)
+
+
+def _within(host: str, texts: tuple[str, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in _networks(texts))
 
 
 class BodyTooLarge(PayloadTooLarge):

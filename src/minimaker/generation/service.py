@@ -332,6 +332,7 @@ def open_model_content(
         file = uow.session.get(ModelFile, (model_id, fmt))
         if file is None:
             raise NotFound("model file")
+        ensure_allowed(uow, user_id, Purpose.SERVICE, ("generated_model",))
         dek = uow.keys.subject_key(user_id)
         uow.audit(
             events.CONTENT_READ,

@@ -104,5 +104,14 @@ def check(
     return purpose
 
 
-#: Interim: the objectable purposes, until they are read from the policy (issue 9, helper F).
-OBJECTABLE = ("training", "marketing", "analytics")
+def state_matters(purpose: Purpose, declared: Mapping[str, Declared]) -> bool:
+    """Whether any subject state could change `refusal`'s answer for `purpose`.
+
+    When it cannot (allowed while restricted, not objectable, no consent, or not declared at
+    all), the caller may skip reading the subject's state: `refusal` with an empty state
+    gives the same answer for every subject.
+    """
+    policy = declared.get(purpose.value)
+    if policy is None:
+        return False
+    return purpose not in ALLOWED_WHILE_RESTRICTED or policy.objectable or policy.consent

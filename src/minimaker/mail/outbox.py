@@ -25,11 +25,14 @@ from minimaker.adapters.crypto.fields import open_field, seal_field
 from minimaker.adapters.crypto.keys import MasterKey, generate_key
 from minimaker.kernel.actors import SYSTEM_CLI, SYSTEM_MAIL
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import KeyUnavailable
+from minimaker.kernel.errors import KeyUnavailable, ProcessingRefused
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import events
 from minimaker.mail.folder import FolderSealer, folder_mailer
 from minimaker.mail.tables import OutboxMessage
+from minimaker.sharing import relay as smtp_relay
+from minimaker.sharing import service as sharing
+from minimaker.sharing.rules import PayloadRefused, ShareRefused
 
 log = logging.getLogger("minimaker.mail")
 
@@ -111,6 +114,9 @@ def deliver_pending(c: Container, *, mailer: mail.Mailer | None = None, limit: i
     """Send every message that is due, safe with many workers; returns how many were sent."""
     _fail_abandoned(c)
     mailer = mailer or mail.mailer_for(c.settings, sealer=FolderSealer(c))
+    # Policy 7.2: the SMTP relay is a processor; what it is handed leaves through sharing.
+    # The outbox folder stays on this machine: no third party receives anything.
+    through_relay = isinstance(mailer, mail.SmtpMailer)
     sent = 0
     for _ in range(limit):
         claimed = _claim_next(c)
@@ -119,22 +125,35 @@ def deliver_pending(c: Container, *, mailer: mail.Mailer | None = None, limit: i
         if claimed.content is None:
             _record_failure(c, claimed, "KeyUnavailable", permanent=True)
             continue
-        try:
-            mailer.send(
-                claimed.content["to"],
-                claimed.content["subject"],
-                claimed.content["body"],
-                claimed.id,
-            )
-        except mail.DeliveryFailed as exc:
-            _record_failure(c, claimed, exc.reason, permanent=exc.permanent)
-        except Exception as exc:
-            # Only the type: a message of an unknown error may quote the address.
-            _record_failure(c, claimed, type(exc).__name__, permanent=False)
-        else:
-            _record_sent(c, claimed)
-            sent += 1
+        sent += _send(c, mailer, claimed, through_relay=through_relay)
     return sent
+
+
+def _send(c: Container, mailer: mail.Mailer, claimed: Claimed, *, through_relay: bool) -> int:
+    """Hand one opened message to the mailer (cleared by sharing first for the relay); 1 if
+    it went. A refused share waits and retries: an operator may renew a DPA meanwhile."""
+    assert claimed.content is not None
+    cleared: sharing.Cleared | None = None
+    if through_relay:
+        share = smtp_relay.message_share(c, subject_id=claimed.subject_id, content=claimed.content)
+        try:
+            with c.uow(write=False) as uow:
+                cleared = sharing.clear(uow, share, actor=SYSTEM_MAIL)
+        except (ShareRefused, PayloadRefused, ProcessingRefused) as exc:
+            _record_failure(c, claimed, f"sharing refused: {exc.code}", permanent=False)
+            return 0
+    content = cleared.payload if cleared is not None else claimed.content
+    try:
+        mailer.send(content["to"], content["subject"], content["body"], claimed.id)
+    except mail.DeliveryFailed as exc:
+        _record_failure(c, claimed, exc.reason, permanent=exc.permanent)
+    except Exception as exc:
+        # Only the type: a message of an unknown error may quote the address.
+        _record_failure(c, claimed, type(exc).__name__, permanent=False)
+    else:
+        _record_sent(c, claimed, cleared)
+        return 1
+    return 0
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -176,9 +195,12 @@ def _claim_next(c: Container) -> Claimed | None:
         return Claimed(row.id, row.kind, row.subject_id, row.attempts, content)
 
 
-def _record_sent(c: Container, claimed: Claimed) -> None:
-    """Sent: keep only id, kind, subject and times; the content and its key are wiped."""
+def _record_sent(c: Container, claimed: Claimed, cleared: sharing.Cleared | None) -> None:
+    """Sent: keep only id, kind, subject and times; the content and its key are wiped. A
+    message the relay took is logged as a disclosure to it, in the same unit (policy 7.2)."""
     with c.uow() as uow:
+        if cleared is not None:
+            sharing.record(uow, cleared, actor=SYSTEM_MAIL)
         uow.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == claimed.id)

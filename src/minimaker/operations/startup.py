@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from minimaker.adapters import migrate
 from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.container import Container
-from minimaker.operations import events, sweep
+from minimaker.operations import events, residency, sweep
+from minimaker.publication import service as publication
 from minimaker.rights import erasure
+from minimaker.sharing import relay as smtp_relay
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,15 @@ def upgrade_schemas(c: Container) -> int:
 def prepare(c: Container) -> StartupReport:
     """Before serving: both schemas at head, whom the erasure ledger names erased again, and
     what a crash left behind swept away."""
+    # Policy 10.1, 10.2: no store outside the EU/EEA without a recorded safeguard, before
+    # anything is written (bootstrap.build checked the settings; this, the policy in force).
+    residency.check(c)
+    # Policy 7.1, 10.2: no mail goes to a relay the policy does not name under a valid DPA.
+    smtp_relay.check_relay(c)
     migrations = upgrade_schemas(c)
+    # Policy 12: a new version of the policy file is published (kept whole, significant ones
+    # told to every user) before anyone is served under it; a reused version is refused.
+    publication.publish_if_new(c)
     # Art. 17: a restored backup must not bring an erased subject back, even for a moment.
     replayed = erasure.replay_ledger(c)
     # After the replay, whose rows and blobs go first: what is left unnamed is a crash's.

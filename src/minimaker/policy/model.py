@@ -127,6 +127,10 @@ class Processor(_Strict):
     categories: list[Name] = Field(min_length=1)
     region: Name
     treatment: Treatment
+    # Art. 19: a recipient is told of a rectification, erasure or restriction "unless this
+    # proves impossible or involves disproportionate effort"; one that keeps no copy (a relay
+    # that deletes each message once delivered) has nothing to apply it to.
+    keeps_copies: bool = Field(True, description="Holds copies, so is told under Art. 19.")
 
 
 class Art15(_Strict):

@@ -1,4 +1,4 @@
-"""Privacy API: the policy, the subject's objections, data-subject requests and their archives,
+"""Privacy API: the subject's objections, data-subject requests and their archives,
 deleting the account, and asking by email for people who cannot sign in.
 
 Opening an emailed link (GET) changes nothing: it shows what would be confirmed and a button
@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from minimaker.accounts import rules as account_rules
@@ -34,7 +34,7 @@ from minimaker.entrypoints.http import (
 )
 from minimaker.entrypoints.page_shell.render import form_failure
 from minimaker.kernel.errors import ValidationFailed
-from minimaker.rights import access, archive_content, download_links, intake, objection, restriction
+from minimaker.rights import access, archive_content, download_links, intake, preferences
 from minimaker.rights import public_intake as public_requests
 from minimaker.rights.public_pages import link_page
 from minimaker.rights.read_model import RequestRead
@@ -51,27 +51,27 @@ _ARCHIVE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class PolicyOut(BaseModel):
-    version: str
-    effective: str
-    text: str
-    purposes: dict[str, Any]
-    categories: dict[str, Any]
-
-
-class Objections(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    training: bool = False
-    marketing: bool = False
-    analytics: bool = False
+#: Purpose -> on/off. Which purposes may be switched on is the policy's to say, not the
+#: schema's: the service refuses (422) one the policy in force does not offer.
+Switches = dict[str, StrictBool]
 
 
 class Preferences(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    objections: Objections
+    objections: Switches = Field(
+        description="Purpose -> you object (Art. 21): the policy's objectable purposes "
+        "(shipped: training, marketing, analytics); one left out is not objected to."
+    )
+    consents: Switches | None = Field(
+        None,
+        description="Purpose -> you consent (Art. 7): the policy's consent purposes (shipped: "
+        "marketing); one left out is withdrawn; the whole field left out changes none.",
+    )
 
 
-class PreferencesOut(Preferences):
+class PreferencesOut(BaseModel):
+    objections: dict[str, bool]
+    consents: dict[str, bool]
     restricted: bool
 
 
@@ -107,37 +107,22 @@ class ConfirmedOut(BaseModel):
     due_at: Any
 
 
-@privacy.get("/policy", response_model=PolicyOut)
-def privacy_policy(c: ContainerDep) -> Any:
-    """The policy in force: its version, its text, and the purposes and categories it names."""
-    policy = c.policy
-    return {
-        "version": policy.version,
-        "effective": policy.effective.isoformat(),
-        "text": c.policy_doc.text,
-        "purposes": {k: v.model_dump(mode="json") for k, v in policy.purposes.items()},
-        "categories": {k: v.model_dump(mode="json") for k, v in policy.categories.items()},
-    }
-
-
 @privacy.get("/preferences", response_model=PreferencesOut)
 def get_preferences(c: ContainerDep, user_id: UserId) -> Any:
-    """Your objections per purpose (Art. 21), and whether processing is restricted (Art. 18)."""
-    return {
-        "objections": objection.get_objections(c, user_id=user_id),
-        "restricted": restriction.is_restricted(c, user_id=user_id),
-    }
+    """Your objections (Art. 21) and consents (Art. 7) per purpose, and whether processing is
+    restricted (Art. 18)."""
+    return asdict(preferences.get_preferences(c, user_id=user_id))
 
 
 @privacy.put("/preferences", response_model=PreferencesOut)
 def put_preferences(c: ContainerDep, user_id: UserId, body: Preferences) -> Any:
-    """Object to (true) or allow (false) training, marketing and analytics; effective at once."""
-    wanted = {k for k, v in body.objections.model_dump().items() if v}
-    objections = objection.set_objections(c, user_id=user_id, objections=wanted)
-    return {
-        "objections": objections,
-        "restricted": restriction.is_restricted(c, user_id=user_id),
-    }
+    """Object to (true) or allow (false) each objectable purpose, and give (true) or withdraw
+    (false) consent per consent purpose; effective at once, all or nothing."""
+    return asdict(
+        preferences.set_preferences(
+            c, user_id=user_id, objections=body.objections, consents=body.consents
+        )
+    )
 
 
 @privacy.post("/requests", status_code=202, response_model=RequestOut)

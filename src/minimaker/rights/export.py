@@ -1,5 +1,5 @@
-"""The rights sections of an access or portability archive: preferences (objections and
-restriction), requests with their events, and disclosures to recipients."""
+"""The rights sections of an access or portability archive: preferences (objections,
+consents and restriction), requests with their events, and disclosures to recipients."""
 
 from __future__ import annotations
 
@@ -14,16 +14,23 @@ from minimaker.kernel.personal_data import (
     iso,
     schema_object,
 )
-from minimaker.kernel.purposes import OBJECTABLE
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights import intake
-from minimaker.rights.tables import Disclosure, Objection, RequestEvent, RightsRequest
+from minimaker.rights.processing import consentable, objectable
+from minimaker.rights.tables import Consent, Disclosure, Objection, RequestEvent, RightsRequest
+
+#: Purpose -> on/off: which purposes appear is the policy in force's to say (objectable ones,
+#: consent ones), so the schema names no purpose.
+_SWITCHES = {"type": "object", "additionalProperties": {"type": "boolean"}}
+_SINCE = {"type": "object", "additionalProperties": SCHEMA_TIME}
 
 #: JSON Schema of the preferences section (portability, Art. 20).
 PREFERENCES_SCHEMA = schema_object(
     {
-        "objections": schema_object({p: {"type": "boolean"} for p in OBJECTABLE}),
-        "objected_since": {"type": "object", "additionalProperties": SCHEMA_TIME},
+        "objections": _SWITCHES,
+        "objected_since": _SINCE,
+        "consents": _SWITCHES,
+        "consented_since": _SINCE,
         "restricted": {"type": "boolean"},
         "restricted_since": SCHEMA_TIME,
     }
@@ -31,14 +38,20 @@ PREFERENCES_SCHEMA = schema_object(
 
 
 def preferences(uow: UnitOfWork, subject_id: str) -> Exported:
-    """The subject's objections (Art. 21) and restriction (Art. 18), each since when."""
+    """The subject's objections (Art. 21), consents (Art. 7) and restriction (Art. 18), each
+    since when."""
     query = select(Objection.purpose, Objection.since).where(Objection.subject_id == subject_id)
     since = {purpose: at for purpose, at in uow.session.execute(query)}
+    query = select(Consent.purpose, Consent.given_at).where(Consent.subject_id == subject_id)
+    given = {purpose: at for purpose, at in uow.session.execute(query)}
     restricted_at = accounts.restricted_since(uow, subject_id)
+    policy = uow.c.policy
     return Exported(
         {
-            "objections": {p: p in since for p in OBJECTABLE},
+            "objections": {p: p in since for p in objectable(policy)},
             "objected_since": {p: iso(at) for p, at in sorted(since.items())},
+            "consents": {p: p in given for p in consentable(policy)},
+            "consented_since": {p: iso(at) for p, at in sorted(given.items())},
             "restricted": restricted_at is not None,
             "restricted_since": iso(restricted_at),
         }

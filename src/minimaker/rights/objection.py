@@ -1,4 +1,4 @@
-"""Objection (Art. 21): per purpose (training, marketing, analytics), effective for every
+"""Objection (Art. 21): per purpose the policy makes objectable, effective for every
 processing at once — `processing.py` reads the objections before each use of the data."""
 
 from __future__ import annotations
@@ -12,34 +12,39 @@ from minimaker.kernel.actors import Actor
 from minimaker.kernel.audit import AuditTag
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotFound, ValidationFailed
-from minimaker.kernel.purposes import OBJECTABLE
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights import events
 from minimaker.rights.fulfil import Work
+from minimaker.rights.processing import objectable
 from minimaker.rights.tables import Objection
 
 
 def object_to(c: Container, work: Work) -> str | None:
     """Fulfiller: record objections to the named purposes (all objectable ones by default)."""
-    purposes = work.details.get("purposes", list(OBJECTABLE))
-    set_objections(c, user_id=work.subject_id, objections=_purposes(purposes), replace=False)
+    purposes = work.details.get("purposes", list(objectable(c.policy)))
+    set_objections(c, user_id=work.subject_id, objections=_purposes(c, purposes), replace=False)
     return None
 
 
-def _purposes(value: Any) -> set[str]:
+def _purposes(c: Container, value: Any) -> set[str]:
     if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
         raise ValidationFailed("purposes", "must be a list of purposes")
-    unknown = set(value) - set(OBJECTABLE)
-    if unknown:
-        raise ValidationFailed("purposes", "each must be one of " + ", ".join(OBJECTABLE))
+    offered = objectable(c.policy)
+    if set(value) - set(offered):
+        raise ValidationFailed("purposes", "each must be one of " + ", ".join(offered))
     return set(value)
 
 
 def get_objections(c: Container, *, user_id: str) -> dict[str, bool]:
     """Each objectable purpose -> whether the subject objects to it."""
     with c.uow(write=False) as uow:
-        objected = _objected(uow, user_id)
-    return {p: p in objected for p in OBJECTABLE}
+        return objections_of(uow, user_id)
+
+
+def objections_of(uow: UnitOfWork, user_id: str) -> dict[str, bool]:
+    """Each purpose the policy in force makes objectable -> whether the subject objects."""
+    objected = _objected(uow, user_id)
+    return {p: p in objected for p in objectable(uow.c.policy)}
 
 
 def set_objections(
@@ -47,22 +52,32 @@ def set_objections(
 ) -> dict[str, bool]:
     """Object to (or, with replace, withdraw from) purposes; audited per change."""
     with c.uow() as uow:
-        if not accounts.account_exists(uow.session, user_id):
-            raise NotFound("account")
-        current = _objected(uow, user_id)
-        wanted = objections if replace else current | objections
-        for purpose in sorted(wanted - current):
-            uow.session.add(Objection(subject_id=user_id, purpose=purpose, since=c.clock.now()))
-            _audit(uow, user_id, purpose, events.OBJECTION_RECORDED)
-        for purpose in sorted(current - wanted):
-            uow.session.execute(
-                delete(Objection).where(
-                    Objection.subject_id == user_id, Objection.purpose == purpose
-                )
-            )
-            _audit(uow, user_id, purpose, events.OBJECTION_WITHDRAWN)
+        record_objections(uow, user_id=user_id, objections=objections, replace=replace)
+        now = objections_of(uow, user_id)
         uow.commit()
-    return {p: p in wanted for p in OBJECTABLE}
+    return now
+
+
+def record_objections(
+    uow: UnitOfWork, *, user_id: str, objections: set[str], replace: bool = True
+) -> None:
+    """Object to (or, with replace, withdraw from) purposes in the caller's unit; audited per
+    change. Only purposes the policy makes objectable are recorded (Art. 21)."""
+    offered = set(objectable(uow.c.policy))
+    if objections - offered:
+        raise ValidationFailed("objections", "each must be one of " + ", ".join(sorted(offered)))
+    if not accounts.account_exists(uow.session, user_id):
+        raise NotFound("account")
+    current = _objected(uow, user_id)
+    wanted = objections if replace else current | objections
+    for purpose in sorted(wanted - current):
+        uow.session.add(Objection(subject_id=user_id, purpose=purpose, since=uow.c.clock.now()))
+        _audit(uow, user_id, purpose, events.OBJECTION_RECORDED)
+    for purpose in sorted(current - wanted):
+        uow.session.execute(
+            delete(Objection).where(Objection.subject_id == user_id, Objection.purpose == purpose)
+        )
+        _audit(uow, user_id, purpose, events.OBJECTION_WITHDRAWN)
 
 
 def _objected(uow: UnitOfWork, user_id: str) -> set[str]:

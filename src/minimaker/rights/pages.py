@@ -7,8 +7,6 @@ its legal due date, its history and its audit trail.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -33,15 +31,20 @@ from minimaker.kernel.errors import (
     TooManyAttempts,
     ValidationFailed,
 )
-from minimaker.kernel.purposes import OBJECTABLE
-from minimaker.rights import access, holdings, intake, objection, rectification
+from minimaker.rights import (
+    access,
+    consent,
+    holdings,
+    intake,
+    objection,
+    preferences,
+    rectification,
+)
+from minimaker.rights.processing import consentable, objectable
 from minimaker.rights.read_model import RequestRead
-from minimaker.rights.restriction import is_restricted
 from minimaker.rights.rules import OPEN, Status
 
 router = APIRouter(prefix="/privacy", include_in_schema=False)
-#: Pages anyone may read, signed in or not: the policy itself.
-public = APIRouter(include_in_schema=False)
 
 _PROFILE_FIELDS = ("name", "email", "username")
 _ARCHIVE_TYPES = ("access", "portability")
@@ -52,6 +55,7 @@ _DONE = {
     "it is ready.",
     "corrected": "Your details were corrected.",
     "objections": "Your choices were saved and apply from now on.",
+    "consents": "Your consent choices were saved and apply from now on.",
     "restrict": "Your request to restrict processing was received.",
     "lift": "Your request to lift the restriction was received.",
 }
@@ -95,6 +99,7 @@ def _centre(
 ) -> Response:
     profile = accounts.get_profile(v.c, user_id=user_id)
     requests = intake.list_for_subject(v.c, user_id=user_id)
+    prefs = preferences.get_preferences(v.c, user_id=user_id)
     policy = v.c.policy
     # The field the browser focuses (and so scrolls to): the one at fault, else the first.
     at_fault = next(iter((profile_error or {}).get("field_errors", {})), "name")
@@ -110,8 +115,9 @@ def _centre(
         categories=policy.categories,
         purposes=policy.purposes,
         controller=policy.controller,
-        objections=objection.get_objections(v.c, user_id=user_id),
-        restriction=_restriction_state(is_restricted(v.c, user_id=user_id), requests),
+        objections=prefs.objections,
+        consents=prefs.consents,
+        restriction=_restriction_state(prefs.restricted, requests),
         requests=requests,
         downloads={r.id for r in requests if _downloadable(r)},
         profile_error=profile_error,
@@ -145,10 +151,19 @@ def correct_profile(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Respon
 
 @router.post("/objections")
 def set_objections(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
-    """Object to training, marketing or analytics (Art. 21); a cleared box withdraws it."""
-    wanted = {purpose for purpose in OBJECTABLE if form.get(purpose) is not None}
+    """Object to each purpose the policy makes objectable (Art. 21); a cleared box withdraws."""
+    wanted = {p for p in objectable(v.c.policy) if form.get(p) is not None}
     objection.set_objections(v.c, user_id=user_id, objections=wanted)
     return see_other("/privacy?done=objections")
+
+
+@router.post("/consents")
+def set_consents(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Consent to each consent purpose by ticking its box (Art. 7); clearing it withdraws,
+    as easily as it was given (Art. 7(3))."""
+    wanted = {p for p in consentable(v.c.policy) if form.get(p) is not None}
+    consent.set_consents(v.c, user_id=user_id, consents=wanted)
+    return see_other("/privacy?done=consents")
 
 
 @router.post("/restriction")
@@ -234,55 +249,4 @@ def download(request_id: str, v: VisitorDep, user_id: UserId) -> Response:
     archive = access.open_download(v.c, user_id=user_id, request_id=request_id)
     return private_content(
         archive.chunks, "application/zip", filename=archive.filename, size=archive.size_bytes
-    )
-
-
-@dataclass
-class PolicySection:
-    """One numbered section of the policy text: its heading and its blocks, in order."""
-
-    heading: str
-    blocks: list[tuple[str, list[str]]] = field(default_factory=list)  # ("p" | "ul", lines)
-
-
-_SECTION = re.compile(r"\d+\.\s+\S")  # "6. Data Subject Rights", not "6.1. Access: ..."
-_BULLET = "\u2022"
-
-
-def policy_sections(text: str) -> tuple[list[str], list[PolicySection]]:
-    """The policy text as its preamble lines and its sections, each a list of p and ul blocks."""
-    preamble: list[str] = []
-    sections: list[PolicySection] = []
-    for raw in text.splitlines()[1:]:  # the first line is the title: the page's own heading
-        line = raw.strip()
-        if not line:
-            continue
-        if _SECTION.match(line):
-            sections.append(PolicySection(line))
-        elif not sections:
-            preamble.append(line)
-        elif line.startswith(_BULLET):
-            blocks = sections[-1].blocks
-            item = line.removeprefix(_BULLET).strip()
-            if blocks and blocks[-1][0] == "ul":
-                blocks[-1][1].append(item)
-            else:
-                blocks.append(("ul", [item]))
-        else:
-            sections[-1].blocks.append(("p", [line]))
-    return preamble, sections
-
-
-@public.get("/privacy-policy")
-def policy_page(v: VisitorDep) -> Response:
-    """The data protection policy as a page, from the same data as GET /api/v1/privacy/policy."""
-    policy = v.c.policy
-    preamble, sections = policy_sections(v.c.policy_doc.text)
-    return render(
-        v,
-        "policy.html",
-        title="Data protection policy",
-        policy=policy,
-        preamble=preamble,
-        sections=sections,
     )

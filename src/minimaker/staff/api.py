@@ -10,9 +10,9 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Form, Query, Response
 from fastapi.security import OAuth2PasswordBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from minimaker.accounts import rules as account_rules
 from minimaker.entrypoints.http import ClientIp, ContainerDep, PasswordForm, TokenOut, stated
@@ -21,8 +21,16 @@ from minimaker.rights import decisions as staff_queue
 from minimaker.rights.read_model import StaffRequestView
 from minimaker.rights.rules import RequestType
 from minimaker.staff import service as staff
-from minimaker.staff.rules import Role
-from minimaker.staff.service import StaffIdentity
+from minimaker.staff import subject_access, training
+from minimaker.staff.rules import (
+    MAX_REFERENCE,
+    REFERENCE_PATTERN,
+    ReasonCode,
+    Role,
+    missing_clearance,
+    parse_reason,
+)
+from minimaker.staff.service import Enrolling, StaffIdentity
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -46,6 +54,14 @@ def current_staff(c: ContainerDep, token: StaffToken) -> StaffIdentity:
 
 
 Staff = Annotated[StaffIdentity, Depends(current_staff)]
+
+
+def enrolling_staff(c: ContainerDep, token: StaffToken) -> Enrolling:
+    """The staff member of a live enrolment-only session (the password, no second factor)."""
+    return staff.authenticate_enrolling(c, token)
+
+
+EnrollingStaff = Annotated[Enrolling, Depends(enrolling_staff)]
 
 
 class _In(BaseModel):
@@ -96,6 +112,64 @@ class StaffIn(_In):
     username: str = stated(account_rules.USERNAME_PATTERN, 32, min_length=3)
     password: str = stated(None, account_rules.MAX_PASSWORD, min_length=account_rules.MIN_PASSWORD)
     role: Annotated[Role, Field(strict=False)]
+    #: Required for a contractor, refused for any other role: the end of the fixed term.
+    access_expires: Annotated[AwareDatetime | None, Field(strict=False)] = None
+
+
+class GrantIn(_In):
+    role: Annotated[Role | None, Field(strict=False)] = None
+    access_expires: Annotated[AwareDatetime | None, Field(strict=False)] = None
+
+
+class TrainingIn(_In):
+    trained_at: Annotated[AwareDatetime | None, Field(strict=False)] = None
+    valid_days: int = Field(default=training.DEFAULT_TRAINING_DAYS, ge=1, le=3 * 366)
+
+
+class AcknowledgeIn(_In):
+    version: str = Field(min_length=1, max_length=64)
+
+
+class ConfirmIn(_In):
+    code: str = Field(min_length=1, max_length=32)
+
+
+class StaffTokenOut(TokenOut):
+    """`stage` "enrol": the token may only enrol the second factor (`/auth/enrolment`)."""
+
+    stage: str
+
+
+class EnrolmentOut(BaseModel):
+    """Put into an authenticator app: the otpauth URI (or the secret by hand)."""
+
+    secret: str
+    otpauth_uri: str
+
+
+class RecoveryCodesOut(BaseModel):
+    """Shown this once: each code signs in once in place of an authenticator code."""
+
+    recovery_codes: list[str]
+
+
+class SubjectOut(BaseModel):
+    id: str
+    name: str
+    email: str
+    username: str
+    created_at: datetime
+    reason: str
+    reference: str | None
+
+
+class RequestDetailsOut(BaseModel):
+    id: str
+    subject_id: str
+    details: dict[str, Any]
+    evidence: str | None
+    reason: str
+    reference: str | None
 
 
 class StaffRequestOut(StaffRequestView):
@@ -108,18 +182,65 @@ class StaffOut(BaseModel):
     role: str
     created_at: datetime
     disabled_at: datetime | None
+    access_expires_at: datetime | None
+    trained_at: datetime | None
+    training_expires_at: datetime | None
+    policy_version: str | None
+    second_factor: bool
 
 
 class MeOut(BaseModel):
     id: str
     role: str
+    trained_until: datetime | None
+    acknowledged: str | None
+    current_policy_version: str
+    #: What personal data still needs (training, the policy acknowledged); empty: cleared.
+    missing_for_personal_data: list[str]
 
 
-@router.post("/auth/token", response_model=TokenOut, tags=["auth"])
-def token(c: ContainerDep, form: PasswordForm, ip: ClientIp) -> TokenOut:
-    """Staff sign-in with username and password; returns a staff bearer token."""
-    issued = staff.login(c, username=form.username, password=form.password, client_ip=ip)
-    return TokenOut.of(issued)
+ReasonQuery = Annotated[ReasonCode, Query()]
+ReferenceQuery = Annotated[
+    str | None, Query(max_length=MAX_REFERENCE, pattern=REFERENCE_PATTERN.pattern)
+]
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Already enrolled, or no enrolment pending."}
+}
+
+
+@router.post("/auth/token", response_model=StaffTokenOut, tags=["auth"])
+def token(
+    c: ContainerDep,
+    form: PasswordForm,
+    ip: ClientIp,
+    code: Annotated[str | None, Form(max_length=32)] = None,
+) -> StaffTokenOut:
+    """Staff sign-in: username, password and `code` (the authenticator's 6 digits, or a
+    recovery code). Without an enrolled second factor, the token (stage "enrol") may only
+    enrol one."""
+    issued = staff.login(c, username=form.username, password=form.password, client_ip=ip, code=code)
+    return StaffTokenOut(
+        access_token=issued.token, expires_at=issued.expires_at, stage=issued.stage
+    )
+
+
+@router.post("/auth/enrolment", response_model=EnrolmentOut, tags=["auth"], responses=_CONFLICT)
+def begin_enrolment(c: ContainerDep, who: EnrollingStaff) -> EnrolmentOut:
+    """With an enrolment token: a fresh TOTP secret and its otpauth URI for the authenticator."""
+    found = staff.begin_enrolment(c, who=who)
+    return EnrolmentOut(secret=found.secret, otpauth_uri=found.uri)
+
+
+@router.post(
+    "/auth/enrolment/confirm", response_model=RecoveryCodesOut, tags=["auth"], responses=_CONFLICT
+)
+def confirm_enrolment(
+    c: ContainerDep, who: EnrollingStaff, body: ConfirmIn, ip: ClientIp
+) -> RecoveryCodesOut:
+    """Confirm with a code from the authenticator: the token becomes a full staff token and
+    the recovery codes are returned, this once."""
+    codes = staff.confirm_enrolment(c, who=who, code=body.code, client_ip=ip)
+    return RecoveryCodesOut(recovery_codes=codes)
 
 
 @router.post("/auth/logout", status_code=204, tags=["auth"])
@@ -130,9 +251,40 @@ def logout(c: ContainerDep, who: Staff, tok: StaffToken) -> Response:
 
 
 @router.get("/me", response_model=MeOut)
-def me(who: Staff) -> Any:
-    """Your staff id and role."""
-    return asdict(who)
+def me(c: ContainerDep, who: Staff) -> Any:
+    """Your staff id and role, your training and policy acknowledgement, what is missing."""
+    missing = missing_clearance(
+        trained_until=who.trained_until,
+        acknowledged=who.acknowledged,
+        policy_version=c.policy.version,
+        now=c.clock.now(),
+    )
+    return {
+        **asdict(who),
+        "current_policy_version": c.policy.version,
+        "missing_for_personal_data": missing,
+    }
+
+
+@router.post("/me/acknowledge-policy", response_model=StaffOut)
+def acknowledge_policy(c: ContainerDep, who: Staff, body: AcknowledgeIn) -> Any:
+    """Acknowledge the policy in force; `version` must be its current version."""
+    return asdict(training.acknowledge_policy(c, staff=who, version=body.version))
+
+
+@router.get("/subjects/{subject_id}", response_model=SubjectOut)
+def read_subject(
+    c: ContainerDep,
+    who: Staff,
+    subject_id: str,
+    reason: ReasonQuery,
+    reference: ReferenceQuery = None,
+) -> Any:
+    """A subject's account profile, for a `reason` (handling_request, user_support,
+    security_incident, legal_claim) and an optional ticket `reference`; audited."""
+    stated_reason = parse_reason(reason, reference)
+    found = subject_access.read_profile(c, who, subject_id=subject_id, reason=stated_reason)
+    return asdict(found)
 
 
 @router.get("/requests", response_model=list[StaffRequestOut])
@@ -184,6 +336,20 @@ def get_request(c: ContainerDep, who: Staff, request_id: str) -> Any:
     return asdict(staff_queue.get_request(c, who, request_id=request_id))
 
 
+@router.get("/requests/{request_id}/details", response_model=RequestDetailsOut)
+def request_details(
+    c: ContainerDep,
+    who: Staff,
+    request_id: str,
+    reason: ReasonQuery,
+    reference: ReferenceQuery = None,
+) -> Any:
+    """A request's details and evidence of identity, for a stated `reason`; audited."""
+    stated_reason = parse_reason(reason, reference)
+    found = subject_access.read_request_details(c, who, request_id=request_id, reason=stated_reason)
+    return asdict(found)
+
+
 @router.post("/requests/{request_id}/extend", response_model=StaffRequestOut)
 def extend_request(c: ContainerDep, who: Staff, request_id: str, body: ExtendIn) -> Any:
     """DPO: extend once by one or two months before the original due date; the subject is told."""
@@ -222,8 +388,24 @@ def list_staff(c: ContainerDep, who: Staff) -> Any:
 
 @router.post("/staff", status_code=201, response_model=StaffOut)
 def create_staff(c: ContainerDep, who: Staff, body: StaffIn) -> Any:
-    """Admin: a new staff account with one role (dpo, support or admin)."""
+    """Admin: a new staff account with one role; a contractor's with `access_expires`."""
     return asdict(staff.create_staff(c, by=who, **body.model_dump()))
+
+
+@router.post(
+    "/staff/{staff_id}/grant",
+    response_model=StaffOut,
+    responses={409: {"description": "You cannot change your own role."}},
+)
+def grant(c: ContainerDep, who: Staff, staff_id: str, body: GrantIn) -> Any:
+    """Admin: change a member's role and/or a contractor's end of term."""
+    return asdict(training.grant(c, by=who, staff_id=staff_id, **body.model_dump()))
+
+
+@router.post("/staff/{staff_id}/training", response_model=StaffOut)
+def record_training(c: ContainerDep, who: Staff, staff_id: str, body: TrainingIn) -> Any:
+    """Admin: record a member's data-protection training, current for `valid_days`."""
+    return asdict(training.record_training(c, by=who, staff_id=staff_id, **body.model_dump()))
 
 
 @router.post("/staff/{staff_id}/disable", response_model=StaffOut)

@@ -7,6 +7,7 @@ token cannot post a staff form, nor the reverse.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -17,13 +18,21 @@ from minimaker.entrypoints.http import client_ip
 from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
 from minimaker.entrypoints.page_shell.session import CookieSession, Visitor, text_field
 from minimaker.entrypoints.page_shell.sign_in import sign_in, sign_out
-from minimaker.kernel.errors import Conflict, Forbidden, ValidationFailed
+from minimaker.kernel.errors import (
+    Conflict,
+    Forbidden,
+    InvalidCredentials,
+    NotAuthenticated,
+    TooManyAttempts,
+    ValidationFailed,
+)
 from minimaker.rights import decisions as staff_queue
 from minimaker.rights.recording import DESTRUCTIVE
 from minimaker.rights.rules import RequestType
 from minimaker.staff import service as staff
-from minimaker.staff.rules import Action, allows
-from minimaker.staff.service import StaffIdentity
+from minimaker.staff import training
+from minimaker.staff.rules import Action, allows, missing_clearance
+from minimaker.staff.service import Enrolling, StaffIdentity, StaffToken
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -73,18 +82,122 @@ def login_form(v: StaffVisitor, ended: str | None = None) -> Response:
 
 @router.post("/login")
 def login(request: Request, form: StaffForm, v: StaffVisitor) -> Response:
-    """Check the staff password, open a staff session and hand the browser its cookie."""
-    ip = client_ip(request)
-    return sign_in(
+    """Check the staff password and second factor, open a staff session, hand the browser
+    its cookie; without an enrolled second factor, the session may only enrol one."""
+    ip, code = client_ip(request), text_field(form, "code").strip() or None
+    opened: list[StaffToken] = []
+
+    def login_with_code(name: str, password: str) -> StaffToken:
+        issued = staff.login(v.c, username=name, password=password, client_ip=ip, code=code)
+        opened.append(issued)
+        return issued
+
+    response = sign_in(
         v,
         form,
-        login=lambda name, password: staff.login(
-            v.c, username=name, password=password, client_ip=ip
-        ),
+        login=login_with_code,
         login_field="username",
         template="admin_login.html",
         title="Staff sign-in",
     )
+    if opened and opened[0].stage == "enrol":
+        response.headers["location"] = "/admin/enrol"
+    return response
+
+
+def _enrolling(request: Request, v: Visitor) -> tuple[Visitor, Enrolling] | None:
+    """The visitor as its enrolment-only session sees it, or None without one.
+
+    The staff visitor treats that session as signed out (it may do nothing else); here its
+    cookie is the session the page's forms are bound to, and it is not cleared."""
+    token = request.cookies.get(STAFF.cookie)
+    if not token:
+        return None
+    try:
+        who = staff.authenticate_enrolling(v.c, token)
+    except (NotAuthenticated, Conflict):
+        return None
+    return dataclasses.replace(v, token=token, ended_session=False), who
+
+
+@router.get("/enrol")
+def enrol_page(request: Request, v: StaffVisitor) -> Response:
+    """Enrol the second factor: a fresh secret as a QR code (and in text) to confirm."""
+    found = _enrolling(request, v)
+    if found is None:
+        return see_other(STAFF.home if v.who is not None else STAFF.sign_in)
+    ev, who = found
+    return _enrol_form(ev, who)
+
+
+def _enrol_form(
+    v: Visitor, who: Enrolling, *, status: int = 200, error: str | None = None
+) -> Response:
+    # Each showing is a fresh secret: only the one last shown can be confirmed.
+    enrolment = staff.begin_enrolment(v.c, who=who)
+    return render(
+        v,
+        "admin_enrol.html",
+        title="Second factor",
+        status=status,
+        enrolment=enrolment,
+        error=error,
+    )
+
+
+@router.post("/enrol")
+def enrol(request: Request, form: StaffForm, v: StaffVisitor) -> Response:
+    """Confirm the authenticator with a code; the recovery codes are shown this once."""
+    found = _enrolling(request, v)
+    if found is None:
+        return see_other(STAFF.sign_in)
+    ev, who = found
+    code = text_field(form, "code")
+    try:
+        codes = staff.confirm_enrolment(v.c, who=who, code=code, client_ip=client_ip(request))
+    except (ValidationFailed, InvalidCredentials, TooManyAttempts) as exc:
+        return _enrol_form(ev, who, status=exc.status, error=form_failure(exc)["error"])
+    # The session is full now: the page is rendered for it, with its role in the layout.
+    full = dataclasses.replace(ev, who=staff.authenticate(v.c, ev.token or ""))
+    return render(full, "admin_recovery.html", title="Recovery codes", codes=codes)
+
+
+@router.get("/me")
+def me_page(v: StaffVisitor, who: Staff, done: str | None = None) -> Response:
+    """Your training and policy acknowledgement, and what personal data still needs."""
+    missing = missing_clearance(
+        trained_until=who.trained_until,
+        acknowledged=who.acknowledged,
+        policy_version=v.c.policy.version,
+        now=v.c.clock.now(),
+    )
+    notice = "You acknowledged the policy in force." if done == "acknowledged" else None
+    return render(
+        v,
+        "admin_me.html",
+        title="Your staff access",
+        missing=missing,
+        version=v.c.policy.version,
+        notice=notice,
+    )
+
+
+@router.post("/me/acknowledge-policy")
+def acknowledge(form: StaffForm, v: StaffVisitor, who: Staff) -> Response:
+    """Acknowledge the policy version in force (the form carries the version shown)."""
+    try:
+        training.acknowledge_policy(v.c, staff=who, version=text_field(form, "version"))
+    except ValidationFailed as exc:
+        return render(
+            v,
+            "admin_me.html",
+            title="Your staff access",
+            status=exc.status,
+            missing=[],
+            version=v.c.policy.version,
+            **form_failure(exc),
+        )
+    return see_other("/admin/me?done=acknowledged")
 
 
 @router.post("/logout")

@@ -3,14 +3,21 @@
 The privacy officer (DPO) decides on requests; support sees the queue and records requests
 that arrive by email or post, but takes no legal decision (extending a deadline, refusing or
 completing a request by hand, stopping the clock, vouching for someone's identity) and records
-no erasure or correction; an admin manages staff accounts and sees no requests at all.
+no erasure or correction; an admin manages staff accounts and sees no requests at all; an
+engineer runs the service and sees the record of processing, never personal data; a contractor
+has support's view for a fixed term. Personal data also needs a stated reason, current
+training and the policy in force acknowledged (policy 5.2, 11.2).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
-from minimaker.kernel.errors import Forbidden, ValidationFailed
+from minimaker.kernel.errors import Forbidden, NotAuthenticated, ValidationFailed
 
 
 class Role(StrEnum):
@@ -64,6 +71,11 @@ MATRIX: dict[Role, frozenset[Action]] = {
 }
 
 
+#: Actions that put a subject's personal data before a member of staff: they need, beyond the
+#: role, current data-protection training and the policy in force acknowledged (5.2, 11.2).
+PERSONAL_DATA: frozenset[Action] = frozenset({Action.READ_SUBJECT_DATA})
+
+
 class StaffForbidden(Forbidden):
     code = "staff_forbidden"
 
@@ -94,3 +106,99 @@ def require(role: str, action: Action) -> None:
     """Raise StaffForbidden unless `role` may do `action`."""
     if not allows(role, action):
         raise StaffForbidden(role, action.value)
+
+
+class NotCleared(Forbidden):
+    """A member of staff lacks what personal data needs; the message names each missing thing."""
+
+    code = "staff_not_cleared"
+
+    def __init__(self, missing: Sequence[str]) -> None:
+        self.missing = tuple(missing)
+        super().__init__(
+            "personal data needs " + " and ".join(self.missing) + "; nothing was shown"
+        )
+
+
+class AccessExpired(NotAuthenticated):
+    """A contractor's fixed term is over: no sign-in, no session (policy 5.2)."""
+
+    code = "staff_access_expired"
+
+    def default_message(self) -> str:
+        return "this staff access has expired; an admin may extend it"
+
+
+def missing_clearance(
+    *,
+    trained_until: datetime | None,
+    acknowledged: str | None,
+    policy_version: str,
+    now: datetime,
+) -> list[str]:
+    """What a member of staff lacks for personal data: current training, the policy in force."""
+    missing = []
+    if trained_until is None or trained_until <= now:
+        missing.append("current data-protection training (none recorded, or it expired)")
+    if acknowledged != policy_version:
+        missing.append(f"acknowledgement of policy version {policy_version}")
+    return missing
+
+
+def check_access_expiry(role: Role, expires: datetime | None, now: datetime) -> None:
+    """A contractor needs a fixed term in the future; other roles hold none."""
+    if role is Role.CONTRACTOR and expires is None:
+        raise ValidationFailed("access_expires", "is required for a contractor")
+    if role is not Role.CONTRACTOR and expires is not None:
+        raise ValidationFailed("access_expires", "is only for contractors")
+    if expires is not None and expires <= now:
+        raise ValidationFailed("access_expires", "must be in the future")
+
+
+def expired(expires: datetime | None, now: datetime) -> bool:
+    """Whether a fixed term (a contractor's) is over; no term never expires."""
+    return expires is not None and expires <= now
+
+
+class ReasonCode(StrEnum):
+    """Why a member of staff reads a subject's data: a fixed list, so no free text can carry
+    personal data into the audit (policy 5.2: access only for a stated purpose)."""
+
+    HANDLING_REQUEST = "handling_request"  # a rights request of this subject
+    USER_SUPPORT = "user_support"  # the subject asked for help
+    SECURITY_INCIDENT = "security_incident"  # investigating a breach or an abuse
+    LEGAL_CLAIM = "legal_claim"  # establishing or defending a legal claim
+
+
+#: A ticket reference: letters, a dash, digits ("REQ-1234"); nothing a name or email fits in.
+REFERENCE_PATTERN = re.compile(r"[A-Z]{2,10}-[0-9]{1,10}")
+MAX_REFERENCE = 21
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A stated reason: its code and, optionally, the ticket it belongs to."""
+
+    code: ReasonCode
+    reference: str | None = None
+
+    @property
+    def audited(self) -> str:
+        """How the audit records it: fixed words and a ticket id, nothing typed freely."""
+        return f"reason:{self.code.value}" + (f":ref:{self.reference}" if self.reference else "")
+
+
+def parse_reason(code: object, reference: object = None) -> Reason:
+    """A reason from input; a missing or unknown code, or a non-ticket reference, is refused."""
+    if not isinstance(code, str) or code not in set(ReasonCode):
+        allowed = ", ".join(r.value for r in ReasonCode)
+        raise ValidationFailed("reason", f"is required, one of {allowed}")
+    if reference in (None, ""):
+        return Reason(ReasonCode(code))
+    if (
+        not isinstance(reference, str)
+        or len(reference) > MAX_REFERENCE
+        or not REFERENCE_PATTERN.fullmatch(reference)
+    ):
+        raise ValidationFailed("reference", "must be a ticket id like REQ-1234 (no free text)")
+    return Reason(ReasonCode(code), reference)

@@ -17,7 +17,9 @@ from minimaker.kernel.container import Container
 from minimaker.kernel.errors import KeyUnavailable, NotFound, PayloadTooLarge, SubjectErased
 from minimaker.kernel.faults import crash_point
 from minimaker.kernel.ids import is_id
+from minimaker.kernel.purposes import Purpose
 from minimaker.kernel.unit_of_work import UnitOfWork
+from minimaker.rights.processing import ensure_allowed
 from minimaker.uploads import events
 from minimaker.uploads import intake as images
 from minimaker.uploads.tables import Upload
@@ -33,6 +35,10 @@ class UploadRead:
     created_at: datetime
 
 
+#: What the service's own use of an upload touches: the photo (policy 3.1, contract).
+_PHOTO = ("uploaded_image",)
+
+
 def _read(row: Upload) -> UploadRead:
     return UploadRead(row.id, row.media_type, row.size_bytes, row.width, row.height, row.created_at)
 
@@ -44,6 +50,7 @@ def create_upload(c: Container, *, user_id: str, data: bytes) -> UploadRead:
     info, data = accepted.info, accepted.data  # the original bytes are not kept
     upload_id = uuid.uuid4().hex
     with c.uow() as uow:
+        ensure_allowed(uow, user_id, Purpose.SERVICE, _PHOTO)
         limits.lock_subject(uow, user_id)
         limits.ensure_room(uow, user_id, len(data))  # again, under the lock: the one that counts
         dek = _subject_key(uow, user_id)
@@ -115,8 +122,10 @@ def read_photo(uow: UnitOfWork, *, user_id: str, upload_id: str) -> bytes:
 
 
 def list_uploads(c: Container, *, user_id: str) -> list[UploadRead]:
-    with c.sessions() as session:
-        rows = session.scalars(
+    """The user's photos, newest first (what is stored, not the photos themselves)."""
+    with c.uow(write=False) as uow:
+        ensure_allowed(uow, user_id, Purpose.SERVICE, _PHOTO)
+        rows = uow.session.scalars(
             select(Upload).where(Upload.owner_id == user_id).order_by(Upload.created_at.desc())
         ).all()
         return [_read(r) for r in rows]
@@ -131,6 +140,7 @@ def open_content(c: Container, *, user_id: str, upload_id: str) -> tuple[str, It
     """The photo's media type and its decrypted bytes as a stream; the read is audited."""
     with c.uow() as uow:
         row = owned_upload(uow, user_id=user_id, upload_id=upload_id)
+        ensure_allowed(uow, user_id, Purpose.SERVICE, _PHOTO)
         dek = uow.keys.subject_key(user_id)
         uow.audit(
             events.CONTENT_READ,

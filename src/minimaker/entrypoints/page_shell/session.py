@@ -195,9 +195,14 @@ USER = CookieSession(cookie="mm_session", kind="user", sign_in="/login", home="/
 VisitorDep = Annotated[Visitor, Depends(USER.visitor)]
 
 
-def signed_in_user(v: VisitorDep) -> str:
-    """The signed-in user's id; without a live session the page answers with /login."""
-    return USER.signed_in(v)  # type: ignore[no-any-return]
+def signed_in_user(request: Request, v: VisitorDep) -> str:
+    """The signed-in user's id; without a live session the page answers with /login, and
+    while a significant policy version is unacknowledged, with the acknowledgement step."""
+    from minimaker.publication.pages import ask_acknowledgement  # it imports this module
+
+    user_id: str = USER.signed_in(v)
+    ask_acknowledgement(request, v.c, user_id)  # policy 12
+    return user_id
 
 
 UserId = Annotated[str, Depends(signed_in_user)]
