@@ -29,6 +29,8 @@ FEATURES = (
     "rights",
     "operations",
     "sharing",
+    "records",
+    "publication",
 )
 #: Kernel modules that must stay pure: rules and values, no I/O library at all.
 PURE_KERNEL = ("errors", "ids", "clock", "audit", "purposes", "actors", "personal_data")

@@ -18,6 +18,7 @@ from fastapi.responses import Response, StreamingResponse
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
+from minimaker.kernel.actors import StaffIdentity
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotAuthenticated
 from minimaker.settings import Settings
@@ -164,6 +165,28 @@ def current_user(request: Request, token: Annotated[str, Depends(bearer_token)])
 
 UserId = Annotated[str, Depends(current_user)]
 Token = Annotated[str, Depends(bearer_token)]
+
+staff_oauth2 = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/admin/auth/token", scheme_name="StaffToken", auto_error=False
+)
+
+
+async def staff_token(token: Annotated[str | None, Depends(staff_oauth2)]) -> str:
+    if not token:
+        raise NotAuthenticated("a staff token is required")
+    return token
+
+
+StaffToken = Annotated[str, Depends(staff_token)]
+
+
+def current_staff(request: Request, token: StaffToken) -> StaffIdentity:
+    """The staff member whose live staff session the bearer token names (every /admin route
+    of the API, whichever feature serves it)."""
+    return authenticate(request, "staff", token)  # type: ignore[no-any-return]
+
+
+Staff = Annotated[StaffIdentity, Depends(current_staff)]
 
 
 class Issued(Protocol):

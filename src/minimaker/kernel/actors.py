@@ -7,6 +7,7 @@ component that acted (`system:rights`): never a name, an email or a username.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -57,3 +58,21 @@ SYSTEM_MAIL = Actor.system(Component.MAIL)
 SYSTEM_RETENTION = Actor.system(Component.RETENTION)
 SYSTEM_RIGHTS = Actor.system(Component.RIGHTS)
 SYSTEM_WORKER = Actor.system(Component.WORKER)
+
+
+@dataclass(frozen=True)
+class StaffIdentity:
+    """Who a live staff token stands for, with the role and clearance they hold right now:
+    the value every feature's /admin route receives (staff/service.py authenticates it)."""
+
+    id: str
+    role: str
+    #: Until when their data-protection training is current (None: none recorded).
+    trained_until: datetime | None = None
+    #: The policy version they acknowledged (None: none).
+    acknowledged: str | None = None
+
+    @property
+    def actor(self) -> Actor:
+        """The staff member as the audit names them."""
+        return Actor.staff(self.id)

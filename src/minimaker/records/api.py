@@ -6,11 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from minimaker.entrypoints.http import ContainerDep
+from minimaker.entrypoints.http import ContainerDep, Staff
 from minimaker.records import pages
 from minimaker.records import service as records
 from minimaker.records.rules import ExportFormat, Record
-from minimaker.staff.api import Staff
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 

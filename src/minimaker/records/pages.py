@@ -10,10 +10,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from minimaker.entrypoints.page_shell.render import NO_STORE, environment, render
+from minimaker.entrypoints.page_shell.staff_session import Staff, StaffVisitor
 from minimaker.records import rules
 from minimaker.records import service as records
 from minimaker.records.rules import ExportFormat, Record
-from minimaker.staff.pages import Staff, StaffVisitor
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

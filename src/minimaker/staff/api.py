@@ -11,12 +11,18 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Response
-from fastapi.security import OAuth2PasswordBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from minimaker.accounts import rules as account_rules
-from minimaker.entrypoints.http import ClientIp, ContainerDep, PasswordForm, TokenOut, stated
-from minimaker.kernel.errors import NotAuthenticated
+from minimaker.entrypoints.http import (
+    ClientIp,
+    ContainerDep,
+    PasswordForm,
+    Staff,
+    StaffToken,
+    TokenOut,
+    stated,
+)
 from minimaker.rights import decisions as staff_queue
 from minimaker.rights.read_model import StaffRequestView
 from minimaker.rights.rules import RequestType
@@ -30,30 +36,9 @@ from minimaker.staff.rules import (
     missing_clearance,
     parse_reason,
 )
-from minimaker.staff.service import Enrolling, StaffIdentity
+from minimaker.staff.service import Enrolling
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
-
-staff_oauth2 = OAuth2PasswordBearer(
-    tokenUrl="/api/v1/admin/auth/token", scheme_name="StaffToken", auto_error=False
-)
-
-
-def staff_token(token: Annotated[str | None, Depends(staff_oauth2)]) -> str:
-    if not token:
-        raise NotAuthenticated("a staff token is required")
-    return token
-
-
-StaffToken = Annotated[str, Depends(staff_token)]
-
-
-def current_staff(c: ContainerDep, token: StaffToken) -> StaffIdentity:
-    """The staff member whose live staff session the bearer token names."""
-    return staff.authenticate(c, token)
-
-
-Staff = Annotated[StaffIdentity, Depends(current_staff)]
 
 
 def enrolling_staff(c: ContainerDep, token: StaffToken) -> Enrolling:

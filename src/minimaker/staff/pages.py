@@ -1,23 +1,21 @@
 """Staff pages at /admin: sign-in, the request queue with its alarms, and the DPO's decisions.
 
-The staff session lives in its own cookie, scoped to /admin, so it never travels with a user
-page; forms carry a CSRF token bound to that cookie under a key of its own, so a user page's
-token cannot post a staff form, nor the reverse.
+The staff session (its cookie and CSRF key) is entrypoints/page_shell/staff_session.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
-from starlette.datastructures import FormData
+from fastapi import APIRouter, Request, Response
 
 from minimaker.entrypoints.http import client_ip
 from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
-from minimaker.entrypoints.page_shell.session import CookieSession, Visitor, text_field
+from minimaker.entrypoints.page_shell.session import Visitor, text_field
 from minimaker.entrypoints.page_shell.sign_in import sign_in, sign_out
+from minimaker.entrypoints.page_shell.staff_session import STAFF, Staff, StaffForm, StaffVisitor
 from minimaker.kernel.errors import (
     Conflict,
     Forbidden,
@@ -36,27 +34,6 @@ from minimaker.staff.service import Enrolling, StaffIdentity, StaffToken
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
-#: Strict and scoped to /admin: a staff session never rides on another site's request, nor
-#: on any user page of this one; its forms are signed under a key of their own.
-STAFF = CookieSession(
-    cookie="mm_staff",
-    kind="staff",
-    sign_in="/admin/login",
-    home="/admin",
-    path="/admin",
-    samesite="strict",
-    csrf_secret="staff_csrf_signing",  # noqa: S106 - the name of a keyring secret
-)
-StaffVisitor = Annotated[Visitor, Depends(STAFF.visitor)]
-
-
-def signed_in_staff(v: StaffVisitor) -> StaffIdentity:
-    """The signed-in staff member; without a live staff session, the staff sign-in page."""
-    return STAFF.signed_in(v)  # type: ignore[no-any-return]
-
-
-Staff = Annotated[StaffIdentity, Depends(signed_in_staff)]
-StaffForm = Annotated[FormData, Depends(STAFF.checked_form)]
 _DECISION_ERRORS = (ValidationFailed, Conflict)
 _DONE = {
     "extended": "The deadline was extended and the subject told why.",

@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 from minimaker.accounts import passwords, rules, throttle
 from minimaker.adapters import tokens
 from minimaker.kernel.actors import SYSTEM_AUTH, SYSTEM_CLI, Actor
+from minimaker.kernel.actors import StaffIdentity as StaffIdentity  # re-exported: staff's value
 from minimaker.kernel.audit import AuditTag
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import (
@@ -61,23 +62,6 @@ class StaffRead:
     training_expires_at: datetime | None = None
     policy_version: str | None = None
     second_factor: bool = False
-
-
-@dataclass(frozen=True)
-class StaffIdentity:
-    """Who a live staff token stands for, with the role and clearance they hold right now."""
-
-    id: str
-    role: str
-    #: Until when their data-protection training is current (None: none recorded).
-    trained_until: datetime | None = None
-    #: The policy version they acknowledged (None: none).
-    acknowledged: str | None = None
-
-    @property
-    def actor(self) -> Actor:
-        """The staff member as the audit names them."""
-        return Actor.staff(self.id)
 
 
 @dataclass(frozen=True)
