@@ -47,6 +47,7 @@ STAFF_PASSWORD = "staff password of twenty"
 UNSTATED_RULES = {
     ("POST", "/api/v1/uploads"): "a photo is recognised by its content",
     ("POST", "/api/v1/admin/staff"): "a contractor needs access_expires, other roles none",
+    ("POST", "/api/v1/admin/staff/{staff_id}/grant"): "the same, against the member's role",
     ("POST", "/api/v1/admin/staff/{staff_id}/training"): "trained_at is not in the future",
     ("POST", "/api/v1/admin/me/acknowledge-policy"): "the version is the one in force",
     ("PUT", "/api/v1/privacy/preferences"): "the purposes offered are the policy in force's",
