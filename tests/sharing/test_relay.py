@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from typer.testing import CliRunner
 
 from minimaker.bootstrap import build
+from minimaker.entrypoints.cli import app as cli_app
 from minimaker.entrypoints.worker import Worker
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
@@ -108,3 +110,24 @@ def test_start_up_refuses_smtp_without_a_lawful_relay_entry(smtp_c: Container, c
 def test_without_smtp_there_is_no_relay_to_check(container: Container) -> None:
     container.settings = container.settings.model_copy(update={"smtp_processor": "no-relay"})
     assert relay.relay_problem(container) is None
+
+
+def test_a_standalone_worker_refuses_to_start_without_a_lawful_relay_entry(
+    smtp_c: Container, mailbox: Mailbox, master_key: str
+) -> None:
+    s = smtp_c.settings
+    env = {
+        "MINIMAKER_DATA_DIR": str(s.data_dir),
+        "MINIMAKER_DATABASE_URL": s.resolved_database_url(),
+        "MINIMAKER_KEYSTORE_URL": s.resolved_keystore_url(),
+        "MINIMAKER_MASTER_KEY": master_key,
+        "MINIMAKER_SMTP_URL": f"smtp://127.0.0.1:{mailbox.port}",
+        "MINIMAKER_SMTP_PROCESSOR": "no-relay",
+    }
+    subject_id = subject(smtp_c)
+    _mail(smtp_c, subject_id)
+    done = CliRunner().invoke(cli_app, ["worker", "--once"], env=env)
+    assert isinstance(done.exception, ConfigurationError), done.output
+    assert "no-relay" in str(done.exception)
+    assert mailbox.received == []  # nothing was handed to the relay
+    assert disclosures(smtp_c) == []

@@ -58,20 +58,25 @@ def _logging() -> None:
     )
 
 
+TlsCert = Annotated[
+    Path | None, typer.Option(help="PEM certificate chain: serve HTTPS (MINIMAKER_TLS_CERT).")
+]
+TlsKey = Annotated[
+    Path | None, typer.Option(help="PEM private key of --tls-cert (MINIMAKER_TLS_KEY).")
+]
+Insecure = Annotated[
+    bool, typer.Option(help="Allow plain HTTP on a non-loopback address (trusted network).")
+]
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     worker: Annotated[bool, typer.Option(help="Run the embedded job worker.")] = True,
-    tls_cert: Annotated[
-        Path | None, typer.Option(help="PEM certificate chain: serve HTTPS (MINIMAKER_TLS_CERT).")
-    ] = None,
-    tls_key: Annotated[
-        Path | None, typer.Option(help="PEM private key of --tls-cert (MINIMAKER_TLS_KEY).")
-    ] = None,
-    insecure: Annotated[
-        bool, typer.Option(help="Allow plain HTTP on a non-loopback address (trusted network).")
-    ] = False,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
+    insecure: Insecure = False,
 ) -> None:
     """Serve the API and web pages; applies pending migrations first.
 
@@ -109,9 +114,12 @@ def worker_cmd(
     """Run a standalone job worker (as many processes as you like)."""
     from minimaker.bootstrap import build
     from minimaker.entrypoints.worker import Worker
+    from minimaker.operations import startup
 
     _logging()
     c = build(_settings())
+    # A worker delivers mail and writes blobs: the same refusals as serve's, before any job.
+    startup.refuse_unlawful_places(c)
     w = Worker(c)
     if once:
         console.print(f"ran {w.run_until_idle()} jobs")

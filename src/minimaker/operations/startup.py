@@ -38,14 +38,19 @@ def upgrade_schemas(c: Container) -> int:
     return len(todo)
 
 
-def prepare(c: Container) -> StartupReport:
-    """Before serving: both schemas at head, whom the erasure ledger names erased again, and
-    what a crash left behind swept away."""
+def refuse_unlawful_places(c: Container) -> None:
+    """Before any process (server or worker) stores or sends anything: the places it would."""
     # Policy 10.1, 10.2: no store outside the EU/EEA without a recorded safeguard, before
     # anything is written (bootstrap.build checked the settings; this, the policy in force).
     residency.check(c)
     # Policy 7.1, 10.2: no mail goes to a relay the policy does not name under a valid DPA.
     smtp_relay.check_relay(c)
+
+
+def prepare(c: Container) -> StartupReport:
+    """Before serving: both schemas at head, whom the erasure ledger names erased again, and
+    what a crash left behind swept away."""
+    refuse_unlawful_places(c)
     migrations = upgrade_schemas(c)
     # Policy 12: a new version of the policy file is published (kept whole, significant ones
     # told to every user) before anyone is served under it; a reused version is refused.
