@@ -5,18 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
-
-from minimaker.accounts import service as accounts
-from minimaker.kernel.actors import Actor
-from minimaker.kernel.audit import AuditTag
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import NotFound, ValidationFailed
+from minimaker.kernel.errors import ValidationFailed
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights import events
+from minimaker.rights.choices import Choices
 from minimaker.rights.fulfil import Work
 from minimaker.rights.processing import objectable
 from minimaker.rights.tables import Objection
+
+OBJECTIONS = Choices(Objection, "objections", events.OBJECTION_RECORDED, events.OBJECTION_WITHDRAWN)
 
 
 def object_to(c: Container, work: Work) -> str | None:
@@ -43,7 +41,7 @@ def get_objections(c: Container, *, user_id: str) -> dict[str, bool]:
 
 def objections_of(uow: UnitOfWork, user_id: str) -> dict[str, bool]:
     """Each purpose the policy in force makes objectable -> whether the subject objects."""
-    objected = _objected(uow, user_id)
+    objected = OBJECTIONS.chosen(uow, user_id)
     return {p: p in objected for p in objectable(uow.c.policy)}
 
 
@@ -63,27 +61,5 @@ def record_objections(
 ) -> None:
     """Object to (or, with replace, withdraw from) purposes in the caller's unit; audited per
     change. Only purposes the policy makes objectable are recorded (Art. 21)."""
-    offered = set(objectable(uow.c.policy))
-    if objections - offered:
-        raise ValidationFailed("objections", "each must be one of " + ", ".join(sorted(offered)))
-    if not accounts.account_exists(uow.session, user_id):
-        raise NotFound("account")
-    current = _objected(uow, user_id)
-    wanted = objections if replace else current | objections
-    for purpose in sorted(wanted - current):
-        uow.session.add(Objection(subject_id=user_id, purpose=purpose, since=uow.c.clock.now()))
-        _audit(uow, user_id, purpose, events.OBJECTION_RECORDED)
-    for purpose in sorted(current - wanted):
-        uow.session.execute(
-            delete(Objection).where(Objection.subject_id == user_id, Objection.purpose == purpose)
-        )
-        _audit(uow, user_id, purpose, events.OBJECTION_WITHDRAWN)
-
-
-def _objected(uow: UnitOfWork, user_id: str) -> set[str]:
-    query = select(Objection.purpose).where(Objection.subject_id == user_id)
-    return set(uow.session.scalars(query))
-
-
-def _audit(uow: UnitOfWork, user_id: str, purpose: str, tag: AuditTag) -> None:
-    uow.audit(tag, actor=Actor.subject(user_id), subject=user_id, object=f"purpose:{purpose}")
+    wanted = objections if replace else OBJECTIONS.chosen(uow, user_id) | objections
+    OBJECTIONS.record(uow, user_id=user_id, wanted=wanted, offered=objectable(uow.c.policy))
