@@ -82,6 +82,33 @@ MUTATIONS = (
         ("tests/rights/test_api.py",),
         keyword="restriction_refuses_generation or lifting",
     ),
+    # A deleted gate once left the suite green: each is caught by its use case's behaviour
+    # (g, h) and, apart from that, by the list of use cases that must ask (i).
+    Mutation(
+        "(g) the purpose gate deleted from generation's request",
+        "generation/service.py",
+        "purpose = ensure_allowed(uow, user_id, Purpose.GENERATION, _READS)",
+        "purpose = Purpose.GENERATION",
+        ("tests/rights/test_purpose_use_cases.py",),
+        keyword="request_model",
+    ),
+    Mutation(
+        "(h) the purpose gate deleted from reading a photo",
+        "uploads/service.py",
+        "        ensure_allowed(uow, user_id, Purpose.SERVICE, _PHOTO)\n"
+        "        dek = uow.keys.subject_key(user_id)\n",
+        "        dek = uow.keys.subject_key(user_id)\n",
+        ("tests/rights/test_purpose_use_cases.py",),
+        keyword="open_content",
+    ),
+    Mutation(
+        "(i) the purpose gate deleted from an archive's download",
+        "rights/access.py",
+        'purpose = ensure_allowed(uow, subject_id, Purpose.SERVICE, ("rights_archive",))',
+        "purpose = Purpose.SERVICE",
+        ("tests/test_purpose_calls.py",),
+        keyword="still_asks_the_gate",
+    ),
 )
 
 

@@ -307,6 +307,7 @@ def _formats(uow: UnitOfWork, model_id: str) -> tuple[str, ...]:
 
 def list_models(c: Container, *, user_id: str) -> list[ModelRead]:
     with c.uow(write=False) as uow:
+        ensure_allowed(uow, user_id, Purpose.SERVICE, ("generated_model",))
         rows = uow.session.scalars(
             select(Model3D).where(Model3D.owner_id == user_id).order_by(Model3D.created_at.desc())
         ).all()
@@ -316,6 +317,7 @@ def list_models(c: Container, *, user_id: str) -> list[ModelRead]:
 def get_model(c: Container, *, user_id: str, model_id: str) -> ModelRead:
     with c.uow(write=False) as uow:
         row = _owned_model(uow, user_id=user_id, model_id=model_id)
+        ensure_allowed(uow, user_id, Purpose.SERVICE, ("generated_model",))
         return _read(row, _formats(uow, row.id))
 
 

@@ -133,7 +133,9 @@ def list_uploads(c: Container, *, user_id: str) -> list[UploadRead]:
 
 def get_upload(c: Container, *, user_id: str, upload_id: str) -> UploadRead:
     with c.uow(write=False) as uow:
-        return _read(owned_upload(uow, user_id=user_id, upload_id=upload_id))
+        row = owned_upload(uow, user_id=user_id, upload_id=upload_id)
+        ensure_allowed(uow, user_id, Purpose.SERVICE, _PHOTO)  # as list_uploads: the same facts
+        return _read(row)
 
 
 def open_content(c: Container, *, user_id: str, upload_id: str) -> tuple[str, Iterator[bytes]]:
