@@ -23,10 +23,11 @@ def _end_of(day: str | None, option: str) -> datetime | None:
     if day is None:
         return None
     try:
-        parsed = date.fromisoformat(day)
-    except ValueError:
+        # The day after 9999-12-31 overflows: as much a non-date as 2024-02-30 is.
+        after = date.fromisoformat(day) + timedelta(days=1)
+    except (ValueError, OverflowError):
         raise ValidationFailed(option, "must be a date, YYYY-MM-DD") from None
-    return datetime.combine(parsed + timedelta(days=1), time(), tzinfo=UTC)
+    return datetime.combine(after, time(), tzinfo=UTC)
 
 
 def _day(day: str | None, option: str) -> datetime | None:

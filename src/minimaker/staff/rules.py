@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from minimaker.kernel.errors import Forbidden, NotAuthenticated, ValidationFailed
@@ -71,9 +71,14 @@ MATRIX: dict[Role, frozenset[Action]] = {
 }
 
 
-#: Actions that put a subject's personal data before a member of staff: they need, beyond the
-#: role, current data-protection training and the policy in force acknowledged (5.2, 11.2).
-PERSONAL_DATA: frozenset[Action] = frozenset({Action.READ_SUBJECT_DATA})
+#: Actions that put a subject's personal data in a member of staff's hands: they need, beyond
+#: the role, current data-protection training and the policy in force acknowledged (5.2, 11.2).
+#: Vouching for an identity means handling the person's documents, and the evidence is kept
+#: as their data; completing by hand means doing the erasure, correction or export oneself,
+#: in a statement kept as their data (both sealed under the subject's key, in their archive).
+PERSONAL_DATA: frozenset[Action] = frozenset(
+    {Action.READ_SUBJECT_DATA, Action.VERIFY_IDENTITY, Action.COMPLETE_REQUEST}
+)
 
 
 class StaffForbidden(Forbidden):
@@ -116,7 +121,7 @@ class NotCleared(Forbidden):
     def __init__(self, missing: Sequence[str]) -> None:
         self.missing = tuple(missing)
         super().__init__(
-            "personal data needs " + " and ".join(self.missing) + "; nothing was shown"
+            "personal data needs " + " and ".join(self.missing) + "; nothing was shown or done"
         )
 
 
@@ -145,14 +150,22 @@ def missing_clearance(
     return missing
 
 
+#: The longest fixed term one grant gives: a longer contract is extended, so that someone
+#: looks at the access again (policy 5.2); a term in the year 9999 would be no term at all.
+MAX_TERM_DAYS = 3 * 366
+
+
 def check_access_expiry(role: Role, expires: datetime | None, now: datetime) -> None:
-    """A contractor needs a fixed term in the future; other roles hold none."""
+    """A contractor needs a fixed term, in the future and at most MAX_TERM_DAYS ahead; other
+    roles hold none."""
     if role is Role.CONTRACTOR and expires is None:
         raise ValidationFailed("access_expires", "is required for a contractor")
     if role is not Role.CONTRACTOR and expires is not None:
         raise ValidationFailed("access_expires", "is only for contractors")
     if expires is not None and expires <= now:
         raise ValidationFailed("access_expires", "must be in the future")
+    if expires is not None and expires > now + timedelta(days=MAX_TERM_DAYS):
+        raise ValidationFailed("access_expires", f"must be at most {MAX_TERM_DAYS} days ahead")
 
 
 def expired(expires: datetime | None, now: datetime) -> bool:

@@ -40,6 +40,11 @@ def record_training(
         raise ValidationFailed("trained_at", "cannot be in the future")
     if isinstance(valid_days, bool) or not 1 <= valid_days <= _MAX_TRAINING_DAYS:
         raise ValidationFailed("valid_days", f"must be 1 to {_MAX_TRAINING_DAYS}")
+    # A training already out of date clears nobody, and would overwrite a current one.
+    if when + timedelta(days=valid_days) <= now:
+        raise ValidationFailed(
+            "trained_at", f"is more than {valid_days} days ago: that training is not current"
+        )
     with c.uow() as uow:
         row = _member(uow.session, staff_id)
         row.trained_at, row.training_expires_at = when, when + timedelta(days=valid_days)
@@ -75,6 +80,9 @@ def grant(
     actor = acting_operator(c, by)
     if by is not None and by.id == staff_id:
         raise Conflict("you cannot change your own role")
+    if role is None and access_expires is None:
+        # Nothing to change: no grant, and no audit entry claiming one.
+        raise ValidationFailed("grant", "give a role, an end of term (access_expires) or both")
     with c.uow() as uow:
         row = _member(uow.session, staff_id)
         kind = parse_role(role) if role is not None else Role(row.role)
