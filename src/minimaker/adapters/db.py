@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, String, create_engine, event, make_url
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 #: Execution option a write transaction sets on its connection (see _sqlite_on_begin).
@@ -126,3 +128,12 @@ def _idle_pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Any]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def insert_unless_present(session: Session, table: type[Base], **values: Any) -> None:
+    """INSERT one row unless one with its key exists (committed or not): ON CONFLICT DO
+    NOTHING in the dialect of the session, so two requests at once never collide on the key
+    (PostgreSQL waits for the first to commit; SQLite's single writer already serialised them)."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite_dialect.insert
+    session.execute(insert(table).values(**values).on_conflict_do_nothing())

@@ -118,16 +118,19 @@ def worker_cmd(
 
     _logging()
     c = build(_settings())
-    # A worker delivers mail and writes blobs: the same refusals as serve's, before any job.
-    startup.refuse_unlawful_places(c)
-    w = Worker(c)
-    if once:
-        console.print(f"ran {w.run_until_idle()} jobs")
-        return
     try:
-        w.run_forever()
-    except KeyboardInterrupt:
-        w.stop()
+        # A worker delivers mail and writes blobs: the same refusals as serve's, before any job.
+        startup.refuse_unlawful_places(c)
+        w = Worker(c)
+        if once:
+            console.print(f"ran {w.run_until_idle()} jobs")
+            return
+        try:
+            w.run_forever()
+        except KeyboardInterrupt:
+            w.stop()
+    finally:
+        c.close()
 
 
 @db_app.command("upgrade")

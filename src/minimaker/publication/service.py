@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from sqlalchemy import select, update
 
+from minimaker.adapters.db import insert_unless_present
 from minimaker.kernel.actors import SYSTEM_CLI, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import ConfigurationError, Conflict, NotFound
@@ -220,7 +221,8 @@ def acknowledge(c: Container, *, user_id: str, version: str) -> AcknowledgementS
     """Record that the user acknowledged the version in force (again: the first time stands).
 
     Acknowledging the current version settles every version asked of them before it: it
-    includes their changes.
+    includes their changes. Of two acknowledgements at once (a double submit, two tabs),
+    one records it with its audit entry and the other answers the same state.
     """
     in_force = c.policy.version
     if version != in_force:
@@ -228,27 +230,43 @@ def acknowledge(c: Container, *, user_id: str, version: str) -> AcknowledgementS
     with c.uow() as uow:
         if uow.session.get(PolicyVersion, in_force) is None:
             raise NotFound("policy version")  # not published yet: nothing to acknowledge
-        now = c.clock.now()
-        row = uow.session.get(PolicyAcknowledgement, (user_id, in_force))
-        if row is None:
-            row = PolicyAcknowledgement(subject_id=user_id, version=in_force, asked_at=None)
-            uow.session.add(row)
-        first = row.acknowledged_at is None
-        row.acknowledged_at = row.acknowledged_at or now
-        uow.session.execute(
-            update(PolicyAcknowledgement)
-            .where(
-                PolicyAcknowledgement.subject_id == user_id,
-                PolicyAcknowledgement.acknowledged_at.is_(None),
-            )
-            .values(acknowledged_at=now)
+        # Two requests at once both find no row: a plain INSERT in the second would collide.
+        insert_unless_present(
+            uow.session, PolicyAcknowledgement, subject_id=user_id, version=in_force
         )
-        if first:
+        if _settle(uow, user_id, in_force, now=c.clock.now()):
             uow.audit(
                 events.ACKNOWLEDGED,
                 actor=Actor.subject(user_id),
                 subject=user_id,
                 object=f"version:{in_force}",
             )
+        at = uow.session.scalar(
+            select(PolicyAcknowledgement.acknowledged_at).where(
+                PolicyAcknowledgement.subject_id == user_id,
+                PolicyAcknowledgement.version == in_force,
+            )
+        )
         uow.commit()
-        return AcknowledgementState(required=False, acknowledged_at=row.acknowledged_at)
+        return AcknowledgementState(required=False, acknowledged_at=at)
+
+
+def _settle(uow: UnitOfWork, user_id: str, version: str, *, now: datetime) -> bool:
+    """Set `version` and every earlier one still owed as acknowledged now; whether this was
+    the first acknowledgement of `version`."""
+    mine = PolicyAcknowledgement.subject_id == user_id
+    # Only a missing acknowledgement is set: the UPDATE that touches the row is the first. A
+    # concurrent second waits on the row lock (PostgreSQL), then finds it set and touches none.
+    first = uow.session.scalar(
+        update(PolicyAcknowledgement)
+        .where(mine, PolicyAcknowledgement.version == version)
+        .where(PolicyAcknowledgement.acknowledged_at.is_(None))
+        .values(acknowledged_at=now)
+        .returning(PolicyAcknowledgement.version)
+    )
+    uow.session.execute(
+        update(PolicyAcknowledgement)
+        .where(mine, PolicyAcknowledgement.acknowledged_at.is_(None))
+        .values(acknowledged_at=now)
+    )
+    return first is not None
