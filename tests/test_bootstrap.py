@@ -30,12 +30,13 @@ def test_a_default_worker_runs_generation_fulfilment_and_every_periodic_duty(
     assert set(Worker(container).handlers) == {"generate_model", "fulfil_request"}
     assert set(container.registries.duties) == {
         "deliver_outbox",
-        "expire_archives",
+        "retention",
         "alert_overdue",
         "close_unconfirmed",
         "sweep_strays",
         "anchor_audit",
         "notify_policy_change",
+        "admit_corpus_batch",
     }
     assert set(Worker(container).run_duties()) == set(container.registries.duties)
 

@@ -31,6 +31,7 @@ FEATURES = (
     "sharing",
     "records",
     "publication",
+    "retention",
 )
 #: Kernel modules that must stay pure: rules and values, no I/O library at all.
 PURE_KERNEL = ("errors", "ids", "clock", "audit", "purposes", "actors", "personal_data")

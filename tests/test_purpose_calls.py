@@ -208,6 +208,8 @@ GATED: dict[tuple[str, str], str] = {
     + "tell_skips_a_user_the_policy_does_not_let_the_service_mail",
     ("sharing/service.py", "clear"): "sharing/test_service.py::"
     "test_a_share_for_a_purpose_the_subject_objected_to_is_refused_and_audited",
+    ("corpus/service.py", "offer"): "corpus/test_corpus.py::"
+    "test_an_objection_to_training_keeps_everything_of_theirs_out",
 }
 
 #: Functions that open a subject's data key or decrypt their blobs without asking, and why
@@ -216,6 +218,7 @@ GATED: dict[tuple[str, str], str] = {
 _REQUEST = "the subject's own rights request (Art. 12): handled whatever their state (Art. 18(2))"
 _EXPORTER = "an access-archive exporter, run only by content.collect after build_archive asks"
 _MAIL = "a message already queued by a use case that asked, sealed or opened for delivery"
+_CORPUS = "an anonymised corpus copy under the corpus's own key: no subject's data (Recital 26)"
 NOT_GATED: dict[tuple[str, str], str] = {
     ("rights/intake.py", "seal_details"): _REQUEST,
     ("rights/intake.py", "open_sealed"): _REQUEST,
@@ -227,6 +230,8 @@ NOT_GATED: dict[tuple[str, str], str] = {
     ("mail/folder.py", "open"): _MAIL,
     ("accounts/service.py", "email_on_file"): "the address a queued message goes to: " + _MAIL,
     ("accounts/login_failures.py", "forget_subject"): "erasure (Art. 17), which nothing refuses",
+    ("corpus/service.py", "_admit"): _CORPUS,
+    ("corpus/service.py", "read_item"): _CORPUS,
 }
 
 #: The data-key and blob-decrypting API: `keys.subject_key(...)`, `blobs.iter_plain(...)`,

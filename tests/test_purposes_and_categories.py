@@ -100,6 +100,11 @@ CATEGORIES_BY_SOURCE: dict[str, frozenset[str]] = {
     # Sharing: what processors may receive, the disclosure log, and the refusals' record.
     "sharing": frozenset(c for p in load_policy().processors.values() for c in p.categories)
     | {"rights_request", "security_log"},
+    # Retention: sweeps remove what expired (its record: the security log), warns and keeps
+    # inactive accounts by mail, files their erasure; holds are recorded in the security log.
+    "retention": frozenset({"account", "message", "security_log"}),
+    # The training corpus: anonymised copies of photos and models, made as they leave.
+    "corpus": frozenset({"uploaded_image", "generated_model"}),
 }
 
 

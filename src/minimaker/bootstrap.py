@@ -17,17 +17,20 @@ from minimaker.adapters.crypto.keys import MasterKey, decode_key, encode_key, ge
 from minimaker.adapters.db import Base, make_engine, make_sessionmaker
 from minimaker.adapters.keystore import KeyStore
 from minimaker.adapters.private_files import write_private
+from minimaker.corpus import tables as _corpus_tables
 from minimaker.generation import tables as _generation_tables
 from minimaker.kernel.clock import Clock, SystemClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import ConfigurationError
 from minimaker.kernel.personal_data import Registry as PersonalData
 from minimaker.kernel.purposes import Purpose
-from minimaker.kernel.registry import Registries
+from minimaker.kernel.registry import Fulfiller, Registries
+from minimaker.kernel.retention import BeforeRemoval, Expiry
 from minimaker.mail import tables as _mail_tables
 from minimaker.operations import residency
 from minimaker.policy import LoadedPolicy, PolicyRefused, load
 from minimaker.publication import tables as _publication_tables
+from minimaker.retention import tables as _retention_tables
 from minimaker.rights import tables as _rights_tables
 from minimaker.settings import Settings
 from minimaker.staff import tables as _staff_tables
@@ -38,44 +41,46 @@ log = logging.getLogger("minimaker")
 
 def registries() -> Registries:
     """Every request fulfiller, job handler and periodic duty, by name, in this one place."""
+    from minimaker.corpus import service as corpus
     from minimaker.generation import service as generation
     from minimaker.mail import outbox
     from minimaker.operations import audit_check, sweep
     from minimaker.publication import notify as policy_notice
-    from minimaker.rights import (
-        access,
-        deadlines,
-        erasure,
-        fulfil,
-        objection,
-        rectification,
-        restriction,
-    )
-    from minimaker.rights.rules import RequestType
+    from minimaker.retention import service as retention
+    from minimaker.rights import deadlines, fulfil
 
     return Registries(
-        fulfillers={
-            RequestType.ACCESS: access.fulfil_access,
-            RequestType.PORTABILITY: access.fulfil_portability,
-            RequestType.RECTIFICATION: rectification.rectify,
-            RequestType.ERASURE: erasure.erase,
-            RequestType.RESTRICTION: restriction.restrict,
-            RequestType.OBJECTION: objection.object_to,
-        },
+        fulfillers=_fulfillers(),
         handlers={
             "generate_model": generation.run_generation_job,
             "fulfil_request": fulfil.run_fulfilment_job,
         },
         duties={
             "deliver_outbox": outbox.deliver_pending,
-            "expire_archives": access.expire_archives,
+            "retention": retention.ScheduledRetention(expiries(corpus_offer())),
             "alert_overdue": deadlines.alert_overdue,
             "close_unconfirmed": deadlines.close_unconfirmed,
             "sweep_strays": sweep.ScheduledSweep(),
             "anchor_audit": audit_check.take_periodic_checkpoint,
             "notify_policy_change": policy_notice.notify_users,
+            "admit_corpus_batch": corpus.admit_staged,
         },
     )
+
+
+def _fulfillers() -> dict[str, Fulfiller]:
+    """The use case that fulfils each type of rights request."""
+    from minimaker.rights import access, erasure, objection, rectification, restriction
+    from minimaker.rights.rules import RequestType
+
+    return {
+        RequestType.ACCESS: access.fulfil_access,
+        RequestType.PORTABILITY: access.fulfil_portability,
+        RequestType.RECTIFICATION: rectification.rectify,
+        RequestType.ERASURE: erasure.erase,
+        RequestType.RESTRICTION: restriction.restrict,
+        RequestType.OBJECTION: objection.object_to,
+    }
 
 
 def anchored_actions() -> frozenset[str]:
@@ -108,8 +113,44 @@ def personal_data() -> PersonalData:
             *_staff_tables.personal_data(),
             *_publication_tables.personal_data(),
             *_audit_tables.personal_data(),
+            *_retention_tables.personal_data(),
+            *_corpus_tables.personal_data(),
         ]
     )
+
+
+def expiries(before_removal: BeforeRemoval | None = None) -> tuple[Expiry, ...]:
+    """The mechanics of every timed retention rule, as each feature declares them; photos and
+    models call `before_removal` (the training corpus's offer, policy 9.2) before they go."""
+    from minimaker.accounts import expiry as accounts
+    from minimaker.generation import expiry as generation
+    from minimaker.mail import expiry as mail
+    from minimaker.retention import expiries as infrastructure
+    from minimaker.retention import inactivity
+    from minimaker.retention.service import wired
+    from minimaker.rights import expiry as rights
+    from minimaker.staff import expiry as staff
+    from minimaker.uploads import expiry as uploads
+
+    declared = (
+        *accounts.expiries(),
+        *inactivity.expiries(),
+        *uploads.expiries(),
+        *generation.expiries(),
+        *rights.expiries(),
+        *mail.expiries(),
+        *staff.expiries(),
+        *infrastructure.expiries(),
+    )
+    return wired(declared, before_removal)
+
+
+def corpus_offer() -> BeforeRemoval | None:
+    """What photos and models are offered to before retention removes them (policy 9.2): the
+    training corpus's `offer`, as the user's own deletes offer them."""
+    from minimaker.corpus import service as corpus
+
+    return corpus.offer
 
 
 def metadata() -> MetaData:
@@ -183,6 +224,10 @@ def policy_in_force(settings: Settings) -> LoadedPolicy:
         for name in doc.policy.purposes
         if name not in known
     ]
+    from minimaker.retention.service import mismatches
+
+    # Policy 3.5: a rule the code does not sweep, or a sweep no rule orders, is refused.
+    problems += mismatches(doc.policy, expiries(), settings)
     if problems:
         raise PolicyRefused(doc.path, problems)
     return doc

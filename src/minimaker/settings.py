@@ -269,6 +269,19 @@ class Settings(BaseSettings):
         "the key store), out of reach of the data database; keep it on storage the database "
         "host cannot write (chattr +a helps). Default: <data_dir>/audit-checkpoints.log.",
     )
+    retention_interval_s: float = Field(
+        3600.0,
+        gt=0,
+        description="Interval of the retention sweeps: every rule of the policy file applied "
+        "(policy 3.5, 9.1).",
+    )
+    retention_batch: int = Field(
+        500,
+        ge=1,
+        le=10000,
+        description="Items a retention sweep removes per transaction: a crash loses at most one "
+        "batch, and a rerun resumes.",
+    )
     periodic_s: float = Field(
         30.0, gt=0, description="Interval of the worker's periodic duties (mail, expiry, alerts)."
     )

@@ -24,7 +24,7 @@ def test_db_upgrade_creates_both_databases_in_a_fresh_directory(tmp_path: Path) 
     )
     first = minimaker("db", "upgrade", env=env)
     assert first.returncode == 0, first.stderr
-    assert "applied 4 migration(s)" in first.stderr
+    assert "applied 6 migration(s)" in first.stderr
     # SQLite gives its -wal/-shm files (removed again at a clean close) the same mode.
     for name in ("minimaker.db", "keys.db"):
         assert (tmp_path / "fresh" / name).stat().st_mode & 0o777 == 0o600, name

@@ -55,7 +55,11 @@ def test_a_lawful_basis_that_is_not_one_of_art_6_is_refused_naming_its_line() ->
 
 
 def test_a_category_without_retention_is_refused_naming_its_line() -> None:
-    source = _edited("    retention: Until the account is deleted.\n", "")
+    source = _edited(
+        "    retention: Until the account is deleted. An account unused for 23 months is warned "
+        "by email, with a one-click link to keep it, and erased at 24 months.\n",
+        "",
+    )
     line = line_of(source, "  account:\n")
     assert f"line {line} (categories.account.retention): Field required" in _refusal(source)
 

@@ -139,7 +139,7 @@ RETENTION_STARTS = {
     "usage_event": "Until the account is deleted;",
     "rights_archive": "7 days after they are made",
     "rights_request": "Details until the request is answered",
-    "message": "Wiped once delivered;",
+    "message": "Deleted once delivered",
     "security_log": "Audit trail kept for accountability;",
 }
 

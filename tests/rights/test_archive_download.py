@@ -194,7 +194,7 @@ def test_download_after_expiry_is_gone_and_the_blob_is_deleted(
     headers = _sign_in_again(client, "ada")
     r = client.get(f"/api/v1/privacy/requests/{request_id}/download", headers=headers)
     assert r.status_code == 410  # past expiry, even before the sweep ran
-    assert worker.run_duties()["expire_archives"] == 1
+    assert worker.run_duties()["retention"] >= 1  # the archives rule among others
     assert not blob_file.exists()
     r = client.get(f"/api/v1/privacy/requests/{request_id}/download", headers=headers)
     assert r.status_code == 410

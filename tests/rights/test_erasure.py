@@ -33,6 +33,7 @@ from minimaker.kernel.purposes import Purpose
 from minimaker.mail import outbox
 from minimaker.mail.tables import OutboxMessage
 from minimaker.publication import service as publication
+from minimaker.retention.tables import InactivityNotice, LegalHold
 from minimaker.rights import erasure, intake
 from minimaker.rights.consent import set_consents
 from minimaker.rights.fulfil import Work
@@ -149,6 +150,19 @@ def add_rows_no_api_writes_yet(c: Container, subject_id: str) -> None:
                     expires_at=now + timedelta(days=1),
                 ),
                 UsageEvent(subject_id=subject_id, event="page.viewed", at=now),
+                # Retention: a legal hold and an inactivity warning.
+                LegalHold(
+                    id=uuid.uuid4().hex,
+                    subject_id=subject_id,
+                    rule="photos",
+                    reason="litigation",
+                    reference="CASE-1",
+                    set_by="system:cli",
+                    set_at=now,
+                ),
+                InactivityNotice(
+                    subject_id=subject_id, token_hash=uuid.uuid4().hex * 2, warned_at=now
+                ),
             ]
         )
         # A disclosure as the service makes one: to a processor the policy names.

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from minimaker.adapters.job_queue import Job
+from minimaker.corpus.tables import StagedCopy
 from minimaker.entrypoints.worker import Worker
 from minimaker.generation.tables import Model3D
 from minimaker.kernel.container import Container
@@ -135,7 +136,11 @@ def test_delete_removes_rows_and_encrypted_blobs(
     assert client.get(f"/api/v1/uploads/{upload_id}", headers=headers).status_code == 404
     assert client.get(f"/api/v1/models/{model_id}", headers=headers).status_code == 404
     uploads, models, _, blobs = _counts(container)
-    assert (uploads, models, blobs) == (0, 0, 0)
+    with container.sessions() as s:
+        staged = s.scalar(select(func.count()).select_from(StagedCopy))
+    # Nothing of theirs is left: the two blobs are the anonymised copies offered to the
+    # training corpus (the photo, and the model once), under the corpus's key (policy 9.2).
+    assert (uploads, models, blobs, staged) == (0, 0, 2, 2)
 
 
 def test_another_users_ids_answer_exactly_like_missing_ids(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 
 from minimaker.accounts import devices as device_tokens
 from minimaker.accounts import events, passwords, rules, throttle
@@ -170,6 +170,8 @@ def _open_session(
     session_id = uuid.uuid4().hex
     expires = now + timedelta(seconds=c.settings.token_ttl_s)
     uow.session.add(AuthSession(id=session_id, user_id=user_id, created_at=now, expires_at=expires))
+    # The anchor of the inactivity rules (policy account: warned at 23 months, erased at 24).
+    uow.session.execute(update(User).where(User.id == user_id).values(last_active_at=now))
     token = tokens.issue(key, sub=user_id, sid=session_id, now=now, expires=expires)
     return IssuedToken(token=token, session_id=session_id, expires_at=expires)
 

@@ -32,6 +32,8 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Art. 18: while set, everything but storage and the subject's own access is refused.
     restricted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Last sign-in (or "keep my account"): the anchor of the inactivity rules, else created_at.
+    last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class AuthSession(Base):

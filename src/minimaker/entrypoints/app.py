@@ -25,6 +25,7 @@ from minimaker.publication import api as publication_api
 from minimaker.publication import pages as publication_pages
 from minimaker.records import api as records_api
 from minimaker.records import pages as records_pages
+from minimaker.retention import api as retention_api
 from minimaker.rights import api as rights_api
 from minimaker.rights import pages as rights_pages
 from minimaker.rights import public_pages as rights_public_pages
@@ -44,6 +45,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     publication_api.router,
     staff_api.router,
     records_api.router,
+    retention_api.router,
     accounts_pages.router,
     generation_pages.router,
     rights_pages.router,

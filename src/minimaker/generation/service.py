@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 from minimaker.adapters import job_queue as queue
 from minimaker.adapters.blobs import new_blob_id
 from minimaker.adapters.job_queue import Job
+from minimaker.corpus import service as corpus
 from minimaker.generation import events, limits
 from minimaker.generation.export import FORMATS, MEDIA_TYPES, BlockReader, iter_export
 from minimaker.generation.relief import (
@@ -336,6 +337,7 @@ def open_model_content(
             raise NotFound("model file")
         ensure_allowed(uow, user_id, Purpose.SERVICE, ("generated_model",))
         dek = uow.keys.subject_key(user_id)
+        row.last_used_at = c.clock.now()  # the anchor of its retention rule (24 months)
         uow.audit(
             events.CONTENT_READ,
             actor=Actor.subject(user_id),
@@ -350,10 +352,12 @@ def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
     """Delete a model, its files and (after commit) their encrypted blobs."""
     with c.uow() as uow:
         row = _owned_model(uow, user_id=user_id, model_id=model_id)
-        blob_ids = uow.session.scalars(
-            select(ModelFile.blob_id).where(ModelFile.model_id == model_id)
-        ).all()
-        for blob_id in blob_ids:
+        rows = uow.session.execute(
+            select(ModelFile.format, ModelFile.blob_id).where(ModelFile.model_id == model_id)
+        )
+        files = {fmt: blob_id for fmt, blob_id in rows}
+        _offer_for_corpus(uow, user_id, files)
+        for blob_id in files.values():
             uow.delete_blob_after_commit(blob_id)
         uow.session.execute(delete(ModelFile).where(ModelFile.model_id == model_id))
         uow.session.delete(row)
@@ -364,6 +368,14 @@ def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
             object=f"model:{model_id}",
         )
         uow.commit()
+
+
+def _offer_for_corpus(uow: UnitOfWork, user_id: str, files: Mapping[str, str]) -> None:
+    """Policy 9.2: one anonymised copy of the model (its richest format) for the corpus."""
+    for fmt in ("glb", "stl", "obj"):
+        if fmt in files:
+            corpus.offer(uow, subject_id=user_id, kind="model", blob_id=files[fmt])
+            return
 
 
 def stop_queued(uow: UnitOfWork, *, owner_id: str, reason: str) -> None:

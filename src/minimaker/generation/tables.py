@@ -34,6 +34,8 @@ class Model3D(Base):
     error: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: Last downloaded: the anchor of the models rule, with `created_at` if never.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     __table_args__ = (
         Index("ix_models_owner_created", "owner_id", "created_at"),

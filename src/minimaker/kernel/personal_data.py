@@ -129,10 +129,12 @@ class PersonalTable:
 
 @dataclass(frozen=True)
 class NotPersonal:
-    """A table that looks personal (a subject-like column) but is not erased, and why."""
+    """A table that looks personal (a subject-like column, or a photo's blob) but is not
+    erased, and why; `blobs` names the columns of blobs its rows keep (so no sweep takes them)."""
 
     table: Any
     reason: str
+    blobs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -222,8 +224,12 @@ class Registry:
         return tuple(d for d in self if isinstance(d, NotPersonal))
 
     def with_blobs(self) -> tuple[PersonalTable, ...]:
-        """The tables whose rows name blobs."""
+        """The personal tables whose rows name blobs."""
         return tuple(d for d in self.personal if d.blobs)
+
+    def blob_columns(self) -> tuple[tuple[Any, str], ...]:
+        """(table, column) of every blob a row of any declared table names, personal or not."""
+        return tuple((d.table, name) for d in self for name in d.blobs)
 
     def deleted(self) -> tuple[PersonalTable, ...]:
         """The tables whose rows an erasure deletes through their owner (survivors aside)."""

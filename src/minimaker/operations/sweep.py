@@ -8,8 +8,9 @@ erasure would find by its rows and no quota would count. The sweep removes them 
 on a schedule, once they are older than `settings.sweep_grace_s`: a live request finishes its
 write well within that, so the sweep never takes a blob from under one.
 
-"Referenced" is derived from the personal-data registry (`c.personal_data.with_blobs()`: every
-declared blob column), never from a list of tables here, so a new table's blobs are safe too.
+"Referenced" is derived from the personal-data registry (`c.personal_data.blob_columns()`: every
+declared blob column, of personal tables and of those declared not personal, such as the
+anonymous corpus), never from a list of tables here, so a new table's blobs are safe too.
 """
 
 from __future__ import annotations
@@ -65,10 +66,9 @@ def sweep_strays(c: Container) -> SweepReport:
 def _referenced(uow: UnitOfWork, blob_ids: list[str]) -> set[str]:
     """Which of `blob_ids` a row of any declared table names."""
     found: set[str] = set()
-    for d in uow.c.personal_data.with_blobs():
-        for name in d.blobs:
-            column = getattr(d.table, name)
-            found.update(uow.session.scalars(select(column).where(column.in_(blob_ids))))
+    for table, name in uow.c.personal_data.blob_columns():
+        column = getattr(table, name)
+        found.update(uow.session.scalars(select(column).where(column.in_(blob_ids))))
     return found
 
 

@@ -22,10 +22,24 @@ def findings(policy: Policy) -> list[Finding]:
 
 def _categories(policy: Policy) -> Iterator[Finding]:
     used = {c for p in policy.purposes.values() for c in p.categories}
+    seen: set[str] = set()
     for name, category in policy.categories.items():
         for i, subjects in enumerate(category.subjects):
             if subjects not in policy.data_subjects:
                 yield ("categories", name, "subjects", i), f"unknown data subjects {subjects!r}"
+        for rule_name, rule in category.rules.items():
+            if rule_name in seen:
+                # Holds and the report name a rule alone: the name must say which one.
+                yield (
+                    ("categories", name, "rules", rule_name),
+                    f"rule {rule_name} is named twice (rule names are unique in the file)",
+                )
+            seen.add(rule_name)
+            if (rule.after is None) == (rule.until is None):
+                yield (
+                    ("categories", name, "rules", rule_name),
+                    f"rule {rule_name} of {name} needs exactly one of after: or until:",
+                )
         if name not in used:
             # Art. 5(1)(b), (c): data held for no purpose should not be held at all.
             yield ("categories", name), f"category {name} is processed for no purpose"

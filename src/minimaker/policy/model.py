@@ -57,11 +57,31 @@ class DataSubjects(_Strict):
     description: Text
 
 
+Duration = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,4})(h|d|mo)$")]
+
+
+class RetentionEvent(StrEnum):
+    """What ends a rule without a duration (retention/rules.py `Event`)."""
+
+    ACCOUNT_ERASED = "account_erased"
+    HOLD_RELEASED = "hold_released"
+
+
+class Rule(_Strict):
+    """How long one kind of data of a category is kept: a duration or an event, not both."""
+
+    after: Duration | None = Field(None, description="24h, 30d, 24mo; 0d: at once.")
+    until: RetentionEvent | None = None
+    description: Text | None = None
+
+
 class Category(_Strict):
     """A category of personal data the code stores (the personal-data registry names it)."""
 
     description: Text
-    retention: Text
+    retention: Text = Field(description="The rules in words, for people.")
+    # Art. 5(1)(e), policy 3.5: every category says how long, as rules the code sweeps by.
+    rules: dict[Name, Rule] = Field(min_length=1)
     subjects: list[Name] = Field(min_length=1, description="Whose data: data_subjects names.")
 
 

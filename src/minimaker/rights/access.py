@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from sqlalchemy import select
 
 from minimaker.adapters.blobs import EncryptedBlobs, StoredBlob, new_blob_id
-from minimaker.kernel.actors import SYSTEM_RETENTION, SYSTEM_RIGHTS, Actor
+from minimaker.kernel.actors import SYSTEM_RIGHTS, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import MiniMakerError, NotFound, NotReady
 from minimaker.kernel.purposes import Purpose
@@ -41,7 +41,6 @@ if TYPE_CHECKING:  # only a type here: fulfil.py -> download_links.py -> this mo
 
 _PIECE = 1 << 20  # the pipe hands the encryptor pieces of about one blob chunk
 _PIPE_LIMIT = 4 << 20  # at most this much plaintext waits in memory between the threads
-_EXPIRE_BATCH = 100
 _ARCHIVE_KINDS = frozenset({RequestType.ACCESS.value, RequestType.PORTABILITY.value})
 
 
@@ -319,28 +318,11 @@ def audited_stream(uow: UnitOfWork, archive: Archive, *, via: str = "") -> Itera
 
 
 def expire_archives(c: Container) -> int:
-    """Delete archives past their expiry, rows and then blobs; each deletion is audited."""
-    total = 0
-    while True:
-        with c.uow() as uow:
-            # SKIP LOCKED (PostgreSQL) lets many workers sweep without deleting twice.
-            rows = uow.session.scalars(
-                select(Archive)
-                .where(Archive.expires_at <= c.clock.now())
-                .order_by(Archive.expires_at)
-                .limit(_EXPIRE_BATCH)
-                .with_for_update(skip_locked=True)
-            ).all()
-            for row in rows:
-                uow.session.delete(row)
-                uow.delete_blob_after_commit(row.blob_id)
-                uow.audit(
-                    events.ARCHIVE_EXPIRED,
-                    actor=SYSTEM_RETENTION,
-                    subject=row.subject_id,
-                    object=f"archive:{row.id}:{row.kind}",
-                )
-            uow.commit()
-        total += len(rows)
-        if len(rows) < _EXPIRE_BATCH:
-            return total
+    """Delete archives past their expiry, rows and then blobs; each deletion is audited.
+
+    The retention engine's `archives` rule (rights/expiry.py), run alone.
+    """
+    from minimaker.retention import service as retention
+    from minimaker.rights import expiry
+
+    return retention.run(c, expiry.expiries(), rules=frozenset({"archives"})).removed

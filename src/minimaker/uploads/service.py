@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from minimaker.adapters.blobs import new_blob_id
+from minimaker.corpus import service as corpus
 from minimaker.generation import limits
 from minimaker.kernel.actors import Actor
 from minimaker.kernel.container import Container
@@ -158,6 +159,8 @@ def delete_upload(c: Container, *, user_id: str, upload_id: str) -> None:
     """Delete the photo row and, once that commits, its encrypted blob."""
     with c.uow() as uow:
         row = owned_upload(uow, user_id=user_id, upload_id=upload_id)
+        # Policy 9.2: an anonymised copy for the corpus, unless they objected or are restricted.
+        corpus.offer(uow, subject_id=user_id, kind="photo", blob_id=row.blob_id)
         uow.delete_blob_after_commit(row.blob_id)
         uow.session.delete(row)
         uow.audit(

@@ -1,0 +1,66 @@
+"""Retention mechanics, declared by the feature that owns each table (bootstrap gathers them).
+
+The policy file says *when* (each category's `rules:`, policy/model.py); an `Expiry` says
+*how*: which rows a rule finds past its cutoff, whose they are, and how they go. The engine
+(retention/service.py) joins the two by (category, rule) and refuses at start-up a policy rule
+without mechanics or mechanics without a policy rule, so neither can drift from the other.
+
+Pure: the unit of work and the rows' keys are opaque (`Any`); each feature's `expiry.py` gives
+them meaning (most through retention/declare.py's `table_expiry`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Found:
+    """One expired item: its key, its subject (None when it names no one) and its blob."""
+
+    key: Any
+    subject: str | None
+    anchor: datetime | None = None  # the moment the rule counts from
+    blob_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one `find` scanned: the expired items, and the key to scan on from (None: done)."""
+
+    found: Sequence[Found]
+    resume_after: Any = None
+
+
+#: (uow, cutoff, limit, after) -> Batch: at most `limit` items past `cutoff` whose key is
+#: greater than `after` (None: from the start), in key order, locked SKIP LOCKED.
+Finder = Callable[[Any, datetime, int, Any], Batch]
+#: (uow, keys) -> how many were removed, in the caller's unit of work.
+Remover = Callable[[Any, Sequence[Any]], int]
+#: Called before each photo or model is removed (the corpus's `offer`): (uow, *, subject_id,
+#: kind, blob_id) -> whether an anonymised copy was kept.
+BeforeRemoval = Callable[..., bool]
+#: The shortest duration a rule may have, from the settings (a throttle's window).
+Floor = Callable[[Any], timedelta]
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """The mechanics of one policy rule: `category`'s rule `rule`."""
+
+    rule: str
+    category: str
+    find: Finder
+    remove: Remover
+    what: str  # the noun of the report: "photos", "sessions"
+    #: "photo" or "model": each item is offered to `before_removal` before it goes.
+    offered_as: str | None = None
+    before_removal: BeforeRemoval | None = None
+    floor: Floor | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.category, self.rule)
