@@ -13,10 +13,11 @@ from minimaker.accounts.tables import User
 from minimaker.entrypoints.worker import Worker
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
-from minimaker.mail import outbox
+from minimaker.mail import folder, outbox
 from minimaker.mail.tables import OutboxMessage
 from minimaker.retention import inactivity
 from minimaker.retention import service as retention
+from minimaker.rights import erasure
 from minimaker.rights.tables import RightsRequest
 from tests.retention.world import signup
 
@@ -61,9 +62,17 @@ def test_an_unused_account_is_warned_then_erased_and_a_kept_one_is_not(
     with c.sessions() as s:
         channel = s.scalar(select(RightsRequest.channel).where(RightsRequest.subject_id == ada))
     assert channel == "retention"
+    assert _sweep(c)["erase_inactive"] == 0  # filed once, not again while it waits
     worker.run_until_idle()  # the erasure request, fulfilled by rights/erasure.py
     assert not _exists(c, ada) and not c.keys.has_subject_key(ada)
     assert _exists(c, bob)
+    # The last message says why: the policy's rule they were warned of, not "as you asked".
+    with c.sessions() as s:
+        sent = s.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.kind == erasure.CONFIRMATION)
+        ).one()
+    body = " ".join(folder.folder_mailer(c).read(sent).split())  # unfolded from the MIME text
+    assert "not been used" in body and "As you asked" not in body
 
 
 def test_a_keep_link_works_once(container: Container, clock: ManualClock) -> None:

@@ -94,7 +94,10 @@ def _warn(uow: Any, keys: Sequence[Any]) -> int:
 
 
 def _file_erasure(uow: Any, keys: Sequence[Any]) -> int:
+    filed = 0
     for subject_id in keys:
+        if intake.has_open_erasure(uow, subject_id):
+            continue  # filed at an earlier sweep, not yet carried out: once is enough
         row = intake.create_request(
             uow,
             subject_id=subject_id,
@@ -110,7 +113,8 @@ def _file_erasure(uow: Any, keys: Sequence[Any]) -> int:
             subject=subject_id,
             object=f"request:{row.id}",
         )
-    return len(keys)
+        filed += 1
+    return filed
 
 
 def expiries() -> tuple[Expiry, ...]:

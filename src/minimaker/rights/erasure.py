@@ -84,6 +84,21 @@ def erase(c: Container, work: Work) -> str | None:
     return None
 
 
+def _confirmation(work: Work) -> str:
+    """The last message: why the account was erased (the subject's request, or the policy's
+    rule for unused accounts, of which they were warned), and what went."""
+    why = f"As you asked (request {work.request_id})"
+    if work.channel == "retention":
+        why = (
+            "Your account had not been used for as long as our data protection policy allows, "
+            f"so, as it says and as we warned you (request {work.request_id})"
+        )
+    return (
+        f"{why}, we erased your account, photos, models and every other record of you. "
+        "This is our last message."
+    )
+
+
 def _stop_and_tell(c: Container, work: Work) -> None:
     """Steps taken while the key still exists: cancel work, queue the notices, drop hashes."""
     subject_id = work.subject_id
@@ -99,8 +114,7 @@ def _stop_and_tell(c: Container, work: Work) -> None:
                     to=to,
                     kind=CONFIRMATION,
                     subject="Your MiniMaker data has been erased",
-                    body=f"As you asked (request {work.request_id}), we erased your account, "
-                    "photos, models and every other record of you. This is our last message.",
+                    body=_confirmation(work),
                 )
         # Art. 19: everyone we disclosed the data to is told, before the log of it goes.
         recipients.notify_recipients(uow, subject_id=subject_id, what="erasure")

@@ -40,6 +40,7 @@ class Work:
     subject_id: str
     type: RequestType
     details: dict[str, Any]
+    channel: str = "app"  # how the request came: app, email, staff, retention (by the policy)
 
 
 def run_fulfilment_job(c: Container, job: Job) -> None:
@@ -79,7 +80,8 @@ def _start(c: Container, job: Job) -> Work | None:
             return None
         if row.status == Status.VERIFIED.value:
             move(uow, row, Status.IN_PROGRESS, actor=SYSTEM_RIGHTS)
-        work = Work(row.id, row.subject_id, RequestType(row.type), open_details(uow, row))
+        details = open_details(uow, row)
+        work = Work(row.id, row.subject_id, RequestType(row.type), details, row.channel)
         uow.commit()
         return work
 

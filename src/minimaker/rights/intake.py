@@ -85,6 +85,16 @@ def _received(
     )
 
 
+def has_open_erasure(uow: UnitOfWork, subject_id: str) -> bool:
+    """Whether an erasure of the subject is already asked for and not yet closed."""
+    query = select(RightsRequest.id).where(
+        RightsRequest.subject_id == subject_id,
+        RightsRequest.type == RequestType.ERASURE.value,
+        RightsRequest.status.in_([s.value for s in OPEN]),
+    )
+    return uow.session.scalars(query.limit(1)).first() is not None
+
+
 def _open_erasure(uow: UnitOfWork, subject_id: str, *, actor: Actor) -> RightsRequest | None:
     """The subject's open erasure request, verified now if it waited for a confirmation.
 
