@@ -17,6 +17,7 @@ BENCHES = [
     "bench_erasure.py",
     "bench_access_archive.py",
     "bench_metadata.py",
+    "bench_retention.py",
 ]
 
 

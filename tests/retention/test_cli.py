@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from minimaker.entrypoints.cli import app
+from minimaker.generation import usage
 from minimaker.generation.tables import UsageEvent
 from minimaker.kernel.container import Container
 from minimaker.retention.tables import LegalHold
@@ -25,9 +26,8 @@ def _cli(settings: Settings, *args: str) -> tuple[int, str]:
 def _old_events(c: Container, subject_id: str, n: int) -> None:
     with c.uow() as uow:
         at = c.clock.now() - timedelta(days=91)
-        uow.session.add_all(
-            [UsageEvent(subject_id=subject_id, event="page.viewed", at=at) for _ in range(n)]
-        )
+        for _ in range(n):
+            usage.record(uow, subject_id=subject_id, event="page.viewed", at=at)
         uow.commit()
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from minimaker.accounts import service as accounts
 from minimaker.accounts.tables import AuthSession, LoginFailure
 from minimaker.adapters.job_queue import Job
+from minimaker.generation import usage
 from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
 from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.container import Container
@@ -139,7 +140,11 @@ def build_world(c: Container, subject_id: str) -> dict[str, Pair]:
             ),
             "usage_events": b.pair(
                 "usage_events",
-                lambda a, _: UsageEvent(subject_id=s, event="page.viewed", at=a),
+                lambda a, _: UsageEvent(
+                    pseudonym=usage.pseudonym(c.keys.day_key(a.date()), s),
+                    event="page.viewed",
+                    at=a,
+                ),
                 UsageEvent,
                 "id",
             ),

@@ -22,9 +22,10 @@ from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.adapters.job_queue import Job
 from minimaker.entrypoints.worker import Worker
 from minimaker.generation import service as generation
+from minimaker.generation import usage
 from minimaker.generation.export import FORMATS, export_mesh
 from minimaker.generation.relief import relief_from_image
-from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
+from minimaker.generation.tables import Model3D, ModelFile
 from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
@@ -149,7 +150,7 @@ def add_rows_no_api_writes_yet(c: Container, subject_id: str) -> None:
                     request_id=request.id,
                     expires_at=now + timedelta(days=1),
                 ),
-                UsageEvent(subject_id=subject_id, event="page.viewed", at=now),
+                usage.event_row(uow.keys, subject_id=subject_id, event="page.viewed", at=now),
                 # Retention: a legal hold and an inactivity warning.
                 LegalHold(
                     id=uuid.uuid4().hex,
@@ -472,10 +473,18 @@ def test_an_erasure_that_finds_rows_of_the_subject_left_is_retried_before_it_com
     def late_writer(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
         # A row of the subject written in the erasure's own transaction after its table's
         # deletion ran, as a racing writer would leave one: the last probe must see it.
-        if sql.lstrip().upper().startswith("DELETE FROM USAGE_EVENTS") and not fired:
+        if sql.lstrip().upper().startswith("DELETE FROM LEGAL_HOLDS") and not fired:
             fired.append(True)
             conn.execute(
-                insert(UsageEvent).values(subject_id=ada.id, event="page.viewed", at=c.clock.now())
+                insert(LegalHold).values(
+                    id=uuid.uuid4().hex,
+                    subject_id=ada.id,
+                    rule="photos",
+                    reason="litigation",
+                    reference="CASE-2",
+                    set_by="system:cli",
+                    set_at=c.clock.now(),
+                )
             )
 
     event.listen(c.engine, "after_cursor_execute", late_writer)
@@ -495,4 +504,4 @@ def test_an_erasure_that_finds_rows_of_the_subject_left_is_retried_before_it_com
     worker.run_until_idle()
     assert intake.get_any(c, request_id=request.id).status == "completed"
     assert set(rows_of(c, ada.id).values()) == {0}
-    assert count(c, UsageEvent.subject_id, ada.id) == 0
+    assert count(c, LegalHold.subject_id, ada.id) == 0

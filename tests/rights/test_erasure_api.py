@@ -216,7 +216,8 @@ def test_erasure_leaves_no_readable_trace_of_the_subject_and_spares_everyone_els
     had = rows_naming(container.engine, ada.id)
     # Every table that named her is declared, and most of them are to be emptied of her.
     assert had <= container.personal_data.names | KEY_STORE
-    assert len(had - records(container)) >= 9  # there was something to erase
+    # There was something to erase (usage events name her only by a day's pseudonym).
+    assert len(had - records(container)) >= 8
     request = ask_for_erasure(client, ada, how)
     worker.run_until_idle()
 

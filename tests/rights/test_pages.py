@@ -55,7 +55,6 @@ def test_the_centre_shows_the_profile_counts_categories_and_purposes(
     assert "<strong>1</strong> photo<" in page
     assert "<strong>0</strong> 3D models" in page
     assert "<strong>0</strong> data archives" in page
-    assert "<strong>0</strong> usage events" in page
     # Categories and purposes come from the policy file, with their retention and basis.
     assert "Photos the user uploads" in page and "Until the user deletes them" in page
     assert "contract (Art. 6(1)(b))" in page
@@ -66,7 +65,7 @@ def test_the_centre_counts_every_table_the_registry_counts(
 ) -> None:
     page = client.get("/privacy").text
     counted = container.personal_data.counted()
-    assert len(counted) >= 5
+    assert len(counted) >= 4  # usage events are pseudonymous: listed in the archive, not counted
     shown = re.findall(r"<li><strong>(\d+)</strong> ([^<]+)</li>", page)
     assert shown == [("0", d.count.of(0)) for d in counted if d.count]
 

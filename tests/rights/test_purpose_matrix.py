@@ -15,6 +15,7 @@ from sqlalchemy import event, func, select
 from minimaker.accounts import service as accounts
 from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.bootstrap import build
+from minimaker.generation import usage
 from minimaker.generation.tables import UsageEvent
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
@@ -122,9 +123,7 @@ def test_the_rule_allows_or_refuses_each_purpose_category_and_state(
     try:
         with container.uow() as uow:
             # The caller's own work, written before it asks: gone with its unit if refused.
-            uow.session.add(
-                UsageEvent(subject_id=subject_id, event="matrix", at=container.clock.now())
-            )
+            usage.record(uow, subject_id=subject_id, event="matrix", at=container.clock.now())
             assert ensure_allowed(uow, subject_id, wanted, [category]) is wanted
             uow.commit()
     except ProcessingRefused as refused:

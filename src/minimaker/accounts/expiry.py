@@ -54,6 +54,7 @@ def inactive_accounts(*, rule: str, what: str, remove: Any, post_filter: Any) ->
         table=User,
         key=User.id,
         anchor=LAST_ACTIVE,
+        seek=User.created_at,  # an account is used after it is made
         subject=User.id,
         remove=remove,
         post_filter=post_filter,

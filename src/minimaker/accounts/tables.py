@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -35,6 +36,9 @@ class User(Base):
     #: Last sign-in (or "keep my account"): the anchor of the inactivity rules, else created_at.
     last_active_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
+    # The retention sweep walks this index (retention/declare.py).
+    __table_args__ = (Index("ix_users_created_at_id", "created_at", "id"),)
+
 
 class AuthSession(Base):
     """A signed-in session; a bearer token or cookie is valid only while its row exists."""
@@ -44,6 +48,9 @@ class AuthSession(Base):
     user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # The retention sweep walks this index (retention/declare.py).
+    __table_args__ = (Index("ix_auth_sessions_expires_at_id", "expires_at", "id"),)
 
 
 class LoginFailure(Base):

@@ -7,14 +7,15 @@ stays erased (Art. 17), and the ledger says whom to erase again after a restore.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     BigInteger,
+    Date,
     Engine,
     Integer,
     LargeBinary,
@@ -74,6 +75,16 @@ class AuditCheckpointRecord(KeyBase):
     n: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     tree_size: Mapped[int] = mapped_column(BigInteger)
     note: Mapped[str] = mapped_column(Text)
+
+
+class DayKey(KeyBase):
+    """The key of one UTC day's usage pseudonyms, wrapped by the master key (generation/usage.py).
+    Deleting it when the day's raw events expire leaves them anonymous (policy 4.2, 7.3)."""
+
+    __tablename__ = "day_keys"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))
 
 
 _KEY_OF = DriverRead(
@@ -174,6 +185,51 @@ class KeyStore:
                         raise
         raise KeyUnavailable(f"secret {name} could not be created")
 
+    def day_key(self, day: date) -> bytes:
+        """The key of `day`'s usage pseudonyms, created on first use."""
+        for attempt in range(2):
+            with self._write() as session:
+                row = session.get(DayKey, day)
+                if row is not None:
+                    return self._unwrap_day(row)
+                value = generate_key()
+                ctx = f"day:{day.isoformat()}"
+                session.add(
+                    DayKey(
+                        day=day,
+                        wrapped=self._master.wrap(value, context=ctx),
+                        kek_id=self._master.kek_id,
+                    )
+                )
+                try:
+                    session.commit()
+                    return value
+                except IntegrityError:
+                    session.rollback()  # another process minted it at the same moment
+                    if attempt:
+                        raise
+        raise KeyUnavailable("a day key could not be created")
+
+    def day_keys(self) -> dict[date, bytes]:
+        """Every day key still alive, by day."""
+        with self._sessions() as session:
+            return {row.day: self._unwrap_day(row) for row in session.scalars(select(DayKey))}
+
+    def destroy_day_keys(self, days: Iterable[date]) -> int:
+        """Destroy the keys of `days`: their pseudonyms then link to no one."""
+        wanted = set(days)
+        if not wanted:
+            return 0
+        with self._write() as session:
+            gone = session.execute(delete(DayKey).where(DayKey.day.in_(wanted)))
+            session.commit()
+            return int(gone.rowcount)  # type: ignore[attr-defined]
+
+    def _unwrap_day(self, row: DayKey) -> bytes:
+        if row.kek_id != self._master.kek_id:
+            raise KeyUnavailable("day keys are wrapped by another master key")
+        return self._master.unwrap(row.wrapped, context=f"day:{row.day.isoformat()}")
+
     def rotate_master(
         self, new: MasterKey, *, progress: Callable[[int, int], None] | None = None
     ) -> int:
@@ -193,6 +249,10 @@ class KeyStore:
                 ctx = f"secret:{secret.name}"
                 secret.wrapped = new.wrap(old.unwrap(secret.wrapped, context=ctx), context=ctx)
                 secret.kek_id = new.kek_id
+            for day_row in session.scalars(select(DayKey)).all():
+                ctx = f"day:{day_row.day.isoformat()}"
+                day_row.wrapped = new.wrap(old.unwrap(day_row.wrapped, context=ctx), context=ctx)
+                day_row.kek_id = new.kek_id
             session.commit()
         self._master = new
         return len(keys)

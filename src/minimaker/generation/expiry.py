@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from minimaker.generation import usage
 from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
 from minimaker.kernel.retention import Expiry
 from minimaker.retention.declare import delete_rows, table_expiry
@@ -49,6 +50,7 @@ def expiries() -> tuple[Expiry, ...]:
             table=Model3D,
             key=Model3D.id,
             anchor=func.coalesce(Model3D.last_used_at, Model3D.created_at),
+            seek=Model3D.created_at,  # never after its last use
             subject=Model3D.owner_id,
             blob=_MODEL_BLOB,
             where=(Model3D.status.in_(_FINISHED),),
@@ -62,6 +64,9 @@ def expiries() -> tuple[Expiry, ...]:
             table=UsageEvent,
             key=UsageEvent.id,
             anchor=UsageEvent.at,
-            subject=UsageEvent.subject_id,
+            # Pseudonyms: `holders` names only held subjects; `remove` destroys spent day keys.
+            subject=UsageEvent.pseudonym,
+            post_filter=usage.holders,
+            remove=usage.remove,
         ),
     )

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
+from minimaker.generation import usage
+from minimaker.generation.tables import Model3D, ModelFile
 from minimaker.kernel.personal_data import (
     SCHEMA_ID,
     SCHEMA_TIME,
@@ -76,7 +77,7 @@ def keep_written(entries: Any, written: frozenset[str]) -> Any:
 
 
 def usage_events(uow: UnitOfWork, subject_id: str) -> Exported:
-    """The usage events linked to the subject, oldest first."""
-    query = select(UsageEvent.event, UsageEvent.at).where(UsageEvent.subject_id == subject_id)
-    rows = uow.session.execute(query.order_by(UsageEvent.at, UsageEvent.id)).all()
-    return Exported([{"event": event, "at": iso(at)} for event, at in rows])
+    """The usage events still linked to the subject (their day and type), oldest first."""
+    # Found by pseudonym under each live day key; days whose key is gone link to no one.
+    rows = usage.events_of(uow, subject_id)
+    return Exported([{"event": event, "day": at.date().isoformat()} for event, at in rows])

@@ -16,14 +16,14 @@ from minimaker.adapters import job_queue as queue
 from minimaker.adapters.blobs import new_blob_id
 from minimaker.adapters.job_queue import Job
 from minimaker.corpus import service as corpus
-from minimaker.generation import events, limits
+from minimaker.generation import events, limits, usage
 from minimaker.generation.export import FORMATS, MEDIA_TYPES, BlockReader, iter_export
 from minimaker.generation.relief import (
     ReliefParams,
     luminance_grid,
     relief_from_luminance,
 )
-from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
+from minimaker.generation.tables import Model3D, ModelFile
 from minimaker.kernel.actors import SYSTEM_WORKER, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotFound, NotReady, ValidationFailed
@@ -238,9 +238,7 @@ def _store_generation(
         model.status, model.error, model.finished_at = DONE, None, c.clock.now()
         queue.finish(uow.session, job.id, now=c.clock.now())
         if allowed(uow, owner_id, Purpose.ANALYTICS, ("usage_event",)):
-            uow.session.add(
-                UsageEvent(subject_id=owner_id, event="model.generated", at=c.clock.now())
-            )
+            usage.record(uow, subject_id=owner_id, event="model.generated", at=c.clock.now())
         uow.audit(
             events.GENERATION_COMPLETED,
             actor=SYSTEM_WORKER,

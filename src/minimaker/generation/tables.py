@@ -40,6 +40,8 @@ class Model3D(Base):
     __table_args__ = (
         Index("ix_models_owner_created", "owner_id", "created_at"),
         Index("ix_models_upload_id", "upload_id"),
+        # The retention sweep walks this index (retention/declare.py).
+        Index("ix_models_created_at_id", "created_at", "id"),
     )
 
 
@@ -57,14 +59,18 @@ class ModelFile(Base):
 
 
 class UsageEvent(Base):
-    """A usage event linked to a subject (analytics purpose; objection stops new ones)."""
+    """A pseudonymous usage event (analytics purpose; objection stops new ones): its subject
+    only as HMAC(day key, subject id), its time only as its UTC day (generation/usage.py)."""
 
     __tablename__ = "usage_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    subject_id: Mapped[str | None] = mapped_column(ID, nullable=True, index=True)
+    pseudonym: Mapped[str] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(32), default="usage_event")
     event: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # The retention sweep walks this index (retention/declare.py): a day's events share `at`.
+    __table_args__ = (Index("ix_usage_events_at_id", "at", "id"),)
 
 
 def personal_data() -> tuple[Declaration, ...]:
@@ -80,6 +86,8 @@ def personal_data() -> tuple[Declaration, ...]:
         schema=export.MODELS_SCHEMA,
         prune=export.keep_written,
     )
+    from minimaker.generation import usage as usage_events
+
     usage = Section("usage_events", "Usage events linked to you", exporter=export.usage_events)
     return (
         # Locked first: a generation storing its files holds the model's row until it is done.
@@ -101,8 +109,8 @@ def personal_data() -> tuple[Declaration, ...]:
         PersonalTable(
             UsageEvent,
             category="usage_event",
-            owner="subject_id",
+            owner=None,  # a pseudonym per day, found again only under that day's live key
+            forget=usage_events.forget,
             section=usage,
-            count=Noun("usage event"),
         ),
     )

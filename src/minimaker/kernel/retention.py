@@ -35,8 +35,8 @@ class Batch:
     resume_after: Any = None
 
 
-#: (uow, cutoff, limit, after) -> Batch: at most `limit` items past `cutoff` whose key is
-#: greater than `after` (None: from the start), in key order, locked SKIP LOCKED.
+#: (uow, cutoff, limit, after) -> Batch: at most `limit` items past `cutoff`, after `after`
+#: (an opaque resume point the finder returned; None: from the start), locked SKIP LOCKED.
 Finder = Callable[[Any, datetime, int, Any], Batch]
 #: (uow, keys) -> how many were removed, in the caller's unit of work.
 Remover = Callable[[Any, Sequence[Any]], int]

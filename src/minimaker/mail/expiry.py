@@ -50,6 +50,7 @@ def expiries() -> tuple[Expiry, ...]:
         "table": OutboxMessage,
         "key": OutboxMessage.id,
         "anchor": _ANCHOR,
+        "seek": OutboxMessage.created_at,  # a message is sent after it is written
         "subject": OutboxMessage.subject_id,
         "where": _DONE,
     }

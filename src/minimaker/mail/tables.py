@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -32,6 +33,9 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    # The retention sweep walks this index (retention/declare.py).
+    __table_args__ = (Index("ix_outbox_created_at_id", "created_at", "id"),)
 
 
 #: Mail still on its way (outbox.PENDING, outbox.SENDING): an erasure lets it go out.

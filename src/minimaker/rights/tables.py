@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -106,6 +107,11 @@ class VerificationToken(Base):
     )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    # The retention sweep walks this index (retention/declare.py).
+    __table_args__ = (
+        Index("ix_verification_tokens_expires_at_token_hash", "expires_at", "token_hash"),
+    )
 
 
 class Archive(Base):
@@ -224,3 +230,6 @@ class ArchiveLink(Base):
     archive_id: Mapped[str] = mapped_column(ID)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    # The retention sweep walks this index (retention/declare.py).
+    __table_args__ = (Index("ix_archive_links_expires_at_token_hash", "expires_at", "token_hash"),)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -50,6 +51,9 @@ class StaffSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: "full" once the second factor was shown; "enrol": only enrolling the second factor.
     stage: Mapped[str] = mapped_column(String(8), default="full", server_default="full")
+
+    # The retention sweep walks this index (retention/declare.py).
+    __table_args__ = (Index("ix_staff_sessions_expires_at_id", "expires_at", "id"),)
 
 
 class StaffRecoveryCode(Base):

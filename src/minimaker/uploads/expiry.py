@@ -20,6 +20,7 @@ def expiries() -> tuple[Expiry, ...]:
             table=Upload,
             key=Upload.id,
             anchor=func.coalesce(last_model_made(Upload.id), Upload.created_at),
+            seek=Upload.created_at,  # a photo's models are made after it
             subject=Upload.owner_id,
             blob=Upload.blob_id,
             offered_as="photo",

@@ -31,7 +31,11 @@ class Upload(Base):
     height: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    __table_args__ = (Index("ix_uploads_owner_created", "owner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_uploads_owner_created", "owner_id", "created_at"),
+        # The retention sweep walks this index (retention/declare.py).
+        Index("ix_uploads_created_at_id", "created_at", "id"),
+    )
 
 
 def personal_data() -> tuple[Declaration, ...]:

@@ -1,0 +1,112 @@
+"""Pseudonymous usage events (policy 4.2, 7.3): who did it is HMAC(day key, subject id).
+
+Each UTC day has a random key of its own in the key store (adapters/keystore.py `DayKey`).
+An event keeps its event type, its day (as the day's midnight, no finer time) and the
+pseudonym; no subject id, no IP address. While the day key lives, the subject's own events
+are found by recomputing their pseudonym under each live key (access archive, erasure). The
+retention rule `usage_events` deletes a day's raw events 90 days on and then destroys that
+day's key, so whatever survives (an interrupted sweep, a restored backup) links to no one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, false, or_, select
+
+from minimaker.generation.tables import UsageEvent
+from minimaker.kernel.retention import Found
+from minimaker.retention import holds as legal_holds
+from minimaker.retention.declare import rowcount
+from minimaker.retention.rules import ALL_RULES
+
+RULE = "usage_events"
+
+
+def pseudonym(day_key: bytes, subject_id: str) -> str:
+    """The subject's pseudonym for the day of `day_key` (hex HMAC-SHA256)."""
+    return hmac.new(day_key, subject_id.encode(), hashlib.sha256).hexdigest()
+
+
+def day_start(moment: datetime) -> datetime:
+    """The UTC midnight that begins `moment`'s day: all the time an event keeps."""
+    return datetime.combine(moment.astimezone(UTC).date(), time(), tzinfo=UTC)
+
+
+def event_row(keys: Any, *, subject_id: str, event: str, at: datetime) -> UsageEvent:
+    """A new usage event of the subject at `at`, stored under that day's pseudonym."""
+    start = day_start(at)
+    key = keys.day_key(start.date())
+    return UsageEvent(pseudonym=pseudonym(key, subject_id), event=event, at=start)
+
+
+def record(uow: Any, *, subject_id: str, event: str, at: datetime) -> None:
+    """Add a usage event to the unit of work (the caller has checked the analytics purpose)."""
+    uow.session.add(event_row(uow.keys, subject_id=subject_id, event=event, at=at))
+
+
+def _own(keys: Any, subject_id: str) -> Any:
+    """The condition selecting the subject's events of every day whose key still lives."""
+    days = keys.day_keys()
+    if not days:
+        return false()
+    return or_(
+        *(
+            and_(_on(day), UsageEvent.pseudonym == pseudonym(key, subject_id))
+            for day, key in days.items()
+        )
+    )
+
+
+def _on(day: date) -> Any:
+    """The condition selecting the events of `day`."""
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    return and_(UsageEvent.at >= start, UsageEvent.at < start + timedelta(days=1))
+
+
+def events_of(uow: Any, subject_id: str) -> list[tuple[str, datetime]]:
+    """(event, day) of the subject's events still linked to them, oldest first."""
+    query = select(UsageEvent.event, UsageEvent.at).where(_own(uow.keys, subject_id))
+    return [(e, at) for e, at in uow.session.execute(query.order_by(UsageEvent.at, UsageEvent.id))]
+
+
+def forget(uow: Any, subject_id: str) -> int:
+    """Art. 17: delete the subject's events still linked to them."""
+    return rowcount(uow.session.execute(delete(UsageEvent).where(_own(uow.keys, subject_id))))
+
+
+def holders(uow: Any, found: list[Found]) -> list[Found]:
+    """Name the subject of found events whose subject is under a legal hold of the rule (the
+    engine then skips them); every other event names no one."""
+    held = {h.subject_id for h in legal_holds.list_holds(uow.c) if h.rule in (RULE, ALL_RULES)}
+    if not held:
+        return [Found(key=f.key, subject=None, anchor=f.anchor) for f in found]
+    keys = uow.keys.day_keys()
+    named = []
+    for f in found:
+        key = keys.get(f.anchor.astimezone(UTC).date()) if f.anchor is not None else None
+        who = None
+        if key is not None:
+            who = next((s for s in held if pseudonym(key, s) == f.subject), None)
+        named.append(Found(key=f.key, subject=who, anchor=f.anchor))
+    return named
+
+
+def remove(uow: Any, ids: Sequence[Any]) -> int:
+    """Delete expired events, then destroy the key of each day they leave empty."""
+    if not ids:
+        return 0
+    query = select(UsageEvent.at).where(UsageEvent.id.in_(ids))
+    days = {at.astimezone(UTC).date() for at in uow.session.scalars(query)}
+    removed = rowcount(uow.session.execute(delete(UsageEvent).where(UsageEvent.id.in_(ids))))
+    # A held event keeps its day's key (it stays personal data until the hold ends). The key
+    # goes before this unit commits: a crash in between leaves events linked to no one.
+    spent = [
+        d for d in days if uow.session.scalar(select(UsageEvent.id).where(_on(d)).limit(1)) is None
+    ]
+    uow.keys.destroy_day_keys(spent)
+    return removed
