@@ -77,6 +77,7 @@ def personal_data() -> tuple[Declaration, ...]:
     """The generation tables as the personal-data registry knows them (kernel/personal_data)."""
     # Imported when called, not at the top: the exporters read these very tables.
     from minimaker.generation import export_data as export
+    from minimaker.generation import usage as usage_events
 
     models = Section(
         "models",
@@ -86,8 +87,6 @@ def personal_data() -> tuple[Declaration, ...]:
         schema=export.MODELS_SCHEMA,
         prune=export.keep_written,
     )
-    from minimaker.generation import usage as usage_events
-
     usage = Section("usage_events", "Usage events linked to you", exporter=export.usage_events)
     return (
         # Locked first: a generation storing its files holds the model's row until it is done.
