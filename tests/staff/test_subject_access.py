@@ -90,6 +90,24 @@ def test_a_role_without_personal_data_is_refused_and_the_refusal_audited(
     assert _reads(container) == []
 
 
+def test_a_refused_read_audits_only_an_id_we_could_have_minted(
+    client: TestClient, container: Container
+) -> None:
+    # What a URL carries (an address, control characters) never reaches the audit.
+    ready_staff(container, "ann", "admin")
+    headers = api_sign_in(client, "ann")
+    for typed in ("ada@example.org", "a%0Ab", "0" * 31 + "%07"):
+        found = _read(client, headers, typed, "?reason=user_support")
+        assert (found["status"], found["error"]["code"]) == (403, "staff_forbidden")
+    with container.sessions() as session:
+        objects = list(
+            session.scalars(
+                select(AuditEntry.object).where(AuditEntry.action == "staff:access:denied")
+            )
+        )
+    assert objects == ["subject:malformed"] * 3
+
+
 def test_untrained_or_unacknowledged_staff_are_refused_naming_what_is_missing(
     client: TestClient, container: Container, clock: ManualClock
 ) -> None:

@@ -10,3 +10,9 @@ _ID = re.compile(r"[0-9a-f]{32}")
 def is_id(value: object) -> bool:
     """Whether `value` could be an id we minted; anything else need not reach the database."""
     return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
+def audited_id(kind: str, value: object) -> str:
+    """`kind:<id>` for the audit, if `value` could be an id we minted; `kind:malformed` if not:
+    what a URL carried (a name, an address, control characters) never reaches the audit."""
+    return f"{kind}:{value}" if is_id(value) else f"{kind}:malformed"

@@ -21,7 +21,7 @@ from minimaker.adapters.crypto.fields import seal_field
 from minimaker.kernel.actors import Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import Conflict, ValidationFailed
-from minimaker.kernel.ids import is_id
+from minimaker.kernel.ids import audited_id
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import outbox
 from minimaker.rights import events, lifecycle, recording
@@ -270,7 +270,7 @@ def complete(
 
 def _ref(request_id: str) -> str:
     # The id comes from a URL: only an id we could have minted goes into the audit.
-    return f"request:{request_id}" if is_id(request_id) else "request:malformed"
+    return audited_id("request", request_id)
 
 
 def _audit_staff(uow: UnitOfWork, staff: StaffIdentity, row: RightsRequest, verb: str) -> None:

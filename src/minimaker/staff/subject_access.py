@@ -15,7 +15,7 @@ from typing import Any
 from minimaker.accounts import service as accounts
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotFound
-from minimaker.kernel.ids import is_id
+from minimaker.kernel.ids import audited_id, is_id
 from minimaker.kernel.purposes import Purpose
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights import intake, lifecycle
@@ -73,7 +73,7 @@ def read_profile(
     c: Container, staff: StaffIdentity, *, subject_id: str, reason: Reason
 ) -> SubjectProfile:
     """A subject's profile for a stated reason; the read is audited before it is returned."""
-    permit(c, staff, Action.READ_SUBJECT_DATA, object=f"subject:{subject_id[:32]}")
+    permit(c, staff, Action.READ_SUBJECT_DATA, object=audited_id("subject", subject_id))
     with c.uow() as uow:
         if not is_id(subject_id) or not accounts.account_exists(uow.session, subject_id):
             raise NotFound("subject")
@@ -95,7 +95,7 @@ def read_request_details(
     c: Container, staff: StaffIdentity, *, request_id: str, reason: Reason
 ) -> RequestDetails:
     """A request's details and evidence for a stated reason, audited against its subject."""
-    permit(c, staff, Action.READ_SUBJECT_DATA, object=f"request:{request_id[:32]}")
+    permit(c, staff, Action.READ_SUBJECT_DATA, object=audited_id("request", request_id))
     with c.uow() as uow:
         row = lifecycle.find(uow, request_id)
         details = intake.open_details(uow, row)
