@@ -25,7 +25,7 @@ from minimaker.kernel.errors import ConfigurationError
 from minimaker.kernel.personal_data import Registry as PersonalData
 from minimaker.kernel.purposes import Purpose
 from minimaker.kernel.registry import Fulfiller, Registries
-from minimaker.kernel.retention import BeforeRemoval, Expiry
+from minimaker.kernel.retention import Expiry, Offer
 from minimaker.mail import tables as _mail_tables
 from minimaker.operations import residency
 from minimaker.policy import LoadedPolicy, PolicyRefused, load
@@ -119,9 +119,9 @@ def personal_data() -> PersonalData:
     )
 
 
-def expiries(before_removal: BeforeRemoval | None = None) -> tuple[Expiry, ...]:
+def expiries(offer: Offer | None = None) -> tuple[Expiry, ...]:
     """The mechanics of every timed retention rule, as each feature declares them; photos and
-    models call `before_removal` (the training corpus's offer, policy 9.2) before they go."""
+    models are offered to `offer` (the training corpus's, policy 9.2) before they go."""
     from minimaker.accounts import expiry as accounts
     from minimaker.generation import expiry as generation
     from minimaker.mail import expiry as mail
@@ -142,15 +142,16 @@ def expiries(before_removal: BeforeRemoval | None = None) -> tuple[Expiry, ...]:
         *staff.expiries(),
         *infrastructure.expiries(),
     )
-    return wired(declared, before_removal)
+    return wired(declared, offer)
 
 
-def corpus_offer() -> BeforeRemoval | None:
+def corpus_offer() -> Offer:
     """What photos and models are offered to before retention removes them (policy 9.2): the
-    training corpus's `offer`, as the user's own deletes offer them."""
+    training corpus's `prepare` (outside the write unit) and `stage` (in it), as the user's
+    own deletes offer them."""
     from minimaker.corpus import service as corpus
 
-    return corpus.offer
+    return Offer(prepare=corpus.prepare, stage=corpus.stage, discard=corpus.discard)
 
 
 def metadata() -> MetaData:

@@ -121,10 +121,13 @@ def test_a_restricted_subject_gives_nothing(container: Container) -> None:
     user = _subject(c, "ada")
     up = uploads.create_upload(c, user_id=user, data=photo_bytes())
     set_restriction(c, user_id=user, restricted=True)
+    blobs_before = set(c.blobs.store.iter_ids())
     with c.uow() as uow:
         blob_id = uploads.owned_upload(uow, user_id=user, upload_id=up.id).blob_id
-        assert corpus.offer(uow, subject_id=user, kind="photo", blob_id=blob_id) is False
+    assert corpus.prepare(c, subject_id=user, kind="photo", blob_id=blob_id) is None
+    uploads.delete_upload(c, user_id=user, upload_id=up.id)
     assert _count(c, StagedCopy) == 0
+    assert set(c.blobs.store.iter_ids()) == blobs_before - {blob_id}  # no copy was written
 
 
 def test_marketing_uses_only_items_of_those_who_consented(container: Container) -> None:
@@ -162,11 +165,14 @@ def test_an_undecodable_blob_is_not_offered_and_nothing_is_half_written(
     up = uploads.create_upload(c, user_id=user, data=photo_bytes())
     dek = c.keys.subject_key(user)
     with c.uow() as uow:
-        row = uploads.owned_upload(uow, user_id=user, upload_id=up.id)
-        c.blobs.put(dek, io.BytesIO(b"no photo at all"), blob_id=row.blob_id)  # overwritten
-        blobs_before = set(c.blobs.store.iter_ids())
-        assert corpus.offer(uow, subject_id=user, kind="photo", blob_id=row.blob_id) is False
-        assert set(c.blobs.store.iter_ids()) == blobs_before
+        blob_id = uploads.owned_upload(uow, user_id=user, upload_id=up.id).blob_id
+    c.blobs.put(dek, io.BytesIO(b"no photo at all"), blob_id=blob_id)  # overwritten
+    blobs_before = set(c.blobs.store.iter_ids())
+    copy = corpus.prepare(c, subject_id=user, kind="photo", blob_id=blob_id)
+    assert copy is not None and copy.blob_id is None
+    assert set(c.blobs.store.iter_ids()) == blobs_before
+    with c.uow() as uow:
+        assert corpus.stage(uow, copy) is False
         uow.commit()
     with c.sessions() as s:
         audit = s.scalars(select(AuditEntry).where(AuditEntry.action.like("corpus:%"))).all()

@@ -16,6 +16,7 @@ from minimaker.generation.tables import UsageEvent
 from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
+from minimaker.kernel.retention import Offer
 from minimaker.mail import folder
 from minimaker.retention import holds
 from minimaker.retention import service as retention
@@ -169,16 +170,22 @@ def test_photos_and_models_are_offered_before_they_go(
 ) -> None:
     offered: list[tuple[str, str, str]] = []
 
-    def record(uow: Any, *, subject_id: str, kind: str, blob_id: str) -> bool:
-        assert uow.c.blobs.store.exists(blob_id)  # still there: offered before removal
-        offered.append((subject_id, kind, blob_id))
+    def prepare(c: Container, *, subject_id: str, kind: str, blob_id: str) -> tuple[str, ...]:
+        assert c.blobs.store.exists(blob_id)  # still there: offered before removal
+        return (subject_id, kind, blob_id)
+
+    def stage(uow: Any, copy: tuple[str, str, str]) -> bool:
+        offered.append(copy)
         return True
+
+    def discard(c: Container, copy: object) -> None:
+        raise AssertionError("every item found was removed: no copy is thrown away")
 
     c = bootstrap.build(settings, clock=clock)
     try:
         ada = signup(c, "ada")
         pairs = build_world(c, ada)
-        report = retention.run(c, bootstrap.expiries(before_removal=record))
+        report = retention.run(c, bootstrap.expiries(Offer(prepare, stage, discard)))
     finally:
         c.close()
     photo, model = pairs["photos"].blobs, pairs["models"].blobs

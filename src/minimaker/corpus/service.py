@@ -1,6 +1,10 @@
 """The training corpus (policy 9.2): offer a copy before a photo or model leaves, admit staged
 copies in shuffled batches, and the uses that read it (training, marketing with consent).
 
+The offer has two halves (decision 0023): `prepare` anonymises outside any write unit, as
+decoding, face detection and a model's re-export would hold SQLite's write lock for seconds,
+and `stage`, in the unit that deletes the original, asks the gate again and adds the row.
+
 Nothing here links a copy to its person: the staging row and its blob are new and random, the
 only date is a month, no audit entry names a subject, an item or a blob, and a copy reaches the
 corpus only in a batch of at least BATCH_MIN, at most one batch a day, under a fresh blob id
@@ -62,41 +66,86 @@ def corpus_key(c: Container) -> bytes:
     return c.secret(KEY_NAME)
 
 
-def offer(uow: UnitOfWork, *, subject_id: str, kind: Kind, blob_id: str) -> bool:
-    """Called in the unit that is about to delete a subject's photo or model (by retention or by
-    the user's own delete), before the blob is deleted. Unless the subject objected to training
-    or is restricted (rights.processing.allowed(uow, subject_id, Purpose.TRAINING, (category,))),
-    an anonymised copy is staged for the corpus; returns whether it was. Must not raise on an
-    undecodable blob (returns False, audited with counts only)."""
+@dataclass(frozen=True)
+class Prepared:
+    """An anonymised copy made by `prepare`, that no row names yet: the unit deleting its
+    original stages it (`stage`) or it is thrown away (`discard`). A crash in between leaves
+    a blob no row names, which the stray sweep removes after its grace (operations/sweep.py)."""
+
+    subject_id: str
+    kind: Kind
+    blob_id: str | None  # None: the original could not be read or decoded; nothing written
+    made_at: datetime
+
+
+def prepare(c: Container, *, subject_id: str, kind: Kind, blob_id: str) -> Prepared | None:
+    """Policy 9.2's slow half, run OUTSIDE any write unit: decoding, blurring faces and
+    re-exporting a model take up to seconds, and under SQLite's write lock every other writer
+    would wait for them. Unless the subject objected to training or is restricted, the
+    subject's blob anonymised and written under the corpus key; None if no copy is to be made.
+    Must not raise on an undecodable blob (`stage` audits it, with counts only)."""
     if kind not in ("photo", "model"):
+        return None
+    with c.uow(write=False) as uow:
+        wanted = allowed(uow, subject_id, Purpose.TRAINING, PHOTO if kind == "photo" else MODEL)
+    if not wanted:
+        return None
+    copy = _anonymised(c, subject_id, kind, blob_id)
+    if copy is None:
+        return Prepared(subject_id, kind, None, c.clock.now())
+    staged = c.blobs.put(corpus_key(c), io.BytesIO(copy)).blob_id
+    return Prepared(subject_id, kind, staged, c.clock.now())
+
+
+def stage(uow: UnitOfWork, prepared: Prepared | None) -> bool:
+    """Policy 9.2's quick half, in the unit that deletes the original (and only for an original
+    it does delete): the gate asked again, as an objection or a restriction may have arrived
+    since `prepare` (then the copy is discarded), and the copy staged with the marketing
+    consent in force; whether it was. A rolled-back deletion takes the copy with it."""
+    if prepared is None:
         return False
-    if not allowed(uow, subject_id, Purpose.TRAINING, PHOTO if kind == "photo" else MODEL):
+    if prepared.blob_id is None:
+        uow.audit(events.OFFER_UNDECODABLE, actor=SYSTEM_WORKER, object=f"{prepared.kind}s:1")
         return False
+    kind, subject_id = prepared.kind, prepared.subject_id
+    if not allowed(uow, subject_id, Purpose.TRAINING, PHOTO if kind == "photo" else MODEL) or (
+        _stale(uow.c, prepared)
+    ):
+        discard(uow.c, prepared)
+        return False
+    uow.wrote_blob(prepared.blob_id)  # gone again if the deletion does not commit
     # The consent in force now travels with the copy: afterwards nobody could ask the person.
     marketing = allowed(uow, subject_id, Purpose.MARKETING, PHOTO if kind == "photo" else MODEL)
-    copy = _anonymised(uow, subject_id, kind, blob_id)
-    if copy is None:
-        uow.audit(events.OFFER_UNDECODABLE, actor=SYSTEM_WORKER, object=f"{kind}s:1")
-        return False
-    staged = new_blob_id()
-    uow.wrote_blob(staged)  # gone again if the deletion does not commit
-    uow.c.blobs.put(corpus_key(uow.c), io.BytesIO(copy), blob_id=staged)
     uow.session.add(
         StagedCopy(
             id=uuid.uuid4().hex,
             kind=kind,
             month=_month(uow.c.clock.now()),
-            blob_id=staged,
+            blob_id=prepared.blob_id,
             marketing_allowed=marketing,
         )
     )
     return True
 
 
-def _anonymised(uow: UnitOfWork, subject_id: str, kind: Kind, blob_id: str) -> bytes | None:
+def discard(c: Container, prepared: Prepared | None) -> None:
+    """Throw away a prepared copy whose original was not deleted after all (or by another unit,
+    which made its own copy): no row names it, so it goes at once."""
+    if prepared is not None and prepared.blob_id is not None:
+        c.blobs.delete(prepared.blob_id)
+
+
+def _stale(c: Container, prepared: Prepared) -> bool:
+    # The stray sweep takes a blob no row names once it is sweep_grace_s old: a copy staged
+    # that late could be named by a row after its blob is gone. Half the grace leaves the
+    # deleting unit the other half to commit.
+    return c.clock.now() - prepared.made_at > timedelta(seconds=c.settings.sweep_grace_s / 2)
+
+
+def _anonymised(c: Container, subject_id: str, kind: Kind, blob_id: str) -> bytes | None:
     """The anonymised copy of the subject's blob; None if it cannot be read or decoded."""
     try:
-        plain = uow.c.blobs.read_bytes(uow.keys.subject_key(subject_id), blob_id)
+        plain = c.blobs.read_bytes(c.keys.subject_key(subject_id), blob_id)
         return anonymise(kind, plain)
     except (Undecodable, NotFound, IntegrityError):
         # A missing, tampered or unreadable original must not stop the deletion it rides on.

@@ -290,8 +290,13 @@ def _on_final_failure(c: Container, job: Job, reason: str) -> None:
 run_generation_job.on_final_failure = _on_final_failure  # type: ignore[attr-defined]
 
 
-def _owned_model(uow: UnitOfWork, *, user_id: str, model_id: str) -> Model3D:
-    row = uow.session.get(Model3D, model_id) if is_id(model_id) else None
+def _owned_model(
+    uow: UnitOfWork, *, user_id: str, model_id: str, for_update: bool = False
+) -> Model3D:
+    # `for_update` locks the row (PostgreSQL): a unit deleting it meanwhile is waited for.
+    row = (
+        uow.session.get(Model3D, model_id, with_for_update=for_update) if is_id(model_id) else None
+    )
     if row is None or row.owner_id != user_id:
         raise NotFound("model")
     return row
@@ -348,14 +353,19 @@ def open_model_content(
 
 def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
     """Delete a model, its files and (after commit) their encrypted blobs."""
+    with c.uow(write=False) as uow:
+        _owned_model(uow, user_id=user_id, model_id=model_id)
+        files = _files(uow, model_id)
+    # Policy 9.2: the corpus copy is made before the write unit (a re-export takes seconds).
+    copy = _prepare_for_corpus(c, user_id, files)
     with c.uow() as uow:
-        row = _owned_model(uow, user_id=user_id, model_id=model_id)
-        rows = uow.session.execute(
-            select(ModelFile.format, ModelFile.blob_id).where(ModelFile.model_id == model_id)
-        )
-        files = {fmt: blob_id for fmt, blob_id in rows}
-        _offer_for_corpus(uow, user_id, files)
-        for blob_id in files.values():
+        try:
+            row = _owned_model(uow, user_id=user_id, model_id=model_id, for_update=True)
+        except NotFound:  # deleted meanwhile (by retention, or a second click): offered there
+            corpus.discard(c, copy)
+            raise
+        corpus.stage(uow, copy)
+        for blob_id in _files(uow, model_id).values():
             uow.delete_blob_after_commit(blob_id)
         uow.session.execute(delete(ModelFile).where(ModelFile.model_id == model_id))
         uow.session.delete(row)
@@ -368,12 +378,22 @@ def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
         uow.commit()
 
 
-def _offer_for_corpus(uow: UnitOfWork, user_id: str, files: Mapping[str, str]) -> None:
+def _files(uow: UnitOfWork, model_id: str) -> dict[str, str]:
+    """The model's files: format -> blob id."""
+    rows = uow.session.execute(
+        select(ModelFile.format, ModelFile.blob_id).where(ModelFile.model_id == model_id)
+    )
+    return {fmt: blob_id for fmt, blob_id in rows}
+
+
+def _prepare_for_corpus(
+    c: Container, user_id: str, files: Mapping[str, str]
+) -> corpus.Prepared | None:
     """Policy 9.2: one anonymised copy of the model (its richest format) for the corpus."""
     for fmt in ("glb", "stl", "obj"):
         if fmt in files:
-            corpus.offer(uow, subject_id=user_id, kind="model", blob_id=files[fmt])
-            return
+            return corpus.prepare(c, subject_id=user_id, kind="model", blob_id=files[fmt])
+    return None
 
 
 def stop_queued(uow: UnitOfWork, *, owner_id: str, reason: str) -> None:

@@ -40,9 +40,21 @@ class Batch:
 Finder = Callable[[Any, datetime, int, Any], Batch]
 #: (uow, keys) -> how many were removed, in the caller's unit of work.
 Remover = Callable[[Any, Sequence[Any]], int]
-#: Called before each photo or model is removed (the corpus's `offer`): (uow, *, subject_id,
-#: kind, blob_id) -> whether an anonymised copy was kept.
-BeforeRemoval = Callable[..., bool]
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What each photo or model is offered to before it is removed (the corpus, policy 9.2), in
+    two steps so that the slow one holds no write lock: `prepare(c, *, subject_id, kind,
+    blob_id)` runs before the batch's write unit and makes a copy (or None); `stage(uow, copy)`
+    runs in that unit for each item it removes and says whether the copy was kept;
+    `discard(c, copy)` throws away the copy of an item the unit did not remove."""
+
+    prepare: Callable[..., Any]
+    stage: Callable[[Any, Any], bool]
+    discard: Callable[[Any, Any], None]
+
+
 #: The shortest duration a rule may have, from the settings (a throttle's window).
 Floor = Callable[[Any], timedelta]
 
@@ -56,9 +68,9 @@ class Expiry:
     find: Finder
     remove: Remover
     what: str  # the noun of the report: "photos", "sessions"
-    #: "photo" or "model": each item is offered to `before_removal` before it goes.
+    #: "photo" or "model": each item is offered to `offer` before it goes.
     offered_as: str | None = None
-    before_removal: BeforeRemoval | None = None
+    offer: Offer | None = None
     floor: Floor | None = None
 
     @property

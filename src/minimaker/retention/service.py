@@ -5,6 +5,10 @@ most the batch in hand and a rerun finds what is left (what was removed is gone,
 is still past its cutoff): sweeps resume by being run again and are idempotent. Items of a
 subject under a legal hold are skipped and counted as held. A dry run finds and counts the
 same items and removes nothing.
+
+Photos and models are copied for the corpus (policy 9.2) before their batch's unit, never
+under its write lock: a read unit finds the batch and the copies are made; the write unit
+finds it again and stages the copies of what it removes, no other (decision 0023).
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -21,7 +26,7 @@ from minimaker.kernel.actors import SYSTEM_RETENTION
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import ConfigurationError
 from minimaker.kernel.faults import crash_point
-from minimaker.kernel.retention import BeforeRemoval, Expiry, Found
+from minimaker.kernel.retention import Batch, Expiry, Found, Offer
 from minimaker.policy import Policy
 from minimaker.retention import events
 from minimaker.retention.rules import ALL_RULES, Duration, Report, RuleReport
@@ -61,9 +66,9 @@ def mismatches(policy: Policy, expiries: Sequence[Expiry], settings: object) -> 
     return problems
 
 
-def wired(expiries: Sequence[Expiry], before_removal: BeforeRemoval | None) -> tuple[Expiry, ...]:
-    """The expiries with `before_removal` set on those that offer their items (photos, models)."""
-    return tuple(replace(e, before_removal=before_removal) if e.offered_as else e for e in expiries)
+def wired(expiries: Sequence[Expiry], offer: Offer | None) -> tuple[Expiry, ...]:
+    """The expiries with `offer` set on those that offer their items (photos, models)."""
+    return tuple(replace(e, offer=offer) if e.offered_as else e for e in expiries)
 
 
 def ordered(policy: Policy, expiries: Sequence[Expiry]) -> list[tuple[Expiry, Duration]]:
@@ -103,45 +108,94 @@ def _sweep(
     c: Container, expiry: Expiry, line: RuleReport, *, dry_run: bool, on_batch: OnBatch | None
 ) -> None:
     after = None
+    offer = None if dry_run else expiry.offer
     while True:
-        with c.uow(write=not dry_run) as uow:
-            batch = expiry.find(uow, line.cutoff, c.settings.retention_batch, after)
-            held = holds(uow, [f.subject for f in batch.found if f.subject], expiry.rule)
-            due = [f for f in batch.found if f.subject not in held]
-            line.held += len(batch.found) - len(due)
-            line.batches += 1
-            if dry_run:
-                line.removed += len(due)
-            elif batch.found:
-                line.offered += _offer(uow, expiry, due)
-                removed = expiry.remove(uow, [f.key for f in due])
-                line.removed += removed
-                uow.audit(
-                    events.BATCH_SWEPT,
-                    actor=SYSTEM_RETENTION,
-                    object=f"{expiry.rule}:removed={removed}:held={len(batch.found) - len(due)}",
-                )
-                uow.commit()
+        # Policy 9.2: photos and models are copied for the corpus before the batch's write
+        # unit, not under its lock (a batch's face detection would stall every writer).
+        ahead = None if offer is None else _look_ahead(c, expiry, offer, line.cutoff, after)
+        try:
+            batch = _batch(c, expiry, line, after, dry_run=dry_run, ahead=ahead)
+        finally:
+            if ahead is not None and offer is not None:
+                for copy in ahead.copies.values():  # of items this batch did not remove
+                    offer.discard(c, copy)
         crash_point("retention.batch_committed")
         if on_batch is not None:
             on_batch(line)
-        if batch.resume_after is None:
+        # After a look-ahead the next batch starts where it ended: an item only the write unit
+        # found (moved up as another went meanwhile) has no copy yet, so it waits for that.
+        resume = batch.resume_after if ahead is None else ahead.resume_after
+        if resume is None:
             return
-        after = batch.resume_after
+        after = resume
 
 
-def _offer(uow: object, expiry: Expiry, due: Sequence[Found]) -> int:
-    """Policy 9.2: each photo or model is offered to the corpus before it goes."""
-    if expiry.before_removal is None or expiry.offered_as is None:
-        return 0
-    offered = 0
-    for f in due:
-        if f.subject is not None and f.blob_id is not None:
-            kept = expiry.before_removal(
-                uow, subject_id=f.subject, kind=expiry.offered_as, blob_id=f.blob_id
+@dataclass
+class _Ahead:
+    """The batch's due items as found before its write unit, by key, with their copies."""
+
+    copies: dict[Any, Any]
+    resume_after: Any
+
+
+def _look_ahead(c: Container, expiry: Expiry, offer: Offer, cutoff: datetime, after: Any) -> _Ahead:
+    """The batch's due photos or models, copied outside any write unit (a read unit at most)."""
+    with c.uow(write=False) as uow:
+        batch = expiry.find(uow, cutoff, c.settings.retention_batch, after)
+        held = holds(uow, [f.subject for f in batch.found if f.subject], expiry.rule)
+    copies: dict[Any, Any] = {}
+    for f in batch.found:
+        if f.subject in held:
+            continue
+        named = f.subject is not None and f.blob_id is not None
+        copies[f.key] = (
+            offer.prepare(c, subject_id=f.subject, kind=expiry.offered_as, blob_id=f.blob_id)
+            if named
+            else None
+        )
+    return _Ahead(copies, batch.resume_after)
+
+
+def _batch(
+    c: Container,
+    expiry: Expiry,
+    line: RuleReport,
+    after: Any,
+    *,
+    dry_run: bool,
+    ahead: _Ahead | None,
+) -> Batch:
+    """One batch in its unit of work: found again (what is still there is what it removes)."""
+    with c.uow(write=not dry_run) as uow:
+        batch = expiry.find(uow, line.cutoff, c.settings.retention_batch, after)
+        held = holds(uow, [f.subject for f in batch.found if f.subject], expiry.rule)
+        due = [f for f in batch.found if f.subject not in held]
+        kept = len(batch.found) - len(due)
+        line.held += kept
+        line.batches += 1
+        if ahead is not None:  # only what was copied ahead; the rest in the next batch
+            due = [f for f in due if f.key in ahead.copies]
+        if dry_run:
+            line.removed += len(due)
+        elif batch.found:
+            line.offered += _stage(uow, expiry, due, ahead)
+            removed = expiry.remove(uow, [f.key for f in due])
+            line.removed += removed
+            uow.audit(
+                events.BATCH_SWEPT,
+                actor=SYSTEM_RETENTION,
+                object=f"{expiry.rule}:removed={removed}:held={kept}",
             )
-            offered += 1 if kept else 0
-    return offered
+            uow.commit()
+    return batch
+
+
+def _stage(uow: object, expiry: Expiry, due: Sequence[Found], ahead: _Ahead | None) -> int:
+    """Policy 9.2: the copies of the items this unit removes, and only those, are staged (one
+    the user deleted meanwhile was offered by that delete)."""
+    if ahead is None or expiry.offer is None:
+        return 0
+    return sum(1 for f in due if expiry.offer.stage(uow, ahead.copies.pop(f.key)))
 
 
 def holds(uow: object, subjects: Sequence[str], rule: str) -> set[str]:

@@ -107,9 +107,14 @@ def _subject_key(uow: UnitOfWork, user_id: str) -> bytes:
         raise SubjectErased() from None
 
 
-def owned_upload(uow: UnitOfWork, *, user_id: str, upload_id: str) -> Upload:
-    """The upload if it is the user's; another user's id answers exactly like a missing one."""
-    row = uow.session.get(Upload, upload_id) if is_id(upload_id) else None
+def owned_upload(
+    uow: UnitOfWork, *, user_id: str, upload_id: str, for_update: bool = False
+) -> Upload:
+    """The upload if it is the user's; another user's id answers exactly like a missing one.
+    `for_update` locks the row (PostgreSQL): a unit deleting it meanwhile is waited for."""
+    if not is_id(upload_id):
+        raise NotFound("upload")
+    row = uow.session.get(Upload, upload_id, with_for_update=for_update)
     if row is None or row.owner_id != user_id:
         raise NotFound("upload")
     return row
@@ -157,10 +162,18 @@ def open_content(c: Container, *, user_id: str, upload_id: str) -> tuple[str, It
 
 def delete_upload(c: Container, *, user_id: str, upload_id: str) -> None:
     """Delete the photo row and, once that commits, its encrypted blob."""
+    with c.uow(write=False) as uow:
+        blob_id = owned_upload(uow, user_id=user_id, upload_id=upload_id).blob_id
+    # Policy 9.2: an anonymised copy for the corpus, unless they objected or are restricted;
+    # made before the write unit, whose lock would stall every writer for the face detection.
+    copy = corpus.prepare(c, subject_id=user_id, kind="photo", blob_id=blob_id)
     with c.uow() as uow:
-        row = owned_upload(uow, user_id=user_id, upload_id=upload_id)
-        # Policy 9.2: an anonymised copy for the corpus, unless they objected or are restricted.
-        corpus.offer(uow, subject_id=user_id, kind="photo", blob_id=row.blob_id)
+        try:
+            row = owned_upload(uow, user_id=user_id, upload_id=upload_id, for_update=True)
+        except NotFound:  # deleted meanwhile (by retention, or a second click): offered there
+            corpus.discard(c, copy)
+            raise
+        corpus.stage(uow, copy)
         uow.delete_blob_after_commit(row.blob_id)
         uow.session.delete(row)
         uow.audit(
