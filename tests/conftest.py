@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from minimaker.adapters import keystore, migrate
@@ -76,18 +77,34 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
-def _truncate_all(url: str) -> None:
-    engine = make_engine(url)
+@pytest.fixture(scope="session")
+def pg_engine(pg_database: str) -> Iterator[Engine]:
+    """One engine for emptying the PostgreSQL database between tests."""
+    engine = make_engine(pg_database)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _empty_all(engine: Engine) -> None:
+    """Every row of every table gone and every sequence back at 1, as after TRUNCATE ...
+    RESTART IDENTITY, at a fraction of its cost (1 ms, not 60 ms, for near-empty tables).
+    Foreign keys and the audit chain's append-only triggers are off for this transaction
+    only (session_replication_role = replica), so the order of the deletes does not matter."""
     with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         tables = conn.execute(
             text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
         ).scalars()
-        names = ", ".join(
-            f'"{t}"' for t in tables if t not in ("alembic_version", "keystore_version")
+        kept = ("alembic_version", "keystore_version")
+        deletes = "; ".join(f'DELETE FROM "{t}"' for t in tables if t not in kept)
+        if deletes:
+            conn.exec_driver_sql(deletes)
+        conn.exec_driver_sql(
+            "SELECT setval(oid, 1, false) FROM pg_class"
+            " WHERE relkind = 'S' AND relnamespace = current_schema()::regnamespace"
         )
-        if names:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -102,10 +119,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{data_dir / 'minimaker.db'}"
         return
     url = request.getfixturevalue("pg_database")
+    engine = request.getfixturevalue("pg_engine")
     try:
         yield url
     finally:
-        _truncate_all(url)
+        _empty_all(engine)
 
 
 @pytest.fixture
@@ -154,10 +172,26 @@ def container(settings: Settings, clock: ManualClock) -> Iterator[Container]:
         c.close()
 
 
+_APPS: dict[tuple[int, int], FastAPI] = {}
+
+
+def app_for(c: Container) -> FastAPI:
+    """The real app (no embedded worker) around `c`. Building one analyses every route's
+    dependencies (about 90 ms), so each test process builds one per set of body limits - all
+    `create_app` reads from the settings when no worker runs - and points it at the test's
+    container; the routes find their container in `app.state`, as in production."""
+    key = (c.settings.max_upload_bytes, c.settings.max_body_bytes)
+    app = _APPS.get(key)
+    if app is None:
+        app = _APPS[key] = create_app(c, worker=False)
+    app.state.container = c
+    return app
+
+
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
     """httpx against the real app (no server), with the worker run explicitly by tests."""
-    with TestClient(create_app(container, worker=False), base_url="https://testserver") as tc:
+    with TestClient(app_for(container), base_url="https://testserver") as tc:
         yield tc
 
 
