@@ -14,6 +14,7 @@ from minimaker.kernel.actors import Actor
 from minimaker.kernel.audit import AuditEvent, AuditTag, anchors
 from minimaker.kernel.audit import CheckpointKind as Kind
 from minimaker.kernel.errors import IntegrityError
+from minimaker.kernel.faults import crash_point
 from minimaker.kernel.purposes import Purpose
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ class UnitOfWork:
             audit_store.append(self.session, recorded, now=self.c.clock.now())
         self.session.commit()
         self._committed = True
+        crash_point("unit.committed")  # the rows are durable; the doomed blobs still on disk
         for blob_id in self._doomed_blobs:
             self.c.blobs.delete(blob_id)
         self._anchor()
