@@ -37,6 +37,7 @@ def test_a_default_worker_runs_generation_fulfilment_and_every_periodic_duty(
         "anchor_audit",
         "notify_policy_change",
         "admit_corpus_batch",
+        "publish_analytics",
     }
     assert set(Worker(container).run_duties()) == set(container.registries.duties)
 

@@ -32,6 +32,8 @@ FEATURES = (
     "records",
     "publication",
     "retention",
+    "analytics",
+    "corpus",
 )
 #: Kernel modules that must stay pure: rules and values, no I/O library at all.
 PURE_KERNEL = ("errors", "ids", "clock", "audit", "purposes", "actors", "personal_data")

@@ -111,6 +111,20 @@ MUTATIONS = (
         ("tests/test_purpose_calls.py",),
         keyword="still_asks_the_gate",
     ),
+    Mutation(
+        "(j) small-cell suppression removed from the usage aggregates",
+        "analytics/rules.py",
+        "keep = [c for c in cells if c.people >= k]",
+        "keep = list(cells)",
+        ("tests/analytics/test_aggregates.py",),
+    ),
+    Mutation(
+        "(k) the aggregates' sensitivity forgets a person can be in every cell",
+        "analytics/rules.py",
+        "return types, cap * types",
+        "return types, cap",
+        ("tests/analytics/test_aggregates.py",),
+    ),
 )
 
 

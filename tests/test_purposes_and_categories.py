@@ -105,6 +105,8 @@ CATEGORIES_BY_SOURCE: dict[str, frozenset[str]] = {
     "retention": frozenset({"account", "message", "security_log"}),
     # The training corpus: anonymised copies of photos and models, made as they leave.
     "corpus": frozenset({"uploaded_image", "generated_model"}),
+    # Usage aggregates: counts of usage events, published or refused by their budget.
+    "analytics": frozenset({"usage_event"}),
 }
 
 

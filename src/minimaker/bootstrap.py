@@ -17,6 +17,7 @@ from minimaker.adapters.crypto.keys import MasterKey, decode_key, encode_key, ge
 from minimaker.adapters.db import Base, make_engine, make_sessionmaker
 from minimaker.adapters.keystore import KeyStore
 from minimaker.adapters.private_files import write_private
+from minimaker.analytics import tables as _analytics_tables
 from minimaker.corpus import tables as _corpus_tables
 from minimaker.generation import tables as _generation_tables
 from minimaker.kernel.clock import Clock, SystemClock
@@ -41,6 +42,7 @@ log = logging.getLogger("minimaker")
 
 def registries() -> Registries:
     """Every request fulfiller, job handler and periodic duty, by name, in this one place."""
+    from minimaker.analytics import service as analytics
     from minimaker.corpus import service as corpus
     from minimaker.generation import service as generation
     from minimaker.mail import outbox
@@ -64,6 +66,7 @@ def registries() -> Registries:
             "anchor_audit": audit_check.take_periodic_checkpoint,
             "notify_policy_change": policy_notice.notify_users,
             "admit_corpus_batch": corpus.admit_staged,
+            "publish_analytics": analytics.publish_due,
         },
     )
 
@@ -115,6 +118,7 @@ def personal_data() -> PersonalData:
             *_audit_tables.personal_data(),
             *_retention_tables.personal_data(),
             *_corpus_tables.personal_data(),
+            *_analytics_tables.personal_data(),
         ]
     )
 

@@ -257,6 +257,36 @@ class Settings(BaseSettings):
     analytics_timeout_s: float = Field(
         10.0, gt=0, le=120, description="Timeout of one POST to analytics_url, in seconds."
     )
+    # Policy 4.2, 7.3 (analytics/aggregates.py): the promise is k >= 10; a smaller k
+    # would be a configuration that breaks the policy, so it is refused, not merely advised.
+    analytics_k: int = Field(
+        10,
+        ge=10,
+        le=1000,
+        description="Smallest number of distinct people a published usage cell may count; "
+        "smaller cells are not published at all (at least 10).",
+    )
+    analytics_cap: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Events one person contributes at most to one published cell of a day; "
+        "the noise is scaled to it.",
+    )
+    analytics_epsilon: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        description="Differential-privacy epsilon one publication of a day's usage "
+        "aggregates spends (OpenDP discrete Laplace noise).",
+    )
+    analytics_day_budget: float = Field(
+        3.0,
+        gt=0,
+        le=30,
+        description="Total epsilon all publications of one day may spend; a publication "
+        "that would exceed it is refused.",
+    )
     verification_ttl_s: int = Field(
         86400, ge=60, description="Lifetime of an emailed single-use verification link."
     )

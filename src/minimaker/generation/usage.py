@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, false, or_, select
+from sqlalchemy import and_, case, delete, false, func, or_, select
 
 from minimaker.generation.tables import UsageEvent
 from minimaker.kernel.retention import Found
@@ -66,6 +66,31 @@ def _on(day: date) -> Any:
     """The condition selecting the events of `day`."""
     start = datetime.combine(day, time(), tzinfo=UTC)
     return and_(UsageEvent.at >= start, UsageEvent.at < start + timedelta(days=1))
+
+
+def day_counts(uow: Any, day: date, *, cap: int) -> list[tuple[str, int, int]]:
+    """(event, distinct pseudonyms, events with each pseudonym's clamped to `cap`) of `day`.
+
+    A day's pseudonyms are one per person (one day key), so distinct pseudonyms are people;
+    the clamp bounds what one person adds to a cell (analytics/aggregates.py's sensitivity).
+    """
+    per = (
+        select(UsageEvent.event, UsageEvent.pseudonym, func.count().label("n"))
+        .where(_on(day))
+        .group_by(UsageEvent.event, UsageEvent.pseudonym)
+        .subquery()
+    )
+    clamped = case((per.c.n > cap, cap), else_=per.c.n)
+    query = select(per.c.event, func.count(), func.sum(clamped)).group_by(per.c.event)
+    return [(e, int(p), int(n)) for e, p, n in uow.session.execute(query.order_by(per.c.event))]
+
+
+def days_with_events(uow: Any, since: date, until: date) -> list[date]:
+    """The days in [since, until) that have events, oldest first (each event's `at` is its
+    day's midnight, so distinct times are distinct days)."""
+    start, end = (datetime.combine(d, time(), tzinfo=UTC) for d in (since, until))
+    query = select(UsageEvent.at).where(UsageEvent.at >= start, UsageEvent.at < end).distinct()
+    return sorted({at.astimezone(UTC).date() for at in uow.session.scalars(query)})
 
 
 def events_of(uow: Any, subject_id: str) -> list[tuple[str, datetime]]:
