@@ -15,6 +15,7 @@ from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.retention import service as retention
 from minimaker.rights import intake
+from minimaker.rights.holdings import Held, held_about
 from tests.retention.world import signup
 
 
@@ -116,3 +117,35 @@ def test_the_retention_rule_deletes_a_days_events_and_then_its_key(container: Co
     assert retention.run(c, rule).rules[0].removed == 3
     assert spent not in c.keys.day_keys() and live in c.keys.day_keys()
     assert _count(c) == 1 and len(_archived(c, ada)) == 1
+
+
+def test_erasing_a_days_last_events_destroys_its_key_but_keeps_todays_and_shared_days(
+    container: Container, worker: Worker
+) -> None:
+    c = container
+    ada, bob = signup(c, "ada"), signup(c, "bob")
+    _events(c, ada, 2, days_ago=5)  # ada's alone: its key goes with her events
+    _events(c, ada, 1, days_ago=3)
+    _events(c, bob, 1, days_ago=3)  # shared with bob: its key is bob's too
+    _events(c, ada, 1)  # today: the key of today's events to come stays
+    alone, shared, today = ((c.clock.now() - timedelta(days=d)).date() for d in (5, 3, 0))
+    request = intake.submit(c, user_id=ada, type="erasure")
+    worker.run_until_idle()
+    assert intake.get_any(c, request_id=request.id).status == "completed"
+    keys = set(c.keys.day_keys())
+    assert alone not in keys and {shared, today} <= keys
+    assert _count(c) == 1 and len(_archived(c, bob)) == 1
+
+
+def test_the_privacy_centre_counts_the_subjects_own_events_while_their_keys_live(
+    container: Container,
+) -> None:
+    c = container
+    ada, bob = signup(c, "ada"), signup(c, "bob")
+    _events(c, ada, 2, days_ago=4)
+    _events(c, ada, 1)
+    _events(c, bob, 5)
+    assert Held(3, "usage events") in held_about(c, user_id=ada)
+    assert Held(5, "usage events") in held_about(c, user_id=bob)
+    c.keys.destroy_day_keys([(c.clock.now() - timedelta(days=4)).date()])
+    assert Held(1, "usage event") in held_about(c, user_id=ada)  # the rest link to no one

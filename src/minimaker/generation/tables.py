@@ -111,5 +111,7 @@ def personal_data() -> tuple[Declaration, ...]:
             owner=None,  # a pseudonym per day, found again only under that day's live key
             forget=usage_events.forget,
             section=usage,
+            count=Noun("usage event"),
+            counter=usage_events.count_of,
         ),
     )

@@ -99,9 +99,34 @@ def events_of(uow: Any, subject_id: str) -> list[tuple[str, datetime]]:
     return [(e, at) for e, at in uow.session.execute(query.order_by(UsageEvent.at, UsageEvent.id))]
 
 
+def count_of(uow: Any, subject_id: str) -> int:
+    """How many of the subject's events are still linked to them (for their privacy centre)."""
+    query = select(func.count()).select_from(UsageEvent).where(_own(uow.keys, subject_id))
+    return int(uow.session.scalar(query) or 0)
+
+
 def forget(uow: Any, subject_id: str) -> int:
-    """Art. 17: delete the subject's events still linked to them."""
-    return rowcount(uow.session.execute(delete(UsageEvent).where(_own(uow.keys, subject_id))))
+    """Art. 17: delete the subject's events still linked to them, then destroy the key of each
+    past day they leave empty (no one's event needs it; today's key stays for today's events)."""
+    days = [day for day, _ in _days_of(uow, subject_id)]
+    removed = rowcount(uow.session.execute(delete(UsageEvent).where(_own(uow.keys, subject_id))))
+    today = day_start(uow.c.clock.now()).date()
+    uow.keys.destroy_day_keys(d for d in days if d < today and _empty(uow, d))
+    return removed
+
+
+def _days_of(uow: Any, subject_id: str) -> list[tuple[date, int]]:
+    """The days on which the subject has events still linked to them, with how many."""
+    query = (
+        select(UsageEvent.at, func.count())
+        .where(_own(uow.keys, subject_id))
+        .group_by(UsageEvent.at)
+    )
+    return [(at.astimezone(UTC).date(), int(n)) for at, n in uow.session.execute(query)]
+
+
+def _empty(uow: Any, day: date) -> bool:
+    return uow.session.scalar(select(UsageEvent.id).where(_on(day)).limit(1)) is None
 
 
 def holders(uow: Any, found: list[Found]) -> list[Found]:
@@ -130,8 +155,5 @@ def remove(uow: Any, ids: Sequence[Any]) -> int:
     removed = rowcount(uow.session.execute(delete(UsageEvent).where(UsageEvent.id.in_(ids))))
     # A held event keeps its day's key (it stays personal data until the hold ends). The key
     # goes before this unit commits: a crash in between leaves events linked to no one.
-    spent = [
-        d for d in days if uow.session.scalar(select(UsageEvent.id).where(_on(d)).limit(1)) is None
-    ]
-    uow.keys.destroy_day_keys(spent)
+    uow.keys.destroy_day_keys([d for d in days if _empty(uow, d)])
     return removed

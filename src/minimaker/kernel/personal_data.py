@@ -111,6 +111,8 @@ class PersonalTable:
     exported_with: str = ""  # the table whose section carries these rows
     not_exported: str = ""  # why the archive leaves these rows out
     count: Noun | None = None  # shown in the privacy centre
+    #: (uow, subject id) -> how many: counts rows the owner column cannot find (owner None)
+    counter: Callable[[Any, str], int] | None = None
 
     @property
     def name(self) -> str:
@@ -153,6 +155,8 @@ def _check_erasure(d: PersonalTable) -> None:
         raise DeclarationError(f"{d.name}: no policy category")
     if d.owner is None and d.forget is None:
         raise DeclarationError(f"{d.name}: no owner column and nothing that forgets its rows")
+    if d.count is not None and d.owner is None and d.counter is None:
+        raise DeclarationError(f"{d.name}: counted, but no owner column or counter finds its rows")
     if d.rows_survive and not d.reason.strip():
         raise DeclarationError(f"{d.name}: rows survive erasure, so say why")
     if d.fate is Fate.SCRUB and not d.scrub:

@@ -23,5 +23,10 @@ def held_about(c: Container, *, user_id: str) -> tuple[Held, ...]:
     """Counts of the subject's rows of every counted table, in the registry's order."""
     counted = c.personal_data.counted()
     with c.uow(write=False) as uow:
-        numbers = [int(uow.session.scalar(owned_rows.count(d, user_id)) or 0) for d in counted]
+        numbers = [
+            d.counter(uow, user_id)
+            if d.counter is not None
+            else int(uow.session.scalar(owned_rows.count(d, user_id)) or 0)
+            for d in counted
+        ]
     return tuple(Held(n, d.count.of(n)) for d, n in zip(counted, numbers, strict=True) if d.count)
