@@ -22,7 +22,6 @@ from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.settings import Settings
 from minimaker.sharing.analytics import AnalyticsDeliveryFailed
-from tests.analytics.conftest import Provider
 from tests.analytics.world import (
     EVENT,
     people,
@@ -32,6 +31,7 @@ from tests.analytics.world import (
     yesterday,
 )
 from tests.conftest import photo_bytes, signup_and_login
+from tests.provider import Provider
 from tests.sharing.archive import audit
 
 #: Three public event types for the tests that need several cells in one day.

@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 from minimaker.entrypoints.cli import app
 from minimaker.kernel.container import Container
 from minimaker.settings import Settings
-from tests.analytics.conftest import Provider
 from tests.analytics.world import people, publications, yesterday
 from tests.processes import process_env
+from tests.provider import Provider
 
 
 def _cli(settings: Settings, *args: str, url: str | None = None) -> tuple[int, str]:

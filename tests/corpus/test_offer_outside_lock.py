@@ -17,7 +17,6 @@ from skimage import data as samples
 from sqlalchemy import func, select, text
 
 from minimaker import bootstrap
-from minimaker.accounts import service as accounts
 from minimaker.corpus import service as corpus
 from minimaker.corpus.tables import StagedCopy
 from minimaker.entrypoints.worker import Worker
@@ -32,19 +31,10 @@ from minimaker.rights.objection import set_objections
 from minimaker.rights.restriction import set_restriction
 from minimaker.uploads import service as uploads
 from minimaker.uploads.tables import Upload
+from tests.corpus.test_corpus import _subject
 
 #: How long a test waits for a copy to appear before it calls the step blocked.
 WAIT_S = 20.0
-
-
-def _subject(c: Container, username: str = "ada") -> str:
-    return accounts.signup(
-        c,
-        name="Ada Lovelace",
-        email=f"{username}@example.org",
-        username=username,
-        password="correct horse battery staple",
-    ).id
 
 
 def _large_photo() -> bytes:
@@ -124,7 +114,7 @@ def test_a_users_delete_anonymises_while_another_unit_holds_the_write_lock(
     container: Container,
 ) -> None:
     c = container
-    user = _subject(c)
+    user = _subject(c, "ada")
     upload_id, _ = _upload(c, user)
     before = _blobs(c)
     with _writers_locked_out(c):
@@ -143,7 +133,7 @@ def test_a_models_re_export_runs_while_another_unit_holds_the_write_lock(
     container: Container, worker: Worker
 ) -> None:
     c = container
-    user = _subject(c)
+    user = _subject(c, "ada")
     upload_id, _ = _upload(c, user)
     model = generation.request_model(c, user_id=user, upload_id=upload_id)
     worker.run_until_idle()
@@ -164,7 +154,7 @@ def test_an_objection_between_prepare_and_stage_stages_nothing_and_leaves_no_blo
     container: Container, arrives: str
 ) -> None:
     c = container
-    user = _subject(c)
+    user = _subject(c, "ada")
     _, original = _upload(c, user)
     copy = corpus.prepare(c, subject_id=user, kind="photo", blob_id=original)
     assert copy is not None and copy.blob_id in _blobs(c)
@@ -181,7 +171,7 @@ def test_an_objection_between_prepare_and_stage_stages_nothing_and_leaves_no_blo
 
 def test_a_deletion_that_rolls_back_leaves_no_staged_blob(container: Container) -> None:
     c = container
-    user = _subject(c)
+    user = _subject(c, "ada")
     _, original = _upload(c, user)
     copy = corpus.prepare(c, subject_id=user, kind="photo", blob_id=original)
     assert copy is not None
@@ -197,7 +187,7 @@ def test_a_photo_gone_before_the_delete_writes_answers_not_found_and_keeps_no_co
     container: Container,
 ) -> None:
     c = container
-    user = _subject(c)
+    user = _subject(c, "ada")
     upload_id, original = _upload(c, user)
     before = _blobs(c)
     with _writers_locked_out(c) as uow:
@@ -229,7 +219,7 @@ def test_the_sweep_stages_one_copy_per_removed_photo_and_none_for_one_deleted_me
     container: Container, clock: ManualClock
 ) -> None:
     c = container
-    user = _subject(c)
+    user = _subject(c, "ada")
     photos = _due_photos(c, clock, user, 3)
     (gone_id, gone_blob), *_ = photos
     sqlite = c.engine.dialect.name == "sqlite"
@@ -259,7 +249,7 @@ def test_a_sweep_racing_the_users_own_delete_keeps_exactly_one_copy(
     container: Container, clock: ManualClock
 ) -> None:
     c = container
-    user = _subject(c)
+    user = _subject(c, "ada")
     [(upload_id, _)] = _due_photos(c, clock, user, 1)
     run = _Step(lambda: retention.run(c, _photo_rule()))
     delete = _Step(lambda: uploads.delete_upload(c, user_id=user, upload_id=upload_id))
@@ -280,7 +270,7 @@ def test_the_stray_sweep_removes_a_prepared_copy_never_staged_after_its_grace(
     container: Container, clock: ManualClock
 ) -> None:
     c = container
-    user = _subject(c)
+    user = _subject(c, "ada")
     _, original = _upload(c, user)
     # The process dies between prepare and the deleting unit: nothing names the copy.
     copy = corpus.prepare(c, subject_id=user, kind="photo", blob_id=original)
@@ -296,7 +286,7 @@ def test_a_copy_older_than_half_the_sweep_grace_is_not_staged(
     container: Container, clock: ManualClock
 ) -> None:
     c = container
-    user = _subject(c)
+    user = _subject(c, "ada")
     _, original = _upload(c, user)
     copy = corpus.prepare(c, subject_id=user, kind="photo", blob_id=original)
     assert copy is not None

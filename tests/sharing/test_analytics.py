@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import Any
 
 import pytest
 
@@ -15,32 +11,10 @@ from minimaker.kernel.container import Container
 from minimaker.kernel.errors import ConfigurationError
 from minimaker.sharing import analytics, events
 from minimaker.sharing.rules import PayloadRefused
+from tests.provider import Provider
 from tests.sharing.archive import audit, disclosures, subject
 
 ROWS = [{"day": "2026-06-01", "event": "model.generated", "count": 12}]
-
-
-@pytest.fixture
-def provider() -> Iterator[tuple[str, list[Any]]]:
-    got: list[Any] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/ingest", got
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _at(c: Container, url: str | None) -> None:
@@ -48,10 +22,10 @@ def _at(c: Container, url: str | None) -> None:
 
 
 def test_the_provider_receives_exactly_the_aggregates_and_no_subject_id(
-    container: Container, provider: tuple[str, list[Any]]
+    container: Container, provider: Provider
 ) -> None:
     ada = subject(container)
-    url, got = provider
+    url, got = provider.url, provider.got
     _at(container, url)
     result = analytics.publish_aggregates(container, ROWS, actor=SYSTEM_CLI)
     assert result.sent and got == [ROWS] and ada not in json.dumps(got)
@@ -62,10 +36,10 @@ def test_the_provider_receives_exactly_the_aggregates_and_no_subject_id(
 
 
 def test_rows_naming_a_subject_never_reach_the_provider(
-    container: Container, provider: tuple[str, list[Any]]
+    container: Container, provider: Provider
 ) -> None:
     ada = subject(container)
-    url, got = provider
+    url, got = provider.url, provider.got
     _at(container, url)
     with pytest.raises(PayloadRefused):
         analytics.publish_aggregates(container, [{"user_id": ada, "count": 1}], actor=SYSTEM_CLI)
