@@ -210,6 +210,8 @@ GATED: dict[tuple[str, str], str] = {
     "test_a_share_for_a_purpose_the_subject_objected_to_is_refused_and_audited",
     ("corpus/service.py", "prepare"): "corpus/test_corpus.py::"
     "test_an_objection_to_training_keeps_everything_of_theirs_out",
+    ("corpus/service.py", "wanted"): "retention/test_sweeps.py::"
+    "test_a_batch_asks_once_per_subject_whether_a_copy_is_wanted",
     ("corpus/service.py", "stage"): "corpus/test_offer_outside_lock.py::"
     "test_an_objection_between_prepare_and_stage_stages_nothing_and_leaves_no_blob",
 }

@@ -155,7 +155,9 @@ def corpus_offer() -> Offer:
     own deletes offer them."""
     from minimaker.corpus import service as corpus
 
-    return Offer(prepare=corpus.prepare, stage=corpus.stage, discard=corpus.discard)
+    return Offer(
+        prepare=corpus.prepare, stage=corpus.stage, discard=corpus.discard, wanted=corpus.wanted
+    )
 
 
 def metadata() -> MetaData:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from minimaker import bootstrap
 from minimaker.adapters.audit_chain import AuditEntry
+from minimaker.corpus import service as corpus
 from minimaker.generation import usage as usage_events
 from minimaker.generation.tables import UsageEvent
 from minimaker.kernel.actors import SYSTEM_CLI
@@ -20,6 +21,7 @@ from minimaker.kernel.retention import Offer
 from minimaker.mail import folder
 from minimaker.retention import holds
 from minimaker.retention import service as retention
+from minimaker.rights.objection import set_objections
 from minimaker.settings import Settings
 from tests.retention.world import Pair, build_world, keys_left, signup
 
@@ -192,3 +194,27 @@ def test_photos_and_models_are_offered_before_they_go(
     assert photo and model
     assert sorted(offered) == sorted([(ada, "photo", photo[0]), (ada, "model", model[0])])
     assert {r.rule: r.offered for r in report.rules if r.offered} == {"photos": 1, "models": 1}
+
+
+def test_a_batch_asks_once_per_subject_whether_a_copy_is_wanted(container: Container) -> None:
+    c = container
+    ada, bob = signup(c, "ada"), signup(c, "bob")
+    for subject in (ada, bob):
+        build_world(c, subject)
+    set_objections(c, user_id=ada, objections={"training"})
+    asked: list[tuple[str, str]] = []
+    prepared: list[str] = []
+
+    def wanted(uow: Any, subject_id: str, kind: str) -> bool:
+        asked.append((subject_id, kind))
+        return corpus.wanted(uow, subject_id, kind)
+
+    def prepare(c: Container, *, subject_id: str, kind: str, blob_id: str) -> None:
+        prepared.append(subject_id)
+
+    offer = Offer(prepare, lambda uow, copy: False, lambda c, copy: None, wanted=wanted)
+    report = retention.run(c, bootstrap.expiries(offer), rules=frozenset({"photos", "models"}))
+    assert {r.rule: r.removed for r in report.rules} == {"photos": 2, "models": 2}
+    # One question per subject and kind in the batch; no copy begun of the one who objected.
+    assert sorted(asked) == sorted((s, k) for s in (ada, bob) for k in ("photo", "model"))
+    assert prepared == [bob, bob]

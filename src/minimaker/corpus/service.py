@@ -87,14 +87,20 @@ def prepare(c: Container, *, subject_id: str, kind: Kind, blob_id: str) -> Prepa
     if kind not in ("photo", "model"):
         return None
     with c.uow(write=False) as uow:
-        wanted = allowed(uow, subject_id, Purpose.TRAINING, PHOTO if kind == "photo" else MODEL)
-    if not wanted:
-        return None
+        if not allowed(uow, subject_id, Purpose.TRAINING, PHOTO if kind == "photo" else MODEL):
+            return None
     copy = _anonymised(c, subject_id, kind, blob_id)
     if copy is None:
         return Prepared(subject_id, kind, None, c.clock.now())
     staged = c.blobs.put(corpus_key(c), io.BytesIO(copy)).blob_id
     return Prepared(subject_id, kind, staged, c.clock.now())
+
+
+def wanted(uow: UnitOfWork, subject_id: str, kind: str) -> bool:
+    """Whether a copy of the subject's photo or model may be made: not if they objected to
+    training or are restricted (policy 9.2, Art. 18, 21). Retention asks it once per subject
+    of a batch; `prepare` and `stage` ask the gate again themselves."""
+    return allowed(uow, subject_id, Purpose.TRAINING, PHOTO if kind == "photo" else MODEL)
 
 
 def stage(uow: UnitOfWork, prepared: Prepared | None) -> bool:

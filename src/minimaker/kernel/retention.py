@@ -53,6 +53,9 @@ class Offer:
     prepare: Callable[..., Any]
     stage: Callable[[Any, Any], bool]
     discard: Callable[[Any, Any], None]
+    #: (uow, subject_id, kind) -> whether a copy is wanted at all: asked once per subject in
+    #: the batch's read unit, so a batch of one who objected costs one question, not one each.
+    wanted: Callable[[Any, str, str], bool] | None = None
 
 
 #: The shortest duration a rule may have, from the settings (a throttle's window).

@@ -130,6 +130,13 @@ def _sweep(
         after = resume
 
 
+def _unwanted(uow: Any, offer: Offer, subjects: set[str], kind: str) -> set[str]:
+    """Those of `subjects` of whom no copy is wanted (objected, restricted), asked once each."""
+    if offer.wanted is None:
+        return set()
+    return {s for s in subjects if not offer.wanted(uow, s, kind)}
+
+
 @dataclass
 class _Ahead:
     """The batch's due items as found before its write unit, by key, with their copies."""
@@ -142,12 +149,14 @@ def _look_ahead(c: Container, expiry: Expiry, offer: Offer, cutoff: datetime, af
     """The batch's due photos or models, copied outside any write unit (a read unit at most)."""
     with c.uow(write=False) as uow:
         batch = expiry.find(uow, cutoff, c.settings.retention_batch, after)
-        held = holds(uow, [f.subject for f in batch.found if f.subject], expiry.rule)
+        subjects = {f.subject for f in batch.found if f.subject}
+        held = holds(uow, sorted(subjects), expiry.rule)
+        unwanted = _unwanted(uow, offer, subjects - held, str(expiry.offered_as))
     copies: dict[Any, Any] = {}
     for f in batch.found:
         if f.subject in held:
             continue
-        named = f.subject is not None and f.blob_id is not None
+        named = f.subject not in unwanted and f.subject is not None and f.blob_id is not None
         copies[f.key] = (
             offer.prepare(c, subject_id=f.subject, kind=expiry.offered_as, blob_id=f.blob_id)
             if named
