@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, Integer, String, text
+from sqlalchemy import BigInteger, Connection, Engine, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from minimaker.adapters.db import Base
@@ -38,6 +38,13 @@ class AuditEntry(Base):
     purpose: Mapped[str | None] = mapped_column(String(32), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+    # Breach scoping (breach/scope.py): whom one actor touched in a time range, and whom a
+    # window's entries name, each a range scan of a covering index (migration 0010).
+    __table_args__ = (
+        Index("ix_audit_log_actor_ts_subject", "actor", "ts", "subject"),
+        Index("ix_audit_log_ts_subject", "ts", "subject"),
+    )
 
 
 class AuditHead(Base):
