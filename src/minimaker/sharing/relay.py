@@ -14,7 +14,6 @@ from minimaker.kernel.container import Container
 from minimaker.kernel.errors import ConfigurationError
 from minimaker.kernel.purposes import Purpose
 from minimaker.sharing import rules, service
-from minimaker.sharing.service import Share
 
 #: What a message to its subject discloses: their address, and the message itself.
 TO_SUBJECT = ("account", "message")
@@ -22,11 +21,13 @@ TO_SUBJECT = ("account", "message")
 ABOUT_SUBJECT = ("message",)
 
 
-def message_share(c: Container, *, subject_id: str | None, content: Mapping[str, str]) -> Share:
+def message_share(
+    c: Container, *, subject_id: str | None, content: Mapping[str, str]
+) -> service.Share:
     """The share a message is to the relay: service, to the subject or about them."""
     contacts = {p.contact.lower() for p in c.policy.processors.values()}
     about_only = content.get("to", "").strip().lower() in contacts
-    return Share(
+    return service.Share(
         processor=c.settings.smtp_processor,
         purpose=Purpose.SERVICE,
         categories=ABOUT_SUBJECT if about_only else TO_SUBJECT,
@@ -40,7 +41,7 @@ def relay_problem(c: Container) -> str | None:
     if not c.settings.smtp_url:
         return None
     name = c.settings.smtp_processor
-    probe = Share(name, Purpose.SERVICE, TO_SUBJECT, payload=None)
+    probe = service.Share(name, Purpose.SERVICE, TO_SUBJECT, payload=None)
     found = service.problem(c.policy, probe, c.clock.now().date())
     if found is not None:
         return f"MINIMAKER_SMTP_PROCESSOR {name}: {found[1]}"
