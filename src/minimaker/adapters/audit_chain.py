@@ -22,6 +22,10 @@ from minimaker.kernel.audit import GENESIS_HASH, AuditEvent
 from minimaker.kernel.errors import AuditChainBroken
 from minimaker.kernel.personal_data import Declaration, NotPersonal
 
+#: The condition of the staff entries' partial index; a query must say it word for word (as
+#: text, not a bound parameter) for SQLite's and PostgreSQL's planners to use the index.
+STAFF_ENTRIES = "actor LIKE 'staff:%'"
+
 
 class AuditEntry(Base):
     """One link of the append-only, hash-chained audit log. Subjects by pseudonym only."""
@@ -39,10 +43,19 @@ class AuditEntry(Base):
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
-    # Breach scoping (breach/scope.py): whom one actor touched in a time range, and whom a
-    # window's entries name, each a range scan of a covering index (migration 0010).
+    # Breach scoping (breach/scope.py): whom a staff account touched in a time range, and whom
+    # a window's entries name, each a range scan of a covering index (migration 0010). The
+    # staff index is partial: an index led by the actor made every append 4x slower (bench
+    # audit), one over staff entries only costs the appends almost nothing.
     __table_args__ = (
-        Index("ix_audit_log_actor_ts_subject", "actor", "ts", "subject"),
+        Index(
+            "ix_audit_log_staff_ts_subject",
+            "actor",
+            "ts",
+            "subject",
+            sqlite_where=text(STAFF_ENTRIES),
+            postgresql_where=text(STAFF_ENTRIES),
+        ),
         Index("ix_audit_log_ts_subject", "ts", "subject"),
     )
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from minimaker.adapters.audit_chain import AuditEntry
+from minimaker.adapters.audit_chain import STAFF_ENTRIES, AuditEntry
 from minimaker.breach import scope_stores
 from minimaker.breach.exposure import CategoryCount, Exposure, ExposureKind, Scope
 from minimaker.breach.scope_rows import MAX_BLOBS, ExposureInvalid, Finding, Found, count_rows
@@ -105,10 +105,10 @@ def audit_ts(moment: datetime) -> str:
 
 def _touched(uow: UnitOfWork, e: Exposure, *, actor: str | None) -> set[str]:
     """The subjects of the audit entries in [start, end) (of `actor`, if given): an indexed
-    range scan (ix_audit_log_actor_ts_subject, ix_audit_log_ts_subject) returning ids only."""
+    range scan (ix_audit_log_staff_ts_subject, ix_audit_log_ts_subject) returning ids only."""
     query = select(AuditEntry.subject).where(AuditEntry.subject.is_not(None))
-    if actor is not None:
-        query = query.where(AuditEntry.actor == actor)
+    if actor is not None:  # a staff account: the partial index over staff entries
+        query = query.where(AuditEntry.actor == actor, text(STAFF_ENTRIES))
     if e.start is not None:
         query = query.where(AuditEntry.ts >= audit_ts(e.start))
     if e.end is not None:
