@@ -51,7 +51,10 @@ UNSTATED_RULES = {
     ("POST", "/api/v1/admin/staff/{staff_id}/training"): "trained_at is not in the future",
     ("POST", "/api/v1/admin/me/acknowledge-policy"): "the version is the one in force",
     ("PUT", "/api/v1/privacy/preferences"): "the purposes offered are the policy in force's",
+    ("POST", "/api/v1/admin/holds"): "the rule is one of the policy in force's",
 }
+#: Staff routes only the privacy officer may use: sent with a dpo's token, not the admin's.
+OFFICER_ROUTES = ("/api/v1/admin/holds",)
 #: Operations that end the session of the token they are sent with: each case gets a token
 #: of its own, of an account of its own.
 SESSION_ENDING = {"/api/v1/auth/logout", "/api/v1/admin/auth/logout"}
@@ -61,17 +64,21 @@ OWN_ADDRESS = "192.0.2.7"  # TEST-NET-1: the accounts sign in from an address of
 @dataclass
 class Accounts:
     """Who the generated requests are sent as: a user; another for DELETE /me, whose wrong
-    passwords throttle only that account; a third whose sessions are ended; an admin."""
+    passwords throttle only that account; a third whose sessions are ended; an admin; the
+    privacy officer, for what only the officer may do."""
 
     client: TestClient
     user: dict[str, str]
     other: dict[str, str]
     admin: dict[str, str]
+    officer: dict[str, str]
 
     def headers_for(self, method: str, path: str) -> dict[str, str]:
         staff_route = path.startswith("/api/v1/admin/")
         if path in SESSION_ENDING:
             return self._admin_token() if staff_route else self._user_token("cyd")
+        if path.startswith(OFFICER_ROUTES):
+            return self.officer
         if staff_route:
             return self.admin
         return self.other if (method, path) == ("DELETE", "/api/v1/me") else self.user
@@ -94,8 +101,10 @@ def accounts(client: TestClient, container: Container) -> Iterator[Accounts]:
         other = signup_and_login(own, username="bea")
         signup_and_login(own, username="cyd")
         ready_staff(container, "dora", "admin", password=STAFF_PASSWORD)
-        found = Accounts(own, user, other, {})
+        ready_staff(container, "olga", "dpo", password=STAFF_PASSWORD)
+        found = Accounts(own, user, other, {}, {})
         found.admin = found._admin_token()
+        found.officer = api_sign_in(own, "olga", STAFF_PASSWORD)
         yield found
 
 

@@ -46,6 +46,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     staff_api.router,
     records_api.router,
     retention_api.router,
+    retention_api.staff,
     accounts_pages.router,
     generation_pages.router,
     rights_pages.router,

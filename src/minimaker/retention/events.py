@@ -9,6 +9,8 @@ from minimaker.kernel.purposes import Purpose
 BATCH_SWEPT = AuditTag("retention", "rule", "swept", Purpose.SECURITY)
 HOLD_SET = AuditTag("retention", "hold", "set", Purpose.SECURITY)
 HOLD_RELEASED = AuditTag("retention", "hold", "released", Purpose.SECURITY)
+#: The officer listed the holds in force (`object`: how many; ids and case numbers only).
+HOLDS_VIEWED = AuditTag("retention", "holds", "viewed", Purpose.SECURITY)
 #: An account unused for the warning rule's duration was told it will be erased.
 ACCOUNT_WARNED = AuditTag("retention", "account", "warned", Purpose.SERVICE)
 #: Its owner pressed "keep my account".

@@ -68,6 +68,16 @@ class HoldReason(StrEnum):
     STATUTORY = "statutory"  # a retention duty in law (tax, accounting)
 
 
+#: What the subject is told of a hold's reason, in plain words (never the case reference,
+#: which may name the other party or the authority's file).
+PLAIN_REASON: dict[HoldReason, str] = {
+    HoldReason.LITIGATION: "it is needed for a legal claim, such as a court case",
+    HoldReason.REGULATOR: "a supervisory authority is looking into a matter it concerns",
+    HoldReason.LAW_ENFORCEMENT: "an order of the police or a court requires us to preserve it",
+    HoldReason.STATUTORY: "a law obliges us to keep such records for a time (such as tax law)",
+}
+
+
 def parse_reason(text: str) -> HoldReason:
     """The hold reason `text` names; ValueError lists the codes."""
     try:

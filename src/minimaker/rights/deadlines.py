@@ -12,7 +12,7 @@ from sqlalchemy import select
 from minimaker.kernel.actors import SYSTEM_INTAKE
 from minimaker.kernel.container import Container
 from minimaker.rights import lifecycle
-from minimaker.rights.rules import OPEN
+from minimaker.rights.rules import CLOCK_RUNNING
 from minimaker.rights.tables import RightsRequest, VerificationToken
 
 log = logging.getLogger("minimaker.rights")
@@ -38,13 +38,15 @@ def days_left(due_at: datetime, now: datetime) -> int:
 
 
 def alert_overdue(c: Container) -> int:
-    """Warn (ids only) about overdue open requests and those due soon; returns the overdue count."""
+    """Warn (ids only) about overdue open requests and those due soon; returns the overdue count.
+
+    A request held by a legal hold is not due: the law, not we, keeps it waiting."""
     now = c.clock.now()
     with c.uow(write=False) as uow:
         rows = uow.session.execute(
             select(RightsRequest.id, RightsRequest.due_at)
             .where(
-                RightsRequest.status.in_([s.value for s in OPEN]),
+                RightsRequest.status.in_([s.value for s in CLOCK_RUNNING]),
                 RightsRequest.due_at <= now + timedelta(days=DUE_SOON_DAYS),
             )
             .order_by(RightsRequest.due_at)

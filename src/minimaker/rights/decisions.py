@@ -27,6 +27,7 @@ from minimaker.mail import outbox
 from minimaker.rights import events, lifecycle, recording
 from minimaker.rights.read_model import StaffRequestView, staff_view, staff_views
 from minimaker.rights.rules import (
+    CLOCK_RUNNING,
     CLOSED,
     OPEN,
     ExtensionRefused,
@@ -77,6 +78,9 @@ def _queue_query(
         query = query.where(RightsRequest.status == status)
     else:
         query = query.where(RightsRequest.status.in_([s.value for s in OPEN]))
+    if overdue or due_within_days is not None:
+        # A held request waits on the law, not on us: never due, never overdue (rules.py).
+        query = query.where(RightsRequest.status.in_([s.value for s in CLOCK_RUNNING]))
     if overdue:
         query = query.where(RightsRequest.due_at < now)
     if due_within_days is not None:

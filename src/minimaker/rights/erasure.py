@@ -38,8 +38,9 @@ from minimaker.kernel.personal_data import PersonalTable
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail import folder as mail_folder
 from minimaker.mail import notices, outbox
-from minimaker.rights import events, owned_rows, recipients
-from minimaker.rights.fulfil import Work
+from minimaker.retention import holds
+from minimaker.rights import events, held, owned_rows, recipients
+from minimaker.rights.fulfil import Deferred, Work
 from minimaker.rights.tables import RightsRequest
 
 #: The outbox kind of the message that tells the subject their data is gone.
@@ -68,6 +69,10 @@ def erase(c: Container, work: Work) -> str | None:
     """Fulfil an erasure request: stop work, tell, destroy the key, delete rows and blobs."""
     subject_id = work.subject_id
     if c.keys.has_subject_key(subject_id):
+        # Art. 17(3)(b)/(e): a legal hold of any rule defers the whole erasure (the key it
+        # would destroy is every datum's): the request waits, held, until the last hold goes.
+        if _held_back(c, work):
+            raise Deferred("erasure held by a legal hold")
         _stop_and_tell(c, work)
         # Art. 17(1): "without undue delay". The key goes first so that every copy we cannot
         # reach by a query (backups, replicas, stray blobs) becomes unreadable at the same
@@ -82,6 +87,17 @@ def erase(c: Container, work: Work) -> str | None:
         raise ErasureIncomplete("rows of the subject are still there")
     crash_point("erasure.before_completion")
     return None
+
+
+def _held_back(c: Container, work: Work) -> bool:
+    """Whether a legal hold stops this erasure; if so the request is held (rights/held.py)."""
+    with c.uow() as uow:
+        reason = holds.reason_held(uow, work.subject_id)
+        if reason is None:
+            return False
+        held.hold_erasure(uow, work, reason)
+        uow.commit()
+    return True
 
 
 def _confirmation(work: Work) -> str:

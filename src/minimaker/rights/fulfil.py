@@ -29,7 +29,7 @@ from minimaker.rights.tables import RightsRequest
 from minimaker.staff import events as staff_events
 
 #: The statuses a fulfilment job acts on; anything else means the job has nothing left to do.
-_FULFILLABLE = OPEN - {Status.PAUSED, Status.RECEIVED}
+_FULFILLABLE = OPEN - {Status.PAUSED, Status.RECEIVED, Status.HELD}
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,25 @@ class Work:
     channel: str = "app"  # how the request came: app, email, staff, retention (by the policy)
 
 
+class Deferred(Exception):
+    """Raised by a fulfiller that put its request in a waiting state of its own, in its own
+    unit (an erasure under a legal hold: rights/held.py): the job is done, the request not."""
+
+
 def run_fulfilment_job(c: Container, job: Job) -> None:
     """Job handler: fulfil one verified request with its type's fulfiller."""
     work = _start(c, job)
     if work is None:
         return
-    result = c.registries.fulfiller(work.type.value)(c, work)
+    try:
+        result = c.registries.fulfiller(work.type.value)(c, work)
+    except Deferred:
+        # The request waits (held); whatever resumes it queues a fulfilment job anew. A
+        # crash before this leaves the job to be claimed again: `_start` then finishes it.
+        with c.uow() as uow:
+            queue.finish(uow.session, job.id, now=c.clock.now())
+            uow.commit()
+        return
     complete(c, request_id=work.request_id, job_id=job.id, result_ref=result)
 
 
@@ -74,7 +87,7 @@ def _start(c: Container, job: Job) -> Work | None:
     with c.uow() as uow:
         row = uow.session.get(RightsRequest, str(job.payload["request_id"]))
         if row is None or Status(row.status) not in _FULFILLABLE:
-            # Rejected, paused or gone since it was queued: nothing to fulfil.
+            # Rejected, paused, held or gone since it was queued: nothing to fulfil.
             queue.finish(uow.session, job.id, now=c.clock.now())
             uow.commit()
             return None

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights.deadlines import days_left
-from minimaker.rights.rules import OPEN, Status
+from minimaker.rights.rules import CLOCK_RUNNING, OPEN, Status
 from minimaker.rights.tables import RequestEvent, RightsRequest
 
 _SLICE = 500
@@ -93,7 +93,7 @@ def staff_views(uow: UnitOfWork, rows: Sequence[RightsRequest]) -> list[StaffReq
         StaffRequestView(
             **_facts(r, events),
             subject_id=r.subject_id,
-            overdue=Status(r.status) in OPEN and now > r.due_at,
+            overdue=Status(r.status) in CLOCK_RUNNING and now > r.due_at,
             days_left=days_left(r.due_at, now),
             needs_officer=Status(r.status) in OPEN and r.attention_at is not None,
             attention_reason=r.attention_reason,

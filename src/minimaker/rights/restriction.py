@@ -11,7 +11,7 @@ from datetime import datetime
 
 from minimaker.accounts import service as accounts
 from minimaker.generation import service as generation
-from minimaker.kernel.actors import Actor
+from minimaker.kernel.actors import SYSTEM_RIGHTS, Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotFound, ValidationFailed
 from minimaker.kernel.faults import crash_point
@@ -49,17 +49,27 @@ def set_restriction(c: Container, *, user_id: str, restricted: bool) -> None:
         uow.commit()
 
 
+def restrict_while_held(uow: UnitOfWork, user_id: str) -> None:
+    """Art. 18(1) with 17(3): an erasure the law defers leaves the data stored, and only
+    stored (restriction keeps storage and security, under which legal claims are pursued,
+    so it never stops the hold itself). In the caller's unit; no account, nothing to do."""
+    if not accounts.account_exists(uow.session, user_id):
+        return
+    if accounts.restricted_since(uow.session, user_id) is None:
+        _apply(uow, user_id, actor=SYSTEM_RIGHTS)
+
+
 def _restricted_since(uow: UnitOfWork, user_id: str) -> datetime | None:
     if not accounts.account_exists(uow.session, user_id):
         raise NotFound("account")
     return accounts.restricted_since(uow.session, user_id)
 
 
-def _apply(uow: UnitOfWork, user_id: str) -> None:
+def _apply(uow: UnitOfWork, user_id: str, *, actor: Actor | None = None) -> None:
     accounts.set_restricted(uow, user_id=user_id, since=uow.c.clock.now())
     # Queued work that would process the data stops here (it would be refused anyway).
     generation.stop_queued(uow, owner_id=user_id, reason=STOPPED)
-    uow.audit(events.RESTRICTION_APPLIED, actor=Actor.subject(user_id), subject=user_id)
+    uow.audit(events.RESTRICTION_APPLIED, actor=actor or Actor.subject(user_id), subject=user_id)
     recipients.notify_recipients(uow, subject_id=user_id, what="restriction")
 
 

@@ -29,19 +29,27 @@ class Status(StrEnum):
     VERIFIED = "verified"  # identity verified
     IN_PROGRESS = "in_progress"
     PAUSED = "paused"  # waiting on the subject
+    # An erasure the law forbids for now (Art. 17(3)(b)/(e)): a legal hold on the subject.
+    # The subject was told why (Art. 12(4)); the clock stands still until the last hold goes.
+    HELD = "held"
     COMPLETED = "completed"
     REJECTED = "rejected"
 
 
-OPEN = frozenset({Status.RECEIVED, Status.VERIFIED, Status.IN_PROGRESS, Status.PAUSED})
+OPEN = frozenset({Status.RECEIVED, Status.VERIFIED, Status.IN_PROGRESS, Status.PAUSED, Status.HELD})
+#: Open requests whose legal clock runs: a held one was answered (the subject told why it
+#: waits) and waits on the law, not on us, so it is never due nor overdue while held.
+CLOCK_RUNNING = OPEN - {Status.HELD}
 CLOSED = frozenset({Status.COMPLETED, Status.REJECTED})
 MAX_EXTENSION_MONTHS = 2
 
 _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.RECEIVED: frozenset({Status.VERIFIED, Status.REJECTED, Status.PAUSED}),
     Status.VERIFIED: frozenset({Status.IN_PROGRESS, Status.REJECTED, Status.PAUSED}),
-    Status.IN_PROGRESS: frozenset({Status.COMPLETED, Status.REJECTED, Status.PAUSED}),
+    Status.IN_PROGRESS: frozenset({Status.COMPLETED, Status.REJECTED, Status.PAUSED, Status.HELD}),
     Status.PAUSED: frozenset({Status.RECEIVED, Status.VERIFIED, Status.IN_PROGRESS}),
+    # Released: fulfilment is queued anew; or the officer refuses it outright (Art. 17(3)).
+    Status.HELD: frozenset({Status.VERIFIED, Status.REJECTED}),
     Status.COMPLETED: frozenset(),
     Status.REJECTED: frozenset(),
 }

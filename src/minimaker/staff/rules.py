@@ -46,6 +46,10 @@ class Action(StrEnum):
     # stated reason, current training and the current policy acknowledged (policy 5.2, 11.2).
     READ_SUBJECT_DATA = "read_subject_data"
     VIEW_RECORD_OF_PROCESSING = "view_record_of_processing"  # Art. 30, no personal data
+    # Policy 9.1 "unless required by law": setting, listing and releasing legal holds. A
+    # hold keeps data past its rule and defers an erasure the subject asked for (Art.
+    # 17(3)(b)/(e)): a legal decision, the officer's alone.
+    MANAGE_HOLDS = "manage_holds"
 
 
 _SEE = frozenset({Action.VIEW_QUEUE, Action.VIEW_REQUEST, Action.RECORD_REQUEST})
@@ -63,7 +67,9 @@ _DECIDE = frozenset(
 
 #: Role -> the actions it is allowed. Anything not listed is refused.
 MATRIX: dict[Role, frozenset[Action]] = {
-    Role.DPO: _SEE | _DECIDE | {Action.READ_SUBJECT_DATA, Action.VIEW_RECORD_OF_PROCESSING},
+    Role.DPO: _SEE
+    | _DECIDE
+    | {Action.READ_SUBJECT_DATA, Action.VIEW_RECORD_OF_PROCESSING, Action.MANAGE_HOLDS},
     Role.SUPPORT: _SEE | {Action.READ_SUBJECT_DATA},
     Role.ADMIN: frozenset({Action.MANAGE_STAFF, Action.VIEW_RECORD_OF_PROCESSING}),
     Role.ENGINEER: frozenset({Action.VIEW_RECORD_OF_PROCESSING}),
