@@ -34,6 +34,7 @@ FEATURES = (
     "retention",
     "analytics",
     "corpus",
+    "breach",
 )
 #: Kernel modules that must stay pure: rules and values, no I/O library at all.
 PURE_KERNEL = ("errors", "ids", "clock", "audit", "purposes", "actors", "personal_data")

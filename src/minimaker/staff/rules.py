@@ -46,6 +46,9 @@ class Action(StrEnum):
     # stated reason, current training and the current policy acknowledged (policy 5.2, 11.2).
     READ_SUBJECT_DATA = "read_subject_data"
     VIEW_RECORD_OF_PROCESSING = "view_record_of_processing"  # Art. 30, no personal data
+    # The breach register: open incidents, assess, decide on notification, close (Art. 33,
+    # 34). The officer's alone: a decision not to notify is a legal decision.
+    MANAGE_INCIDENTS = "manage_incidents"
 
 
 _SEE = frozenset({Action.VIEW_QUEUE, Action.VIEW_REQUEST, Action.RECORD_REQUEST})
@@ -63,7 +66,9 @@ _DECIDE = frozenset(
 
 #: Role -> the actions it is allowed. Anything not listed is refused.
 MATRIX: dict[Role, frozenset[Action]] = {
-    Role.DPO: _SEE | _DECIDE | {Action.READ_SUBJECT_DATA, Action.VIEW_RECORD_OF_PROCESSING},
+    Role.DPO: _SEE
+    | _DECIDE
+    | {Action.READ_SUBJECT_DATA, Action.VIEW_RECORD_OF_PROCESSING, Action.MANAGE_INCIDENTS},
     Role.SUPPORT: _SEE | {Action.READ_SUBJECT_DATA},
     Role.ADMIN: frozenset({Action.MANAGE_STAFF, Action.VIEW_RECORD_OF_PROCESSING}),
     Role.ENGINEER: frozenset({Action.VIEW_RECORD_OF_PROCESSING}),
