@@ -107,6 +107,8 @@ CATEGORIES_BY_SOURCE: dict[str, frozenset[str]] = {
     "corpus": frozenset({"uploaded_image", "generated_model"}),
     # Usage aggregates: counts of usage events, published or refused by their budget.
     "analytics": frozenset({"usage_event"}),
+    # The breach register: the security log's ids and counts; what staff type is sealed.
+    "breach": frozenset({"security_log"}),
 }
 
 

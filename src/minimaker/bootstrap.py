@@ -18,6 +18,7 @@ from minimaker.adapters.db import Base, make_engine, make_sessionmaker
 from minimaker.adapters.keystore import KeyStore
 from minimaker.adapters.private_files import write_private
 from minimaker.analytics import tables as _analytics_tables
+from minimaker.breach import tables as _breach_tables
 from minimaker.corpus import tables as _corpus_tables
 from minimaker.generation import tables as _generation_tables
 from minimaker.kernel.clock import Clock, SystemClock
@@ -119,6 +120,7 @@ def personal_data() -> PersonalData:
             *_retention_tables.personal_data(),
             *_corpus_tables.personal_data(),
             *_analytics_tables.personal_data(),
+            *_breach_tables.personal_data(),
         ]
     )
 

@@ -52,9 +52,14 @@ UNSTATED_RULES = {
     ("POST", "/api/v1/admin/me/acknowledge-policy"): "the version is the one in force",
     ("PUT", "/api/v1/privacy/preferences"): "the purposes offered are the policy in force's",
     ("POST", "/api/v1/admin/holds"): "the rule is one of the policy in force's",
+    (
+        "POST",
+        "/api/v1/admin/incidents",
+    ): "awareness is not in the future; a processor is the policy's",
+    ("POST", "/api/v1/admin/incidents/{incident_id}/assessment"): "the categories are the policy's",
 }
 #: Staff routes only the privacy officer may use: sent with a dpo's token, not the admin's.
-OFFICER_ROUTES = ("/api/v1/admin/holds",)
+OFFICER_ROUTES = ("/api/v1/admin/holds", "/api/v1/admin/incidents")
 #: Operations that end the session of the token they are sent with: each case gets a token
 #: of its own, of an account of its own.
 SESSION_ENDING = {"/api/v1/auth/logout", "/api/v1/admin/auth/logout"}

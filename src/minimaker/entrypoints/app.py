@@ -13,6 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from minimaker.accounts import api as accounts_api
 from minimaker.accounts import pages as accounts_pages
 from minimaker.accounts import service as accounts
+from minimaker.breach import api as breach_api
+from minimaker.breach import pages as breach_pages
 from minimaker.entrypoints import api_docs, errors, openapi
 from minimaker.entrypoints.http import Authenticate, TokenKind
 from minimaker.entrypoints.middleware import BodyRules, SecurityHeaders
@@ -47,6 +49,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     records_api.router,
     retention_api.router,
     retention_api.staff,
+    breach_api.router,
     accounts_pages.router,
     generation_pages.router,
     rights_pages.router,
@@ -54,6 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     publication_pages.router,
     staff_pages.router,
     records_pages.router,
+    breach_pages.router,
 )
 #: Which service says who a token of each kind stands for (http.authenticate asks it).
 AUTHENTICATORS: Mapping[TokenKind, Authenticate] = {

@@ -50,6 +50,9 @@ class Action(StrEnum):
     # hold keeps data past its rule and defers an erasure the subject asked for (Art.
     # 17(3)(b)/(e)): a legal decision, the officer's alone.
     MANAGE_HOLDS = "manage_holds"
+    # The breach register: open incidents, assess, decide on notification, close (Art. 33,
+    # 34). The officer's alone: a decision not to notify is a legal decision.
+    MANAGE_INCIDENTS = "manage_incidents"
 
 
 _SEE = frozenset({Action.VIEW_QUEUE, Action.VIEW_REQUEST, Action.RECORD_REQUEST})
@@ -69,7 +72,12 @@ _DECIDE = frozenset(
 MATRIX: dict[Role, frozenset[Action]] = {
     Role.DPO: _SEE
     | _DECIDE
-    | {Action.READ_SUBJECT_DATA, Action.VIEW_RECORD_OF_PROCESSING, Action.MANAGE_HOLDS},
+    | {
+        Action.READ_SUBJECT_DATA,
+        Action.VIEW_RECORD_OF_PROCESSING,
+        Action.MANAGE_HOLDS,
+        Action.MANAGE_INCIDENTS,
+    },
     Role.SUPPORT: _SEE | {Action.READ_SUBJECT_DATA},
     Role.ADMIN: frozenset({Action.MANAGE_STAFF, Action.VIEW_RECORD_OF_PROCESSING}),
     Role.ENGINEER: frozenset({Action.VIEW_RECORD_OF_PROCESSING}),

@@ -5,7 +5,7 @@ touched in a time range, and which subjects any entry of a window names. Both ar
 scans of these covering indexes (the subject rides in the index), not a walk of the chain.
 
 Revision ID: 0010_audit_scoping_index
-Revises: 0008_analytics_publications
+Revises: 0009_incidents
 Create Date: 2026-12-10 10:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_audit_scoping_index"
-down_revision = "0008_analytics_publications"
+down_revision = "0009_incidents"
 branch_labels = None
 depends_on = None
 

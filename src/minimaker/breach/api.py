@@ -1,0 +1,199 @@
+"""The breach register for the privacy officer: `/api/v1/admin/incidents` (Art. 33, 34).
+
+Each answer carries the 72-hour deadline and the time left (or overdue). Only the officer may
+use these routes (Action.MANAGE_INCIDENTS); other roles get 403 and the refusal is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, status
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from minimaker.breach import service as register
+from minimaker.breach.assessment import (
+    Availability,
+    Circumstances,
+    Confidentiality,
+    Identification,
+    Integrity,
+    Level,
+    Numbers,
+)
+from minimaker.breach.exposure import CategoryCount
+from minimaker.breach.rules import MAX_DESCRIPTION, MAX_REASON, MAX_TEXT, Outcome, Source
+from minimaker.breach.views import IncidentDetail, IncidentSummary
+from minimaker.entrypoints.http import ContainerDep, Staff
+
+router = APIRouter(prefix="/api/v1/admin/incidents", tags=["admin"])
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "The incident is closed, or not ready for this step."}
+}
+_MAX_COUNT = 10**9
+_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class _In(BaseModel):
+    # Enums are taken by value, as JSON carries them (Field(strict=False) on each).
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class OpenIn(_In):
+    aware_at: Annotated[AwareDatetime, Field(strict=False)]
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+    source: Annotated[Source, Field(strict=False)]
+    processor: str | None = Field(default=None, max_length=64, pattern=_NAME)
+
+
+class PhaseIn(_In):
+    told_at: Annotated[AwareDatetime, Field(strict=False)]
+    content: str = Field(min_length=1, max_length=MAX_TEXT)
+    delay_reason: str | None = Field(default=None, min_length=10, max_length=MAX_REASON)
+
+
+class CategoryIn(_In):
+    category: str = Field(max_length=64, pattern=_NAME)
+    subjects: int = Field(ge=0, le=_MAX_COUNT)
+    records: int = Field(ge=0, le=_MAX_COUNT)
+
+
+class CircumstancesIn(_In):
+    identification: Annotated[Identification, Field(strict=False)]
+    confidentiality: Annotated[Confidentiality, Field(strict=False)] = Confidentiality.NONE
+    integrity: Annotated[Integrity, Field(strict=False)] = Integrity.NONE
+    availability: Annotated[Availability, Field(strict=False)] = Availability.NONE
+    malicious: bool = False
+    #: Category -> its ENISA adjustment of the data processing context.
+    adjustments: dict[
+        Annotated[str, Field(max_length=64, pattern=_NAME)], Annotated[int, Field(ge=-3, le=3)]
+    ] = Field(default_factory=dict, max_length=32)
+
+
+class AssessIn(_In):
+    """The scope's numbers as the officer has them, and the circumstances of the breach."""
+
+    categories: list[CategoryIn] = Field(min_length=1, max_length=32)
+    subjects: int = Field(ge=0, le=_MAX_COUNT)
+    encrypted_under_uncompromised_keys: bool
+    circumstances: CircumstancesIn
+
+
+class DecideIn(_In):
+    outcome: Annotated[Outcome, Field(strict=False)]
+    notify_authority: bool | None = None
+    notify_subjects: bool | None = None
+    reason: str | None = Field(default=None, min_length=1, max_length=MAX_REASON)
+
+
+class CloseIn(_In):
+    note: str | None = Field(default=None, min_length=1, max_length=MAX_REASON)
+
+
+class ProposalOut(BaseModel):
+    """ENISA's severity, SE = DPC x EI + CB, and the proposal whether to notify."""
+
+    method: str
+    dpc: int
+    ei: float
+    cb: float
+    score: float
+    level: Level
+    notify_authority: bool
+    notify_subjects: bool
+    exception: str | None
+    reasons: list[str]
+
+
+@router.get("", response_model=list[IncidentSummary])
+def list_incidents(c: ContainerDep, who: Staff) -> Any:
+    """Every incident with its deadline, time left and status; open ones first, soonest
+    deadline first."""
+    return register.list_incidents(c, who)
+
+
+@router.post("", response_model=IncidentSummary, status_code=status.HTTP_201_CREATED)
+def open_incident(c: ContainerDep, who: Staff, body: OpenIn) -> Any:
+    """Open an incident: the time of awareness (now or earlier) starts the 72-hour clock."""
+    return register.open_incident(
+        c,
+        who,
+        aware_at=body.aware_at,
+        description=body.description,
+        source=body.source.value,
+        processor=body.processor,
+    )
+
+
+@router.get("/{incident_id}", response_model=IncidentDetail)
+def get_incident(c: ContainerDep, who: Staff, incident_id: str) -> Any:
+    """One incident with its description and every step."""
+    return register.get_incident(c, who, incident_id)
+
+
+@router.post("/{incident_id}/phases", response_model=IncidentSummary, responses=_CONFLICT)
+def add_phase(c: ContainerDep, who: Staff, incident_id: str, body: PhaseIn) -> Any:
+    """Art. 33(4): what the authority was told in this phase, and when; a first phase after
+    the 72 hours needs `delay_reason` (Art. 33(1))."""
+    return register.add_phase(
+        c,
+        who,
+        incident_id,
+        told_at=body.told_at,
+        content=body.content,
+        delay_reason=body.delay_reason,
+    )
+
+
+@router.post("/{incident_id}/assessment", response_model=ProposalOut, responses=_CONFLICT)
+def assess(c: ContainerDep, who: Staff, incident_id: str, body: AssessIn) -> Any:
+    """Score the severity (ENISA 2013) and propose whether to tell the authority and the
+    subjects; recorded as an `assessed` step with the numbers."""
+    numbers = Numbers(
+        categories=tuple(CategoryCount(c.category, c.subjects, c.records) for c in body.categories),
+        subjects=body.subjects,
+        encrypted_under_uncompromised_keys=body.encrypted_under_uncompromised_keys,
+    )
+    given = body.circumstances
+    circumstances = Circumstances(
+        identification=given.identification,
+        confidentiality=given.confidentiality,
+        integrity=given.integrity,
+        availability=given.availability,
+        malicious=given.malicious,
+        adjustments=given.adjustments,
+    )
+    proposal = register.assess(c, incident_id, numbers, circumstances, who)
+    return ProposalOut(
+        method=proposal.method,
+        dpc=proposal.dpc,
+        ei=proposal.ei,
+        cb=proposal.cb,
+        score=proposal.score,
+        level=proposal.level,
+        notify_authority=proposal.notify_authority,
+        notify_subjects=proposal.notify_subjects,
+        exception=proposal.exception,
+        reasons=list(proposal.reasons),
+    )
+
+
+@router.post("/{incident_id}/decision", response_model=IncidentSummary, responses=_CONFLICT)
+def decide(c: ContainerDep, who: Staff, incident_id: str, body: DecideIn) -> Any:
+    """Confirm the latest proposal, or override it with a reason (at least 10 characters)."""
+    return register.decide(
+        c,
+        who,
+        incident_id,
+        outcome=body.outcome.value,
+        notify_authority=body.notify_authority,
+        notify_subjects=body.notify_subjects,
+        reason=body.reason,
+    )
+
+
+@router.post("/{incident_id}/close", response_model=IncidentSummary, responses=_CONFLICT)
+def close(c: ContainerDep, who: Staff, incident_id: str, body: CloseIn) -> Any:
+    """Close the incident; refused (409) until a decision on notification is recorded."""
+    return register.close(c, who, incident_id, note=body.note)
