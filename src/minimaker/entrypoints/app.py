@@ -21,6 +21,8 @@ from minimaker.entrypoints.worker import Worker
 from minimaker.generation import api as generation_api
 from minimaker.generation import pages as generation_pages
 from minimaker.kernel.container import Container
+from minimaker.operations import api as operations_api
+from minimaker.operations import pages as operations_pages
 from minimaker.publication import api as publication_api
 from minimaker.publication import pages as publication_pages
 from minimaker.records import api as records_api
@@ -46,6 +48,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     staff_api.router,
     records_api.router,
     retention_api.router,
+    operations_api.router,
     accounts_pages.router,
     generation_pages.router,
     rights_pages.router,
@@ -53,6 +56,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     publication_pages.router,
     staff_pages.router,
     records_pages.router,
+    operations_pages.router,
 )
 #: Which service says who a token of each kind stands for (http.authenticate asks it).
 AUTHENTICATORS: Mapping[TokenKind, Authenticate] = {

@@ -46,6 +46,8 @@ class Action(StrEnum):
     # stated reason, current training and the current policy acknowledged (policy 5.2, 11.2).
     READ_SUBJECT_DATA = "read_subject_data"
     VIEW_RECORD_OF_PROCESSING = "view_record_of_processing"  # Art. 30, no personal data
+    # Policy 5.1: run the security self-check and read its record (counts, no personal data).
+    RUN_SELFCHECK = "run_selfcheck"
 
 
 _SEE = frozenset({Action.VIEW_QUEUE, Action.VIEW_REQUEST, Action.RECORD_REQUEST})
@@ -65,8 +67,10 @@ _DECIDE = frozenset(
 MATRIX: dict[Role, frozenset[Action]] = {
     Role.DPO: _SEE | _DECIDE | {Action.READ_SUBJECT_DATA, Action.VIEW_RECORD_OF_PROCESSING},
     Role.SUPPORT: _SEE | {Action.READ_SUBJECT_DATA},
-    Role.ADMIN: frozenset({Action.MANAGE_STAFF, Action.VIEW_RECORD_OF_PROCESSING}),
-    Role.ENGINEER: frozenset({Action.VIEW_RECORD_OF_PROCESSING}),
+    Role.ADMIN: frozenset(
+        {Action.MANAGE_STAFF, Action.VIEW_RECORD_OF_PROCESSING, Action.RUN_SELFCHECK}
+    ),
+    Role.ENGINEER: frozenset({Action.VIEW_RECORD_OF_PROCESSING, Action.RUN_SELFCHECK}),
     Role.CONTRACTOR: _SEE | {Action.READ_SUBJECT_DATA},
 }
 
