@@ -38,6 +38,7 @@ def test_a_default_worker_runs_generation_fulfilment_and_every_periodic_duty(
         "notify_policy_change",
         "admit_corpus_batch",
         "publish_analytics",
+        "selfcheck",
     }
     assert set(Worker(container).run_duties()) == set(container.registries.duties)
 

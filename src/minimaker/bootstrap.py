@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from sqlalchemy import MetaData
 
@@ -30,6 +31,7 @@ from minimaker.kernel.registry import Fulfiller, Registries
 from minimaker.kernel.retention import Expiry, Offer
 from minimaker.mail import tables as _mail_tables
 from minimaker.operations import residency
+from minimaker.operations import tables as _operations_tables
 from minimaker.policy import LoadedPolicy, PolicyRefused, load
 from minimaker.publication import tables as _publication_tables
 from minimaker.retention import tables as _retention_tables
@@ -37,6 +39,9 @@ from minimaker.rights import tables as _rights_tables
 from minimaker.settings import Settings
 from minimaker.staff import tables as _staff_tables
 from minimaker.uploads import tables as _upload_tables
+
+if TYPE_CHECKING:
+    from minimaker.operations.selfcheck import Probes
 
 log = logging.getLogger("minimaker")
 
@@ -47,7 +52,7 @@ def registries() -> Registries:
     from minimaker.corpus import service as corpus
     from minimaker.generation import service as generation
     from minimaker.mail import outbox
-    from minimaker.operations import audit_check, sweep
+    from minimaker.operations import audit_check, selfcheck, sweep
     from minimaker.publication import notify as policy_notice
     from minimaker.retention import service as retention
     from minimaker.rights import deadlines, fulfil
@@ -68,8 +73,18 @@ def registries() -> Registries:
             "notify_policy_change": policy_notice.notify_users,
             "admit_corpus_batch": corpus.admit_staged,
             "publish_analytics": analytics.publish_due,
+            "selfcheck": selfcheck.ScheduledSelfcheck(selfcheck_probes()),
         },
     )
+
+
+def selfcheck_probes() -> Probes:
+    """What the security self-check needs of other rooms: retention's mechanics (its backlog,
+    counted by a dry run) and serve's own check of the TLS files."""
+    from minimaker.entrypoints.serving import checked_tls_files
+    from minimaker.operations.selfcheck import Probes
+
+    return Probes(expiries=expiries(), tls_files=checked_tls_files)
 
 
 def _fulfillers() -> dict[str, Fulfiller]:
@@ -121,6 +136,7 @@ def personal_data() -> PersonalData:
             *_corpus_tables.personal_data(),
             *_analytics_tables.personal_data(),
             *_breach_tables.personal_data(),
+            *_operations_tables.personal_data(),
         ]
     )
 

@@ -312,6 +312,26 @@ class Settings(BaseSettings):
         description="Items a retention sweep removes per transaction: a crash loses at most one "
         "batch, and a rerun resumes.",
     )
+    # Policy 5.1: regular security audits; each self-check is kept as a row (selfcheck_runs).
+    selfcheck_interval_s: float = Field(
+        86400.0,
+        gt=0,
+        description="Interval of the workers' security self-check (`minimaker selfcheck`), "
+        "each run kept as the record of regular security audits (policy 5.1).",
+    )
+    selfcheck_retention_backlog: int = Field(
+        1000,
+        ge=0,
+        description="Items past their retention rule's cutoff above which the self-check "
+        "warns (the retention sweeps are falling behind).",
+    )
+    selfcheck_audit_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        le=600,
+        description="Timeout of the self-check's dependency audit (pip-audit, when installed "
+        "and its advisory source is reachable); past it the check is skipped.",
+    )
     periodic_s: float = Field(
         30.0, gt=0, description="Interval of the worker's periodic duties (mail, expiry, alerts)."
     )

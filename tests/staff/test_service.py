@@ -74,8 +74,11 @@ def test_support_sees_the_queue_and_records_requests_but_takes_no_legal_decision
 
 
 def test_an_admin_manages_staff_and_sees_no_requests() -> None:
-    # The record of processing holds no personal data (Art. 30): admins may read it.
-    assert MATRIX[Role.ADMIN] == frozenset({Action.MANAGE_STAFF, Action.VIEW_RECORD_OF_PROCESSING})
+    # The record of processing holds no personal data (Art. 30): admins may read it; nor does
+    # the security self-check's record (policy 5.1), which they may run.
+    assert MATRIX[Role.ADMIN] == frozenset(
+        {Action.MANAGE_STAFF, Action.VIEW_RECORD_OF_PROCESSING, Action.RUN_SELFCHECK}
+    )
 
 
 def test_every_role_has_an_entry_and_an_unknown_role_may_do_nothing() -> None:

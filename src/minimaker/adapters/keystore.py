@@ -7,7 +7,7 @@ stays erased (Art. 17), and the ledger says whom to erase again after a restore.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -150,6 +150,17 @@ class KeyStore:
         with self._write() as session:
             session.execute(delete(SubjectKey).where(SubjectKey.subject_id == subject_id))
             session.commit()
+
+    def subjects_keyed_before(self, cutoff: datetime) -> Iterator[str]:
+        """The subjects whose data key was made before `cutoff`, in id order (the self-check
+        holds them against the data: a key nobody's rows name is a key kept for no one)."""
+        with self._sessions() as session:
+            yield from session.scalars(
+                select(SubjectKey.subject_id)
+                .where(SubjectKey.created_at < cutoff)
+                .order_by(SubjectKey.subject_id)
+                .execution_options(yield_per=1000)
+            )
 
     def erased_subjects(self) -> list[str]:
         """Every subject the ledger says was erased, oldest first."""

@@ -23,6 +23,8 @@ from minimaker.entrypoints.worker import Worker
 from minimaker.generation import api as generation_api
 from minimaker.generation import pages as generation_pages
 from minimaker.kernel.container import Container
+from minimaker.operations import api as operations_api
+from minimaker.operations import pages as operations_pages
 from minimaker.publication import api as publication_api
 from minimaker.publication import pages as publication_pages
 from minimaker.records import api as records_api
@@ -50,6 +52,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     retention_api.router,
     retention_api.staff,
     breach_api.router,
+    operations_api.router,
     accounts_pages.router,
     generation_pages.router,
     rights_pages.router,
@@ -58,6 +61,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     staff_pages.router,
     records_pages.router,
     breach_pages.router,
+    operations_pages.router,
 )
 #: Which service says who a token of each kind stands for (http.authenticate asks it).
 AUTHENTICATORS: Mapping[TokenKind, Authenticate] = {

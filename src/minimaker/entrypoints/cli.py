@@ -11,7 +11,13 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import Progress
 
-from minimaker.entrypoints import cli_analytics, cli_records, cli_retention, cli_staff
+from minimaker.entrypoints import (
+    cli_analytics,
+    cli_records,
+    cli_retention,
+    cli_selfcheck,
+    cli_staff,
+)
 from minimaker.entrypoints.cli_policy import policy_app
 from minimaker.entrypoints.serving import proxy_options
 from minimaker.kernel.errors import MiniMakerError
@@ -40,6 +46,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(cli_records.ropa_app, name="ropa")
 app.add_typer(cli_retention.retention_app, name="retention")
 app.add_typer(cli_analytics.analytics_app, name="analytics")
+app.command("selfcheck")(cli_selfcheck.selfcheck)
 console = Console(stderr=True)
 
 

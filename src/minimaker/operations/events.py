@@ -19,3 +19,6 @@ AUDIT_VERIFIED = AuditTag("audit", "chain", "verified", Purpose.SECURITY)
 
 #: Operations whose commit takes a signed checkpoint of the audit chain at once.
 ANCHORED = (SCHEMA_UPGRADED, MASTER_KEY_ROTATED, BACKUP_CREATED, BACKUP_RESTORED, AUDIT_VERIFIED)
+# Policy 5.1, Art. 32(1)(d): a security self-check ran; the entry carries the run's id and its
+# counts per status, never what a check named.
+SELFCHECK_RAN = AuditTag("operations", "selfcheck", "ran", Purpose.SECURITY)

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -45,12 +45,8 @@ def sweep_strays(c: Container) -> SweepReport:
     store = c.blobs.store
     temps = store.remove_temps_before(cutoff)
     orphans = 0
-    # The old blobs are listed before the rows are read: a blob whose row commits meanwhile
-    # is then seen as referenced (and a row cannot newly name a blob older than the grace).
-    for batch in _batches(store.written_before(cutoff)):
-        with c.uow(write=False) as uow:
-            unreferenced = set(batch) - _referenced(uow, batch)
-        orphans += sum(store.delete(blob_id) for blob_id in sorted(unreferenced))
+    for unreferenced in _unreferenced(c, cutoff):
+        orphans += sum(store.delete(blob_id) for blob_id in unreferenced)
     report = SweepReport(temps=temps, orphans=orphans)
     if temps or orphans:
         with c.uow() as uow:
@@ -61,6 +57,24 @@ def sweep_strays(c: Container) -> SweepReport:
             )
             uow.commit()
     return report
+
+
+def count_orphans(c: Container) -> int:
+    """How many blobs older than the grace age no row names (the self-check's count: nothing
+    is deleted, and which blobs is nobody's business)."""
+    cutoff = c.clock.now() - timedelta(seconds=c.settings.sweep_grace_s)
+    return sum(len(batch) for batch in _unreferenced(c, cutoff))
+
+
+def _unreferenced(c: Container, cutoff: datetime) -> Iterator[list[str]]:
+    """The blobs written before `cutoff` that no declared row names, batch by batch."""
+    # The old blobs are listed before the rows are read: a blob whose row commits meanwhile
+    # is then seen as referenced (and a row cannot newly name a blob older than the grace).
+    for batch in _batches(c.blobs.store.written_before(cutoff)):
+        with c.uow(write=False) as uow:
+            unreferenced = set(batch) - _referenced(uow, batch)
+        if unreferenced:
+            yield sorted(unreferenced)
 
 
 def _referenced(uow: UnitOfWork, blob_ids: list[str]) -> set[str]:

@@ -70,6 +70,21 @@ def alert_overdue(c: Container) -> int:
     return len(overdue)
 
 
+def overdue_and_due_soon(c: Container) -> tuple[int, int]:
+    """How many open requests whose clock runs (not held) are past their legal due date, and
+    due within DUE_SOON_DAYS (the self-check's counts; the alarm above names them)."""
+    now = c.clock.now()
+    with c.uow(write=False) as uow:
+        due = uow.session.scalars(
+            select(RightsRequest.due_at).where(
+                RightsRequest.status.in_([s.value for s in CLOCK_RUNNING]),
+                RightsRequest.due_at <= now + timedelta(days=DUE_SOON_DAYS),
+            )
+        ).all()
+    overdue = sum(1 for at in due if at < now)
+    return overdue, len(due) - overdue
+
+
 def close_unconfirmed(c: Container) -> int:
     """Close emailed requests whose every confirmation link expired unused (told to the subject)."""
     now = c.clock.now()

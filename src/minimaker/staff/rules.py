@@ -53,6 +53,8 @@ class Action(StrEnum):
     # The breach register: open incidents, assess, decide on notification, close (Art. 33,
     # 34). The officer's alone: a decision not to notify is a legal decision.
     MANAGE_INCIDENTS = "manage_incidents"
+    # Policy 5.1: run the security self-check and read its record (counts, no personal data).
+    RUN_SELFCHECK = "run_selfcheck"
 
 
 _SEE = frozenset({Action.VIEW_QUEUE, Action.VIEW_REQUEST, Action.RECORD_REQUEST})
@@ -79,8 +81,10 @@ MATRIX: dict[Role, frozenset[Action]] = {
         Action.MANAGE_INCIDENTS,
     },
     Role.SUPPORT: _SEE | {Action.READ_SUBJECT_DATA},
-    Role.ADMIN: frozenset({Action.MANAGE_STAFF, Action.VIEW_RECORD_OF_PROCESSING}),
-    Role.ENGINEER: frozenset({Action.VIEW_RECORD_OF_PROCESSING}),
+    Role.ADMIN: frozenset(
+        {Action.MANAGE_STAFF, Action.VIEW_RECORD_OF_PROCESSING, Action.RUN_SELFCHECK}
+    ),
+    Role.ENGINEER: frozenset({Action.VIEW_RECORD_OF_PROCESSING, Action.RUN_SELFCHECK}),
     Role.CONTRACTOR: _SEE | {Action.READ_SUBJECT_DATA},
 }
 
