@@ -168,6 +168,8 @@ def test_support_sees_a_request_without_decision_forms_and_cannot_post_them(
     r = client.post(f"{url}/extend", data=data)
     assert r.status_code == 403
     assert "The support role may not extend request." in r.text
+    # The way back is to the staff pages, not to a user's photos.
+    assert 'href="/admin"' in r.text and 'href="/app"' not in r.text
 
 
 def test_admin_forms_without_a_valid_csrf_token_are_refused(

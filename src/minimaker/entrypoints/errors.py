@@ -147,7 +147,10 @@ def respond(request: Request, exc: Exception) -> Response:
     if isinstance(exc, NotAuthenticated):
         session = exc.session if isinstance(exc, SignInRequired) else USER
         return session.sign_in_redirect(request)
-    return error_page(found.status, found.on_page, title=found.title, headers=found.headers)
+    staff = request.url.path == "/admin" or request.url.path.startswith("/admin/")
+    return error_page(
+        found.status, found.on_page, title=found.title, headers=found.headers, staff=staff
+    )
 
 
 def allowed_methods(request: Request) -> str:
@@ -184,13 +187,22 @@ def error_page(
     *,
     title: str | None = None,
     headers: Mapping[str, str] | None = None,
+    staff: bool = False,
 ) -> HTMLResponse:
-    """A page with a title, the safe message and a way back; no forms, so no session needed."""
+    """A page with a title, the safe message and a way back (to the staff pages for a staff
+    page's error, to the app otherwise); no forms, so no session needed."""
     title = title or _TITLES.get(status, "Something went wrong")
     html = (
         environment()
         .get_template("error.html")
-        .render(title=title, status=status, message=message, signed_in=False, refresh=False)
+        .render(
+            title=title,
+            status=status,
+            message=message,
+            staff=staff,
+            signed_in=False,
+            refresh=False,
+        )
     )
     return HTMLResponse(html, status_code=status, headers={**NO_STORE, **(headers or {})})
 
