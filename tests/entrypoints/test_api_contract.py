@@ -57,6 +57,7 @@ UNSTATED_RULES = {
         "/api/v1/admin/incidents",
     ): "awareness is not in the future; a processor is the policy's",
     ("POST", "/api/v1/admin/incidents/{incident_id}/assessment"): "the categories are the policy's",
+    ("POST", "/api/v1/admin/incidents/{incident_id}/phases"): "after 72 hours, the delay's reasons",
 }
 #: Staff routes only the privacy officer may use: sent with a dpo's token, not the admin's.
 OFFICER_ROUTES = ("/api/v1/admin/holds", "/api/v1/admin/incidents")

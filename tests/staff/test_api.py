@@ -348,7 +348,7 @@ def test_an_admin_manages_staff_but_sees_no_requests(
     assert client.post("/api/v1/admin/staff", json=body, headers=admin).status_code == 409
     assert client.post("/api/v1/admin/staff", json=body, headers=dpo).status_code == 403
     names = [s["username"] for s in client.get("/api/v1/admin/staff", headers=admin).json()]
-    assert names == ["dpo-staff", "admin-staff", "sam"]
+    assert names == ["admin-staff", "dpo-staff", "sam"]  # made at one clock time: by name
     r = client.post(f"/api/v1/admin/staff/{r.json()['id']}/disable", headers=admin)
     assert r.status_code == 200 and r.json()["disabled_at"] is not None
 

@@ -163,10 +163,11 @@ def create_staff(
 
 
 def list_staff(c: Container, *, by: StaffIdentity | None) -> list[StaffRead]:
-    """Every staff account, oldest first."""
+    """Every staff account, oldest first (by username among those made at the same time)."""
     acting_operator(c, by)
     with c.uow(write=False) as uow:
-        rows = uow.session.scalars(select(StaffMember).order_by(StaffMember.created_at))
+        order = (StaffMember.created_at, StaffMember.username)
+        rows = uow.session.scalars(select(StaffMember).order_by(*order))
         return [staff_read(r) for r in rows]
 
 
