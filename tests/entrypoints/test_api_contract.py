@@ -56,7 +56,14 @@ UNSTATED_RULES = {
         "POST",
         "/api/v1/admin/incidents",
     ): "awareness is not in the future; a processor is the policy's",
-    ("POST", "/api/v1/admin/incidents/{incident_id}/assessment"): "the categories are the policy's",
+    (
+        "POST",
+        "/api/v1/admin/incidents/{incident_id}/assessment",
+    ): "the categories are the policy's; the numbers come all together or not at all",
+    (
+        "POST",
+        "/api/v1/admin/incidents/{incident_id}/scope",
+    ): "each kind's ref, times and blobs (scope.check); a backup ref names a backup file",
     ("POST", "/api/v1/admin/incidents/{incident_id}/phases"): "after 72 hours, the delay's reasons",
 }
 #: Staff routes only the privacy officer may use: sent with a dpo's token, not the admin's.

@@ -6,6 +6,8 @@ use these routes (Action.MANAGE_INCIDENTS); other roles get 403 and the refusal 
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, status
@@ -21,10 +23,12 @@ from minimaker.breach.assessment import (
     Level,
     Numbers,
 )
-from minimaker.breach.exposure import CategoryCount
+from minimaker.breach.exposure import CategoryCount, Exposure, ExposureKind
 from minimaker.breach.rules import MAX_DESCRIPTION, MAX_REASON, MAX_TEXT, Outcome, Source
+from minimaker.breach.scope_rows import MAX_BLOBS
 from minimaker.breach.views import IncidentDetail, IncidentSummary
 from minimaker.entrypoints.http import ContainerDep, Staff
+from minimaker.kernel.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/v1/admin/incidents", tags=["admin"])
 
@@ -33,6 +37,14 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 _MAX_COUNT = 10**9
 _NAME = r"^[a-z][a-z0-9_]{0,63}$"
+_ID = r"^[0-9a-f]{32}$"
+_MAX_EXPOSURES = 16
+_ENCRYPTED = "encrypted_under_uncompromised_keys"
+#: Scoping's own answers: a backup file that is not one (400), an unknown staff member (404).
+_SCOPE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    **_CONFLICT,
+    400: {"description": "The backup named is not a readable backup file."},
+}
 
 
 class _In(BaseModel):
@@ -72,12 +84,48 @@ class CircumstancesIn(_In):
 
 
 class AssessIn(_In):
-    """The scope's numbers as the officer has them, and the circumstances of the breach."""
+    """The circumstances of the breach, and the scope's numbers as the officer has them: all
+    three of them, or none for the latest scoping's (POST .../scope)."""
 
-    categories: list[CategoryIn] = Field(min_length=1, max_length=32)
-    subjects: int = Field(ge=0, le=_MAX_COUNT)
-    encrypted_under_uncompromised_keys: bool
+    categories: list[CategoryIn] | None = Field(default=None, min_length=1, max_length=32)
+    subjects: int | None = Field(default=None, ge=0, le=_MAX_COUNT)
+    encrypted_under_uncompromised_keys: bool | None = None
     circumstances: CircumstancesIn
+
+
+class ExposureIn(_In):
+    """One thing that was exposed: `ref` is the staff id (staff_account), the location
+    (database, blobs, backup:<file>) or the key (subject:<id>, master:<key id>)."""
+
+    kind: Annotated[ExposureKind, Field(strict=False)]
+    start: Annotated[AwareDatetime | None, Field(strict=False)] = None
+    end: Annotated[AwareDatetime | None, Field(strict=False)] = None
+    ref: str = Field(default="", max_length=1024)
+    blob_ids: list[Annotated[str, Field(pattern=_ID)]] = Field(
+        default_factory=list, max_length=MAX_BLOBS
+    )
+
+
+class ScopeIn(_In):
+    exposures: list[ExposureIn] = Field(min_length=1, max_length=_MAX_EXPOSURES)
+
+
+class CategoryCountOut(BaseModel):
+    category: str
+    subjects: int
+    records: int
+
+
+class ScopedOut(BaseModel):
+    """What scoping found, as the `scoped` step records it: numbers, never a subject id."""
+
+    subjects: int
+    records: int
+    categories: list[CategoryCountOut]
+    encrypted_under_uncompromised_keys: bool
+    encryption_note: str
+    notes: list[str]
+    computed_at: datetime
 
 
 class DecideIn(_In):
@@ -146,15 +194,33 @@ def add_phase(c: ContainerDep, who: Staff, incident_id: str, body: PhaseIn) -> A
     )
 
 
+@router.post("/{incident_id}/scope", response_model=ScopedOut, responses=_SCOPE_ANSWERS)
+def scope(c: ContainerDep, who: Staff, incident_id: str, body: ScopeIn) -> Any:
+    """Scope the incident from the system's own records: the affected subjects' numbers per
+    category, and whether the data was encrypted under keys not compromised (Art. 34(3)(a));
+    recorded as a `scoped` step. Subject ids are neither answered nor kept."""
+    exposures = [
+        Exposure(kind=e.kind, start=e.start, end=e.end, ref=e.ref, blob_ids=tuple(e.blob_ids))
+        for e in body.exposures
+    ]
+    found = register.scope_incident(c, incident_id=incident_id, exposures=exposures, actor=who)
+    return ScopedOut(
+        subjects=found.subjects,
+        records=found.records,
+        categories=[CategoryCountOut(**asdict(x)) for x in found.categories],
+        encrypted_under_uncompromised_keys=found.encrypted_under_uncompromised_keys,
+        encryption_note=found.encryption_note,
+        notes=list(found.notes),
+        computed_at=found.computed_at,
+    )
+
+
 @router.post("/{incident_id}/assessment", response_model=ProposalOut, responses=_CONFLICT)
 def assess(c: ContainerDep, who: Staff, incident_id: str, body: AssessIn) -> Any:
     """Score the severity (ENISA 2013) and propose whether to tell the authority and the
-    subjects; recorded as an `assessed` step with the numbers."""
-    numbers = Numbers(
-        categories=tuple(CategoryCount(c.category, c.subjects, c.records) for c in body.categories),
-        subjects=body.subjects,
-        encrypted_under_uncompromised_keys=body.encrypted_under_uncompromised_keys,
-    )
+    subjects; recorded as an `assessed` step with the numbers: those given, or with none
+    given the latest scoping's (409 if the incident was never scoped)."""
+    numbers = _numbers(body)
     given = body.circumstances
     circumstances = Circumstances(
         identification=given.identification,
@@ -176,6 +242,23 @@ def assess(c: ContainerDep, who: Staff, incident_id: str, body: AssessIn) -> Any
         notify_subjects=proposal.notify_subjects,
         exception=proposal.exception,
         reasons=list(proposal.reasons),
+    )
+
+
+def _numbers(body: AssessIn) -> Numbers | None:
+    """The numbers given, all three; None when none is (the latest scoping's are used)."""
+    categories, subjects = body.categories, body.subjects
+    encrypted = body.encrypted_under_uncompromised_keys
+    if categories is None and subjects is None and encrypted is None:
+        return None
+    if categories is None or subjects is None or encrypted is None:
+        parts = {"categories": categories, "subjects": subjects}
+        missing = next((k for k, v in parts.items() if v is None), _ENCRYPTED)
+        raise ValidationFailed(missing, "give the numbers all together, or none of them")
+    return Numbers(
+        categories=tuple(CategoryCount(x.category, x.subjects, x.records) for x in categories),
+        subjects=subjects,
+        encrypted_under_uncompromised_keys=encrypted,
     )
 
 

@@ -1,5 +1,6 @@
 """The incident register's use cases (policy 8; Art. 33, 34): open an incident, record its
-steps (phases, the assessment, the decision), close it; each in one unit of work with its audit.
+steps (its scoping, phases, the assessment, the decision), close it; each in one unit of work
+with its audit. Scoping's subject ids are never kept: a `scoped` step holds the numbers.
 
 Only the privacy officer (Action.MANAGE_INCIDENTS) uses them. What staff type freely (the
 description, a phase's content, a reason) may name people: it is sealed under the register's
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,9 +20,10 @@ from sqlalchemy import select
 
 from minimaker.adapters.crypto.fields import open_field, seal_field
 from minimaker.breach import events, views
+from minimaker.breach import scope as scoping
 from minimaker.breach.assessment import Circumstances, Numbers, Proposal
 from minimaker.breach.assessment import assess as score
-from minimaker.breach.exposure import Scope
+from minimaker.breach.exposure import Exposure, Scope
 from minimaker.breach.rules import (
     MAX_DESCRIPTION,
     MAX_REASON,
@@ -79,9 +81,13 @@ def _permit(c: Container, by: StaffIdentity, incident_id: object = None) -> None
 
 def _locked(uow: UnitOfWork, incident_id: str) -> Incident:
     """The incident, locked for this unit (its next seq is ours), or NotFound."""
-    row = (
-        uow.session.get(Incident, incident_id, with_for_update=True) if is_id(incident_id) else None
-    )
+    return _found(uow, incident_id, lock=True)
+
+
+def _found(uow: UnitOfWork, incident_id: str, *, lock: bool = False) -> Incident:
+    if not is_id(incident_id):
+        raise NotFound("incident")
+    row = uow.session.get(Incident, incident_id, with_for_update=lock)
     if row is None:
         raise NotFound("incident")
     return row
@@ -262,25 +268,58 @@ def _numbers(c: Container, scope: Scope | Numbers) -> Numbers:
 def assess(
     c: Container,
     incident_id: str,
-    scope: Scope | Numbers,
+    scope: Scope | Numbers | None,
     circumstances: Circumstances,
     actor: StaffIdentity,
 ) -> Proposal:
-    """Score the breach (ENISA) from the scope's numbers and the officer's circumstances and
-    record an `assessed` step: the numbers (never a subject id) and the proposal."""
+    """Score the breach (ENISA) from the scope's numbers (None: the latest `scoped` step's)
+    and the officer's circumstances and record an `assessed` step: the numbers (never a
+    subject id), the step they came from and the proposal."""
     _permit(c, actor, incident_id)
-    numbers = _numbers(c, scope)
-    try:
-        proposal = score(numbers, circumstances)
-    except ValueError as exc:  # AssessmentInvalid: the method's own reason
-        field, _, reason = str(exc).partition(": ")
-        raise ValidationFailed(field, reason) from None
+    given = None if scope is None else _numbers(c, scope)
     with c.uow() as uow:
         row = _locked(uow, incident_id)
-        body = views.assessed_body(numbers, circumstances, proposal)
+        check_open(Status(row.status))
+        scoped_seq, numbers = (None, given) if given is not None else _scoped(c, uow, row.id)
+        proposal = _score(numbers, circumstances)
+        body = {**views.assessed_body(numbers, circumstances, proposal), "scoped_seq": scoped_seq}
         record_step(uow, row, StepKind.ASSESSED, actor=actor.actor, staff_id=actor.id, body=body)
         uow.commit()
     return proposal
+
+
+def _scoped(c: Container, uow: UnitOfWork, incident_id: str) -> tuple[int, Numbers]:
+    """The latest `scoped` step's seq and numbers; Conflict if the incident was never scoped."""
+    scoped = [s for s in _steps(uow, incident_id) if s.kind == StepKind.SCOPED]
+    if not scoped:
+        raise Conflict("scope the incident, or give the numbers, before assessing it")
+    return scoped[-1].seq, _numbers(c, views.scoped_numbers(scoped[-1].body))
+
+
+def _score(numbers: Numbers, circumstances: Circumstances) -> Proposal:
+    try:
+        return score(numbers, circumstances)
+    except ValueError as exc:  # AssessmentInvalid: the method's own reason
+        field, _, reason = str(exc).partition(": ")
+        raise ValidationFailed(field, reason) from None
+
+
+def scope_incident(
+    c: Container, *, incident_id: str, exposures: Sequence[Exposure], actor: StaffIdentity
+) -> Scope:
+    """Scope the incident from the system's own records (breach/scope.py) and record a
+    `scoped` step: the exposures and the numbers, never a subject id (the Scope returned
+    holds them, for the caller alone). Refused on an unknown or closed incident first."""
+    _permit(c, actor, incident_id)
+    with c.uow(write=False) as uow:
+        check_open(Status(_found(uow, incident_id).status))
+    found = scoping.scope(c, exposures)
+    with c.uow() as uow:
+        row = _locked(uow, incident_id)
+        body = views.scoped_body(found)
+        record_step(uow, row, StepKind.SCOPED, actor=actor.actor, staff_id=actor.id, body=body)
+        uow.commit()
+    return found
 
 
 def decide(

@@ -11,7 +11,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from minimaker.breach.assessment import Circumstances, Numbers, Proposal
+from minimaker.breach.exposure import CategoryCount, Exposure, ExposureKind, Scope
 from minimaker.breach.rules import MAX_REASON, MIN_REASON, Outcome, StepKind, check_text, clock
+from minimaker.breach.scope_stores import SUBJECT_PREFIX
 from minimaker.breach.tables import Incident, IncidentStep
 from minimaker.kernel.errors import ValidationFailed
 
@@ -158,6 +160,47 @@ def assessed_body(
         },
         "reasons": list(proposal.reasons),
     }
+
+
+def scoped_body(found: Scope) -> dict[str, Any]:
+    """A `scoped` step's body: what was exposed and the numbers scoping found. Never a
+    subject id: the ids are not kept (the notices re-run scoping), a subject's key is kept
+    as `subject:*` and blobs as their count."""
+    return {
+        "exposures": [_exposure(e) for e in found.exposures],
+        "subjects": found.subjects,
+        "records": found.records,
+        "categories": [asdict(c) for c in found.categories],
+        "encrypted_under_uncompromised_keys": found.encrypted_under_uncompromised_keys,
+        "encryption_note": found.encryption_note,
+        "notes": list(found.notes),
+        "computed_at": found.computed_at.isoformat(),
+    }
+
+
+def _exposure(e: Exposure) -> dict[str, Any]:
+    ref: str | None = e.ref or None
+    if e.kind is ExposureKind.KEY and e.ref.startswith(SUBJECT_PREFIX):
+        ref = SUBJECT_PREFIX + "*"  # the subject's id: never written to the register
+    return {
+        "kind": e.kind.value,
+        "start": None if e.start is None else e.start.isoformat(),
+        "end": None if e.end is None else e.end.isoformat(),
+        "ref": ref,
+        "blobs": len(e.blob_ids),
+    }
+
+
+def scoped_numbers(body: Mapping[str, Any]) -> Numbers:
+    """The numbers a `scoped` step recorded, for an assessment the officer gave none for."""
+    return Numbers(
+        categories=tuple(
+            CategoryCount(str(c["category"]), int(c["subjects"]), int(c["records"]))
+            for c in body["categories"]
+        ),
+        subjects=int(body["subjects"]),
+        encrypted_under_uncompromised_keys=bool(body["encrypted_under_uncompromised_keys"]),
+    )
 
 
 def decision(
