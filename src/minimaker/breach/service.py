@@ -157,12 +157,8 @@ def open_incident(
         )
         uow.session.add(row)
         uow.session.flush()
-        body = {
-            "source": found.value,
-            "processor": processor or None,
-            "aware_at": aware.isoformat(),
-            "deadline_at": deadline.isoformat(),
-        }
+        body = {"source": found.value, "processor": processor or None}
+        body |= {"aware_at": aware.isoformat(), "deadline_at": deadline.isoformat()}
         record_step(uow, row, StepKind.OPENED, actor=by.actor, staff_id=by.id, body=body)
         uow.commit()
     return list_one(c, incident_id)

@@ -16,6 +16,7 @@ from minimaker.adapters import job_queue as queue
 from minimaker.adapters.blobs import new_blob_id
 from minimaker.adapters.job_queue import Job
 from minimaker.corpus import service as corpus
+from minimaker.corpus.service import Prepared
 from minimaker.generation import events, limits, usage
 from minimaker.generation.export import FORMATS, MEDIA_TYPES, BlockReader, iter_export
 from minimaker.generation.relief import (
@@ -290,22 +291,16 @@ def _on_final_failure(c: Container, job: Job, reason: str) -> None:
 run_generation_job.on_final_failure = _on_final_failure  # type: ignore[attr-defined]
 
 
-def _owned_model(
-    uow: UnitOfWork, *, user_id: str, model_id: str, for_update: bool = False
-) -> Model3D:
-    # `for_update` locks the row (PostgreSQL): a unit deleting it meanwhile is waited for.
-    row = (
-        uow.session.get(Model3D, model_id, with_for_update=for_update) if is_id(model_id) else None
-    )
+def _owned_model(uow: UnitOfWork, *, user_id: str, model_id: str, lock: bool = False) -> Model3D:
+    # `lock` locks the row (PostgreSQL): a unit deleting it meanwhile is waited for.
+    row = uow.session.get(Model3D, model_id, with_for_update=lock) if is_id(model_id) else None
     if row is None or row.owner_id != user_id:
         raise NotFound("model")
     return row
 
 
 def _formats(uow: UnitOfWork, model_id: str) -> tuple[str, ...]:
-    found = uow.session.scalars(
-        select(ModelFile.format).where(ModelFile.model_id == model_id)
-    ).all()
+    found = _files(uow, model_id)
     return tuple(f for f in FORMATS if f in found)
 
 
@@ -360,7 +355,7 @@ def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
     copy = _prepare_for_corpus(c, user_id, files)
     with c.uow() as uow:
         try:
-            row = _owned_model(uow, user_id=user_id, model_id=model_id, for_update=True)
+            row = _owned_model(uow, user_id=user_id, model_id=model_id, lock=True)
         except NotFound:  # deleted meanwhile (by retention, or a second click): offered there
             corpus.discard(c, copy)
             raise
@@ -386,9 +381,7 @@ def _files(uow: UnitOfWork, model_id: str) -> dict[str, str]:
     return {fmt: blob_id for fmt, blob_id in rows}
 
 
-def _prepare_for_corpus(
-    c: Container, user_id: str, files: Mapping[str, str]
-) -> corpus.Prepared | None:
+def _prepare_for_corpus(c: Container, user_id: str, files: Mapping[str, str]) -> Prepared | None:
     """Policy 9.2: one anonymised copy of the model (its richest format) for the corpus."""
     for fmt in ("glb", "stl", "obj"):
         if fmt in files:

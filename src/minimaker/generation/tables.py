@@ -77,7 +77,6 @@ def personal_data() -> tuple[Declaration, ...]:
     """The generation tables as the personal-data registry knows them (kernel/personal_data)."""
     # Imported when called, not at the top: the exporters read these very tables.
     from minimaker.generation import export_data as export
-    from minimaker.generation import usage as usage_events
 
     models = Section(
         "models",
@@ -87,7 +86,6 @@ def personal_data() -> tuple[Declaration, ...]:
         schema=export.MODELS_SCHEMA,
         prune=export.keep_written,
     )
-    usage = Section("usage_events", "Usage events linked to you", exporter=export.usage_events)
     return (
         # Locked first: a generation storing its files holds the model's row until it is done.
         PersonalTable(
@@ -105,13 +103,21 @@ def personal_data() -> tuple[Declaration, ...]:
             blobs=("blob_id",),
             exported_with="models",
         ),
-        PersonalTable(
-            UsageEvent,
-            category="usage_event",
-            owner=None,  # a pseudonym per day, found again only under that day's live key
-            forget=usage_events.forget,
-            section=usage,
-            count=Noun("usage event"),
-            counter=usage_events.count_of,
-        ),
+        _usage_events(),
+    )
+
+
+def _usage_events() -> PersonalTable:
+    """Usage events: a pseudonym per day, found again only under that day's live key."""
+    from minimaker.generation import export_data as export
+    from minimaker.generation import usage as usage_events
+
+    return PersonalTable(
+        UsageEvent,
+        category="usage_event",
+        owner=None,
+        forget=usage_events.forget,
+        section=Section("usage_events", "Usage events linked to you", exporter=export.usage_events),
+        count=Noun("usage event"),
+        counter=usage_events.count_of,
     )
