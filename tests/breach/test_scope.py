@@ -13,7 +13,13 @@ from minimaker.corpus.tables import StagedCopy
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.uploads import service as uploads
-from tests.breach.seeding import staff_member, staff_reads, subject, upload
+from tests.breach.seeding import (
+    staff_breach,
+    staff_member,
+    staff_reads,
+    subject,
+    upload,
+)
 from tests.conftest import photo_bytes
 
 
@@ -26,19 +32,9 @@ def test_a_compromised_staff_account_scopes_exactly_the_subjects_it_read(
     container: Container, clock: ManualClock
 ) -> None:
     c = container
-    ada, bob, cy, dee = (subject(c, n) for n in ("ada", "bob", "cyd", "dee"))
-    upload(c, ada, seed=1)
-    upload(c, ada, seed=2)
-    upload(c, dee, seed=3)
-    sam = staff_member(c, "sam")
-    staff_member(c, "tia")
-    clock.advance(hours=1)
-    since = clock.now()
-    staff_reads(c, "sam", [ada, bob])
-    staff_reads(c, "tia", [cy])  # another member's reads are not sam's
-    clock.advance(hours=1)
-    result = scope(c, [Exposure(ExposureKind.STAFF_ACCOUNT, start=since, ref=sam)])
-    assert result.subject_ids == {ada, bob}
+    w = staff_breach(c, clock)
+    result = scope(c, [Exposure(ExposureKind.STAFF_ACCOUNT, start=w.since, ref=w.sam)])
+    assert result.subject_ids == {w.ada, w.bob}
     assert _count(result, "account") is not None and _count(result, "account").subjects == 2
     photos = _count(result, "uploaded_image")
     assert photos == CategoryCount("uploaded_image", subjects=1, records=2)  # ada's two, not dee's

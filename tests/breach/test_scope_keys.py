@@ -10,22 +10,16 @@ from minimaker.breach.exposure import Exposure, ExposureKind
 from minimaker.breach.scope import scope
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
-from minimaker.operations.backup import create_backup
 from minimaker.operations.key_rotation import rotate_master_key
-from tests.breach.seeding import subject, upload
+from tests.breach.seeding import stolen_backup, subject
 
 
 def test_a_stolen_backup_made_before_a_rotation_scopes_its_subjects_as_encrypted(
     container: Container, clock: ManualClock, tmp_path: Path
 ) -> None:
     c = container
-    ada, bob = subject(c, "ada"), subject(c, "bob")
-    upload(c, ada)
     stolen = tmp_path / "stolen.tar"
-    create_backup(c, stolen)
-    clock.advance(hours=1)
-    subject(c, "cyd")  # signed up after the backup: not in it
-    rotate_master_key(c, new_key=generate_key())
+    ada, bob, _ = stolen_backup(c, clock, stolen)
     result = scope(c, [Exposure(ExposureKind.LOCATION, ref=f"backup:{stolen}")])
     assert result.subject_ids == {ada, bob}
     photos = [x for x in result.categories if x.category == "uploaded_image"]

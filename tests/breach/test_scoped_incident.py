@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from minimaker.adapters.audit_chain import AuditEntry
-from minimaker.adapters.crypto.keys import generate_key
 from minimaker.breach import service as register
 from minimaker.breach.assessment import Circumstances, Confidentiality, Identification
 from minimaker.breach.exposure import Exposure, ExposureKind
@@ -20,9 +19,14 @@ from minimaker.breach.tables import Incident, IncidentStep
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import Conflict
-from minimaker.operations.backup import create_backup
-from minimaker.operations.key_rotation import rotate_master_key
-from tests.breach.seeding import staff_member, staff_reads, subject, upload
+from tests.breach.seeding import (
+    staff_breach,
+    staff_member,
+    staff_reads,
+    stolen_backup,
+    subject,
+    upload,
+)
 from tests.breach.world import DESCRIPTION, officer
 from tests.scan import find_in_bytes, needles_for
 from tests.staff.signing_in import client_container, staff_headers
@@ -64,17 +68,8 @@ def test_a_compromised_staff_account_is_scoped_into_its_incident_and_assessed(
     container: Container, clock: ManualClock
 ) -> None:
     c = container
-    ada, bob, cyd, dee = (subject(c, n) for n in ("ada", "bob", "cyd", "dee"))
-    upload(c, ada, seed=1)
-    upload(c, ada, seed=2)
-    upload(c, dee, seed=3)
-    sam = staff_member(c, "sam")
-    staff_member(c, "tia")
-    clock.advance(hours=1)
-    since = clock.now()
-    staff_reads(c, "sam", [ada, bob])
-    staff_reads(c, "tia", [cyd])  # another member's reads are not the compromised account's
-    clock.advance(hours=1)
+    w = staff_breach(c, clock)
+    ada, bob, cyd, dee, sam, since = w.ada, w.bob, w.cyd, w.dee, w.sam, w.since
     who = officer(c)
     before = _last_audit_seq(c)
     aware = clock.now() - timedelta(minutes=30, seconds=17)
@@ -111,13 +106,8 @@ def test_a_stolen_backup_made_before_a_rotation_is_assessed_under_the_34_3_a_exc
     container: Container, clock: ManualClock, tmp_path: Path
 ) -> None:
     c = container
-    ada, bob = subject(c, "ada"), subject(c, "bob")
-    upload(c, ada)
     stolen = tmp_path / "stolen.tar"
-    create_backup(c, stolen)
-    clock.advance(hours=1)
-    cyd = subject(c, "cyd")  # signed up after the backup: not in it
-    rotate_master_key(c, new_key=generate_key())
+    ada, bob, cyd = stolen_backup(c, clock, stolen)
     who = officer(c)
     before = _last_audit_seq(c)
     made = register.open_incident(
