@@ -136,32 +136,56 @@ def open_incident(
 ) -> IncidentSummary:
     """Open an incident: the 72-hour clock runs from `aware_at` (now or earlier)."""
     _permit(c, by)
-    now = c.clock.now()
-    aware = check_aware_at(aware_at, now)
-    text = check_text("description", description, maximum=MAX_DESCRIPTION)
     found = check_source(source, processor, set(c.policy.processors))
-    incident_id = uuid.uuid4().hex
-    deadline = authority_deadline(aware)
     with c.uow() as uow:
-        row = Incident(
-            id=incident_id,
-            opened_at=now,
-            aware_at=aware,
-            deadline_at=deadline,
-            source=found.value,
-            processor=processor or None,
-            description_enc=_seal(c, incident_id, _DESCRIPTION, {"description": text}),
-            opened_by=by.id,
-            status=Status.OPEN.value,
-            steps=0,
+        incident_id = insert_incident(
+            uow,
+            aware_at=aware_at,
+            description=description,
+            source=found,
+            by=by.actor,
+            staff_id=by.id,
+            processor=processor,
         )
-        uow.session.add(row)
-        uow.session.flush()
-        body = {"source": found.value, "processor": processor or None}
-        body |= {"aware_at": aware.isoformat(), "deadline_at": deadline.isoformat()}
-        record_step(uow, row, StepKind.OPENED, actor=by.actor, staff_id=by.id, body=body)
         uow.commit()
     return list_one(c, incident_id)
+
+
+def insert_incident(
+    uow: UnitOfWork,
+    *,
+    aware_at: datetime,
+    description: str,
+    source: Source,
+    by: Actor,
+    staff_id: str | None,
+    processor: str | None = None,
+) -> str:
+    """Insert an incident and its `opened` step in the caller's unit; returns its id. The
+    system (a detection rule, breach/detection.py) opens one with staff_id None."""
+    now = uow.c.clock.now()
+    aware = check_aware_at(aware_at, now)
+    text = check_text("description", description, maximum=MAX_DESCRIPTION)
+    incident_id = uuid.uuid4().hex
+    deadline = authority_deadline(aware)
+    row = Incident(
+        id=incident_id,
+        opened_at=now,
+        aware_at=aware,
+        deadline_at=deadline,
+        source=source.value,
+        processor=processor or None,
+        description_enc=_seal(uow.c, incident_id, _DESCRIPTION, {"description": text}),
+        opened_by=staff_id,
+        status=Status.OPEN.value,
+        steps=0,
+    )
+    uow.session.add(row)
+    uow.session.flush()
+    body = {"source": source.value, "processor": processor or None}
+    body |= {"aware_at": aware.isoformat(), "deadline_at": deadline.isoformat()}
+    record_step(uow, row, StepKind.OPENED, actor=by, staff_id=staff_id, body=body)
+    return incident_id
 
 
 def list_one(c: Container, incident_id: str) -> IncidentSummary:
