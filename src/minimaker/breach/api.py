@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from minimaker.breach import notices, report
 from minimaker.breach import service as register
 from minimaker.breach.assessment import (
     Availability,
@@ -24,7 +25,16 @@ from minimaker.breach.assessment import (
     Numbers,
 )
 from minimaker.breach.exposure import CategoryCount, Exposure, ExposureKind
-from minimaker.breach.rules import MAX_DESCRIPTION, MAX_REASON, MAX_TEXT, Outcome, Source
+from minimaker.breach.notices import Delivery
+from minimaker.breach.report import AuthorityReport
+from minimaker.breach.rules import (
+    MAX_DESCRIPTION,
+    MAX_REASON,
+    MAX_TEXT,
+    Exception34,
+    Outcome,
+    Source,
+)
 from minimaker.breach.scope_rows import MAX_BLOBS
 from minimaker.breach.views import IncidentDetail, IncidentSummary
 from minimaker.entrypoints.http import ContainerDep, Staff
@@ -110,6 +120,25 @@ class ScopeIn(_In):
     exposures: list[ExposureIn] = Field(min_length=1, max_length=_MAX_EXPOSURES)
 
 
+class ReportIn(_In):
+    """The officer's part of the Art. 33(3) report."""
+
+    likely_consequences: str = Field(min_length=1, max_length=MAX_TEXT)
+    measures: str = Field(min_length=1, max_length=MAX_TEXT)
+    delay_reason: str | None = Field(default=None, min_length=10, max_length=MAX_REASON)
+
+
+class NoticesIn(_In):
+    """The exposures scoped (scoping runs again: the register keeps no subject id) and the
+    notice's parts, in plain language, at least 10 characters each."""
+
+    exposures: list[ExposureIn] = Field(min_length=1, max_length=_MAX_EXPOSURES)
+    nature: str = Field(min_length=10, max_length=MAX_TEXT)
+    consequences: str = Field(min_length=10, max_length=MAX_TEXT)
+    measures: str = Field(min_length=10, max_length=MAX_TEXT)
+    advice: str = Field(min_length=10, max_length=MAX_TEXT)
+
+
 class CategoryCountOut(BaseModel):
     category: str
     subjects: int
@@ -133,6 +162,8 @@ class DecideIn(_In):
     notify_authority: bool | None = None
     notify_subjects: bool | None = None
     reason: str | None = Field(default=None, min_length=1, max_length=MAX_REASON)
+    #: Art. 34(3): why the subjects of a high-risk breach need not be told, if they are not.
+    exception: Annotated[Exception34 | None, Field(strict=False)] = None
 
 
 class CloseIn(_In):
@@ -199,10 +230,7 @@ def scope(c: ContainerDep, who: Staff, incident_id: str, body: ScopeIn) -> Any:
     """Scope the incident from the system's own records: the affected subjects' numbers per
     category, and whether the data was encrypted under keys not compromised (Art. 34(3)(a));
     recorded as a `scoped` step. Subject ids are neither answered nor kept."""
-    exposures = [
-        Exposure(kind=e.kind, start=e.start, end=e.end, ref=e.ref, blob_ids=tuple(e.blob_ids))
-        for e in body.exposures
-    ]
+    exposures = _exposures(body.exposures)
     found = register.scope_incident(c, incident_id=incident_id, exposures=exposures, actor=who)
     return ScopedOut(
         subjects=found.subjects,
@@ -213,6 +241,13 @@ def scope(c: ContainerDep, who: Staff, incident_id: str, body: ScopeIn) -> Any:
         notes=list(found.notes),
         computed_at=found.computed_at,
     )
+
+
+def _exposures(given: list[ExposureIn]) -> list[Exposure]:
+    return [
+        Exposure(kind=e.kind, start=e.start, end=e.end, ref=e.ref, blob_ids=tuple(e.blob_ids))
+        for e in given
+    ]
 
 
 @router.post("/{incident_id}/assessment", response_model=ProposalOut, responses=_CONFLICT)
@@ -264,7 +299,9 @@ def _numbers(body: AssessIn) -> Numbers | None:
 
 @router.post("/{incident_id}/decision", response_model=IncidentSummary, responses=_CONFLICT)
 def decide(c: ContainerDep, who: Staff, incident_id: str, body: DecideIn) -> Any:
-    """Confirm the latest proposal, or override it with a reason (at least 10 characters)."""
+    """Confirm the latest proposal, or override it with a reason (at least 10 characters);
+    `exception` records the Art. 34(3) exception where the subjects of a high-risk breach are
+    not told (a confirmed proposal's own is recorded without it)."""
     return register.decide(
         c,
         who,
@@ -273,6 +310,7 @@ def decide(c: ContainerDep, who: Staff, incident_id: str, body: DecideIn) -> Any
         notify_authority=body.notify_authority,
         notify_subjects=body.notify_subjects,
         reason=body.reason,
+        exception=None if body.exception is None else body.exception.value,
     )
 
 
@@ -280,3 +318,44 @@ def decide(c: ContainerDep, who: Staff, incident_id: str, body: DecideIn) -> Any
 def close(c: ContainerDep, who: Staff, incident_id: str, body: CloseIn) -> Any:
     """Close the incident; refused (409) until a decision on notification is recorded."""
     return register.close(c, who, incident_id, note=body.note)
+
+
+@router.get("/{incident_id}/report", response_model=AuthorityReport)
+def get_report(c: ContainerDep, who: Staff, incident_id: str) -> Any:
+    """The report to the supervisory authority (Art. 33(3)) as it stands: every field, and
+    in `missing` those not known yet."""
+    return report.authority_report(c, who, incident_id)
+
+
+@router.post("/{incident_id}/report", response_model=IncidentSummary, responses=_CONFLICT)
+def record_report(c: ContainerDep, who: Staff, incident_id: str, body: ReportIn) -> Any:
+    """Record the likely consequences, the measures and any reasons for a delay."""
+    return report.record_report(
+        c,
+        who,
+        incident_id,
+        likely_consequences=body.likely_consequences,
+        measures=body.measures,
+        delay_reason=body.delay_reason,
+    )
+
+
+@router.get("/{incident_id}/notices", response_model=Delivery)
+def get_notices(c: ContainerDep, who: Staff, incident_id: str) -> Any:
+    """How the notices to the people affected are faring: queued, sent, pending, failed."""
+    return notices.notice_delivery(c, who, incident_id)
+
+
+@router.post("/{incident_id}/notices", response_model=Delivery, responses=_SCOPE_ANSWERS)
+def notify_subjects(c: ContainerDep, who: Staff, incident_id: str, body: NoticesIn) -> Any:
+    """Queue the notice (Art. 34) to every affected subject not yet sent one; 409 unless the
+    decision in force is to tell them and the exposures find the latest scoping's number."""
+    text = notices.NoticeText(
+        nature=body.nature,
+        consequences=body.consequences,
+        measures=body.measures,
+        advice=body.advice,
+    )
+    return notices.notify_subjects(
+        c, who, incident_id, exposures=_exposures(body.exposures), text=text
+    )

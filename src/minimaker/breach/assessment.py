@@ -32,9 +32,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from minimaker.breach.exposure import CategoryCount, Scope
+from minimaker.breach.rules import Exception34
 
 METHOD = "ENISA, Recommendations for a methodology of the assessment of severity of personal data breaches, v1.0 (2013)"  # noqa: E501 - one citation, kept whole
-EXCEPTION_34_3_A = "Art. 34(3)(a)"
+EXCEPTION_34_3_A = Exception34.UNINTELLIGIBLE.value
 
 
 class DataClass(StrEnum):
@@ -145,6 +146,10 @@ class Level(StrEnum):
     MEDIUM = "medium"
     HIGH = "high"
     VERY_HIGH = "very_high"
+
+
+#: The levels of a high risk to people's rights and freedoms (Art. 34(1)).
+HIGH_RISK = frozenset({Level.HIGH, Level.VERY_HIGH})
 
 
 @dataclass(frozen=True)
@@ -294,7 +299,7 @@ def _propose(
             "The authority need not be told: at low severity the breach is unlikely to "
             "result in a risk (Art. 33(1)); it stays documented here (Art. 33(5))."
         )
-    high = level in (Level.HIGH, Level.VERY_HIGH)
+    high = level in HIGH_RISK
     if not high:
         reasons.append("The people affected need not be told: the risk is not high (Art. 34(1)).")
         return authority, False, None, reasons

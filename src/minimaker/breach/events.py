@@ -17,3 +17,5 @@ STEP: dict[StepKind, AuditTag] = {
 INCIDENT_VIEWED = AuditTag("breach", "incident", "viewed", Purpose.SECURITY)
 #: The register listed (ids, dates and statuses).
 REGISTER_VIEWED = AuditTag("breach", "register", "viewed", Purpose.SECURITY)
+#: The Art. 33(3) report built and shown (its sealed texts opened for the officer).
+REPORT_VIEWED = AuditTag("breach", "report", "viewed", Purpose.SECURITY)

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from starlette.datastructures import FormData
 
+from minimaker.breach import notices
 from minimaker.breach import service as register
 from minimaker.breach.assessment import (
     Availability,
@@ -19,8 +20,8 @@ from minimaker.breach.assessment import (
     Integrity,
     Numbers,
 )
-from minimaker.breach.exposure import CategoryCount
-from minimaker.breach.rules import Outcome, Source
+from minimaker.breach.exposure import CategoryCount, ExposureKind
+from minimaker.breach.rules import Exception34, Outcome, Source
 from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
 from minimaker.entrypoints.page_shell.session import Visitor, text_field
 from minimaker.entrypoints.page_shell.staff_session import Staff, StaffForm, StaffVisitor
@@ -35,12 +36,15 @@ _DONE = {
     "assessed": "The assessment is recorded; confirm or override its proposal.",
     "decided": "The decision is recorded.",
     "closed": "The incident is closed; its record is kept.",
+    "scoped": "The scoping is recorded: its numbers, never a name or an id of a person.",
+    "reported": "Your part of the report to the authority is recorded.",
+    "notified": "The notices are queued to every person affected; delivery is tracked below.",
 }
 _FAILURES = (ValidationFailed, Conflict)
 _MAX_COUNT = 10**9
 
 
-def _when(form: FormData, name: str) -> datetime:
+def when_field(form: FormData, name: str) -> datetime:
     """A `datetime-local` field, read as UTC; anything else is refused, naming the field."""
     typed = text_field(form, name).strip()
     try:
@@ -100,7 +104,7 @@ def open_incident(form: StaffForm, v: StaffVisitor, who: Staff) -> Response:
         made = register.open_incident(
             v.c,
             who,
-            aware_at=_when(form, "aware_at"),
+            aware_at=when_field(form, "aware_at"),
             description=values["description"],
             source=values["source"],
             processor=values["processor"].strip() or None,
@@ -141,11 +145,15 @@ def _incident_page(
         confidentiality=[e.value for e in Confidentiality],
         integrity=[e.value for e in Integrity],
         availability=[e.value for e in Availability],
+        exceptions=[e.value for e in Exception34],
+        kinds=[e.value for e in ExposureKind],
+        delivery=notices.notice_delivery(v.c, who, incident_id),
     )
 
 
-def _step(v: Visitor, who: StaffIdentity, incident_id: str, done: str, run: Any) -> Response:
-    """Run one step; a refusal comes back on the incident's page with its reason."""
+def run_step(v: Visitor, who: StaffIdentity, incident_id: str, done: str, run: Any) -> Response:
+    """Run one step; a refusal comes back on the incident's page with its reason (a notice
+    `done` names is shown once it is recorded)."""
     try:
         run()
     except _FAILURES as exc:
@@ -157,7 +165,7 @@ def _step(v: Visitor, who: StaffIdentity, incident_id: str, done: str, run: Any)
 def add_phase(incident_id: str, form: StaffForm, v: StaffVisitor, who: Staff) -> Response:
     """Record a phase of what the authority was told, and when (Art. 33(4))."""
     delay = text_field(form, "delay_reason").strip() or None
-    return _step(
+    return run_step(
         v,
         who,
         incident_id,
@@ -166,7 +174,7 @@ def add_phase(incident_id: str, form: StaffForm, v: StaffVisitor, who: Staff) ->
             v.c,
             who,
             incident_id,
-            told_at=_when(form, "told_at"),
+            told_at=when_field(form, "told_at"),
             content=text_field(form, "content"),
             delay_reason=delay,
         ),
@@ -199,7 +207,7 @@ def _circumstances(form: FormData) -> Circumstances:
 def assess(incident_id: str, form: StaffForm, v: StaffVisitor, who: Staff) -> Response:
     """Score the breach from the counts and circumstances entered."""
     categories = list(v.c.policy.categories)
-    return _step(
+    return run_step(
         v,
         who,
         incident_id,
@@ -218,7 +226,7 @@ def _flag(form: FormData, name: str) -> bool | None:
 @router.post("/{incident_id}/decision")
 def decide(incident_id: str, form: StaffForm, v: StaffVisitor, who: Staff) -> Response:
     """Confirm or override the latest proposal, with a reason."""
-    return _step(
+    return run_step(
         v,
         who,
         incident_id,
@@ -231,6 +239,7 @@ def decide(incident_id: str, form: StaffForm, v: StaffVisitor, who: Staff) -> Re
             notify_authority=_flag(form, "notify_authority"),
             notify_subjects=_flag(form, "notify_subjects"),
             reason=text_field(form, "reason").strip() or None,
+            exception=text_field(form, "exception") or None,
         ),
     )
 
@@ -239,6 +248,6 @@ def decide(incident_id: str, form: StaffForm, v: StaffVisitor, who: Staff) -> Re
 def close(incident_id: str, form: StaffForm, v: StaffVisitor, who: Staff) -> Response:
     """Close the incident (a decision must be recorded)."""
     note = text_field(form, "note").strip() or None
-    return _step(
+    return run_step(
         v, who, incident_id, "closed", lambda: register.close(v.c, who, incident_id, note=note)
     )

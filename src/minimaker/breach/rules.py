@@ -40,8 +40,10 @@ class StepKind(StrEnum):
     ASSESSED = "assessed"  # the ENISA severity and the proposal (breach/assessment.py)
     DECIDED = "decided"  # the officer confirms or overrides the proposal, with a reason
     PHASE = "phase"  # Art. 33(4): what was told the authority in this phase, and when
-    AUTHORITY_NOTIFIED = "authority_notified"  # the Art. 33(3) report sent (a later session)
-    SUBJECTS_NOTIFIED = "subjects_notified"  # the Art. 34 notices sent (a later session)
+    #: The officer's texts of the Art. 33(3) report: likely consequences, measures (report.py).
+    REPORTED = "reported"
+    #: The Art. 34 notices queued to every affected subject, with their counts (notices.py).
+    SUBJECTS_NOTIFIED = "subjects_notified"
     CLOSED = "closed"
 
 
@@ -50,6 +52,17 @@ class Status(StrEnum):
     ASSESSED = "assessed"
     DECIDED = "decided"
     CLOSED = "closed"
+
+
+class Exception34(StrEnum):
+    """Art. 34(3): when the subjects of a high-risk breach need not be told."""
+
+    #: (a) the data was unintelligible to whoever had it (encrypted under keys not reached).
+    UNINTELLIGIBLE = "Art. 34(3)(a)"
+    #: (b) measures taken since ensure the high risk is no longer likely to materialise.
+    RISK_AVERTED = "Art. 34(3)(b)"
+    #: (c) telling each would take disproportionate effort: a public communication instead.
+    PUBLIC_COMMUNICATION = "Art. 34(3)(c)"
 
 
 class Outcome(StrEnum):
@@ -110,6 +123,30 @@ def check_text(field: str, value: object, *, minimum: int = 1, maximum: int = MA
     if len(value) > maximum:
         raise ValidationFailed(field, f"must be at most {maximum} characters")
     return value.strip()
+
+
+def check_exception(
+    exception: str | None, *, notify_subjects: bool, high_risk: bool, encrypted: bool
+) -> Exception34 | None:
+    """An Art. 34(3) exception the decision records: only where the subjects of a high-risk
+    breach are not told, and (a) only where the assessment found the data encrypted under
+    keys not compromised."""
+    if exception is None:
+        return None
+    try:
+        found = Exception34(exception)
+    except ValueError:
+        allowed = ", ".join(e.value for e in Exception34)
+        raise ValidationFailed("exception", f"must be one of {allowed}") from None
+    if notify_subjects or not high_risk:
+        raise ValidationFailed(
+            "exception", "applies only where the subjects of a high-risk breach are not told"
+        )
+    if found is Exception34.UNINTELLIGIBLE and not encrypted:
+        raise ValidationFailed(
+            "exception", "Art. 34(3)(a) needs the data encrypted under keys not compromised"
+        )
+    return found
 
 
 def check_open(status: Status) -> None:

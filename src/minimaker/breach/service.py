@@ -74,17 +74,25 @@ def _step_field(seq: int) -> str:
     return f"incident-step-{seq}"
 
 
-def _permit(c: Container, by: StaffIdentity, incident_id: object = None) -> None:
+def texts_of(c: Container, step: IncidentStep) -> dict[str, str]:
+    """What staff typed with a step, opened (empty if nothing was)."""
+    if step.text_enc is None:
+        return {}
+    return open_texts(c, step.incident_id, _step_field(step.seq), step.text_enc)
+
+
+def description_of(c: Container, row: Incident) -> str:
+    """The incident's description, opened."""
+    return open_texts(c, row.id, _DESCRIPTION, row.description_enc)["description"]
+
+
+def permit(c: Container, by: StaffIdentity, incident_id: object = None) -> None:
     where = "breach:register" if incident_id is None else audited_id("incident", incident_id)
     staff.permit(c, by, Action.MANAGE_INCIDENTS, object=where)
 
 
-def _locked(uow: UnitOfWork, incident_id: str) -> Incident:
-    """The incident, locked for this unit (its next seq is ours), or NotFound."""
-    return _found(uow, incident_id, lock=True)
-
-
-def _found(uow: UnitOfWork, incident_id: str, *, lock: bool = False) -> Incident:
+def find(uow: UnitOfWork, incident_id: str, *, lock: bool = False) -> Incident:
+    """The incident (locked for this unit: its next seq is ours), or NotFound."""
     if not is_id(incident_id):
         raise NotFound("incident")
     row = uow.session.get(Incident, incident_id, with_for_update=lock)
@@ -135,7 +143,7 @@ def open_incident(
     processor: str | None = None,
 ) -> IncidentSummary:
     """Open an incident: the 72-hour clock runs from `aware_at` (now or earlier)."""
-    _permit(c, by)
+    permit(c, by)
     found = check_source(source, processor, set(c.policy.processors))
     with c.uow() as uow:
         incident_id = insert_incident(
@@ -194,17 +202,17 @@ def list_one(c: Container, incident_id: str) -> IncidentSummary:
         row = uow.session.get(Incident, incident_id)
         if row is None:
             raise NotFound("incident")
-        return views.summary(row, _steps(uow, incident_id), c.clock.now())
+        return views.summary(row, steps_of(uow, incident_id), c.clock.now())
 
 
-def _steps(uow: UnitOfWork, incident_id: str) -> list[IncidentStep]:
+def steps_of(uow: UnitOfWork, incident_id: str) -> list[IncidentStep]:
     query = select(IncidentStep).where(IncidentStep.incident_id == incident_id)
     return list(uow.session.scalars(query.order_by(IncidentStep.seq)))
 
 
 def list_incidents(c: Container, by: StaffIdentity) -> list[IncidentSummary]:
     """Every incident, open ones first, soonest deadline first; closed ones after."""
-    _permit(c, by)
+    permit(c, by)
     with c.uow() as uow:
         rows = list(uow.session.scalars(select(Incident).order_by(Incident.deadline_at)))
         steps: dict[str, list[IncidentStep]] = {r.id: [] for r in rows}
@@ -219,18 +227,14 @@ def list_incidents(c: Container, by: StaffIdentity) -> list[IncidentSummary]:
 
 def get_incident(c: Container, by: StaffIdentity, incident_id: str) -> IncidentDetail:
     """One incident with its description and every step, the sealed texts opened."""
-    _permit(c, by, incident_id)
+    permit(c, by, incident_id)
     with c.uow() as uow:
         row = uow.session.get(Incident, incident_id) if is_id(incident_id) else None
         if row is None:
             raise NotFound("incident")
-        steps = _steps(uow, incident_id)
-        description = open_texts(c, row.id, _DESCRIPTION, row.description_enc)["description"]
-        texts = {
-            s.seq: open_texts(c, row.id, _step_field(s.seq), s.text_enc)
-            for s in steps
-            if s.text_enc is not None
-        }
+        steps = steps_of(uow, incident_id)
+        description = description_of(c, row)
+        texts = {s.seq: texts_of(c, s) for s in steps if s.text_enc is not None}
         detail = views.detail(row, steps, c.clock.now(), description=description, texts=texts)
         uow.audit(events.INCIDENT_VIEWED, actor=by.actor, object=f"incident:{row.id}")
         uow.commit()
@@ -248,13 +252,13 @@ def add_phase(
 ) -> IncidentSummary:
     """Art. 33(4): record what the authority was told in this phase, and when; a first
     phase after the 72 hours needs the reasons for the delay (Art. 33(1))."""
-    _permit(c, by, incident_id)
+    permit(c, by, incident_id)
     told_text = check_text("content", content)
     with c.uow() as uow:
-        row = _locked(uow, incident_id)
+        row = find(uow, incident_id, lock=True)
         check_open(Status(row.status))
         when = check_phase_time(told_at, aware_at=row.aware_at, now=c.clock.now())
-        earlier = sum(1 for s in _steps(uow, row.id) if s.kind == StepKind.PHASE)
+        earlier = sum(1 for s in steps_of(uow, row.id) if s.kind == StepKind.PHASE)
         late = needs_delay_reason(when, row.deadline_at, earlier)
         texts = {"content": told_text}
         if late or delay_reason:
@@ -295,10 +299,10 @@ def assess(
     """Score the breach (ENISA) from the scope's numbers (None: the latest `scoped` step's)
     and the officer's circumstances and record an `assessed` step: the numbers (never a
     subject id), the step they came from and the proposal."""
-    _permit(c, actor, incident_id)
+    permit(c, actor, incident_id)
     given = None if scope is None else _numbers(c, scope)
     with c.uow() as uow:
-        row = _locked(uow, incident_id)
+        row = find(uow, incident_id, lock=True)
         check_open(Status(row.status))
         scoped_seq, numbers = (None, given) if given is not None else _scoped(c, uow, row.id)
         proposal = _score(numbers, circumstances)
@@ -310,7 +314,7 @@ def assess(
 
 def _scoped(c: Container, uow: UnitOfWork, incident_id: str) -> tuple[int, Numbers]:
     """The latest `scoped` step's seq and numbers; Conflict if the incident was never scoped."""
-    scoped = [s for s in _steps(uow, incident_id) if s.kind == StepKind.SCOPED]
+    scoped = [s for s in steps_of(uow, incident_id) if s.kind == StepKind.SCOPED]
     if not scoped:
         raise Conflict("scope the incident, or give the numbers, before assessing it")
     return scoped[-1].seq, _numbers(c, views.scoped_numbers(scoped[-1].body))
@@ -330,12 +334,12 @@ def scope_incident(
     """Scope the incident from the system's own records (breach/scope.py) and record a
     `scoped` step: the exposures and the numbers, never a subject id (the Scope returned
     holds them, for the caller alone). Refused on an unknown or closed incident first."""
-    _permit(c, actor, incident_id)
+    permit(c, actor, incident_id)
     with c.uow(write=False) as uow:
-        check_open(Status(_found(uow, incident_id).status))
+        check_open(Status(find(uow, incident_id).status))
     found = scoping.scope(c, exposures)
     with c.uow() as uow:
-        row = _locked(uow, incident_id)
+        row = find(uow, incident_id, lock=True)
         body = views.scoped_body(found)
         record_step(uow, row, StepKind.SCOPED, actor=actor.actor, staff_id=actor.id, body=body)
         uow.commit()
@@ -351,22 +355,24 @@ def decide(
     notify_authority: bool | None = None,
     notify_subjects: bool | None = None,
     reason: str | None = None,
+    exception: str | None = None,
 ) -> IncidentSummary:
-    """The officer confirms the latest proposal or overrides it, with a reason (recorded)."""
-    _permit(c, by, incident_id)
+    """The officer confirms the latest proposal or overrides it, with a reason, and records
+    the Art. 34(3) exception that spares the subjects' notice if one applies."""
+    permit(c, by, incident_id)
     try:
         chosen = Outcome(outcome)
     except ValueError:
         raise ValidationFailed("outcome", "must be confirm or override") from None
     with c.uow() as uow:
-        row = _locked(uow, incident_id)
+        row = find(uow, incident_id, lock=True)
         check_open(Status(row.status))
-        assessed = [s for s in _steps(uow, row.id) if s.kind == StepKind.ASSESSED]
+        assessed = [s for s in steps_of(uow, row.id) if s.kind == StepKind.ASSESSED]
         if not assessed:
             raise Conflict("assess the incident before deciding on notification")
         latest = assessed[-1]
-        proposed = latest.body["proposal"]
-        final = views.decision(chosen, proposed, notify_authority, notify_subjects, reason)
+        wanted = (notify_authority, notify_subjects)
+        final = views.decision(chosen, latest.body, *wanted, reason, exception)
         texts = {"reason": reason.strip()} if reason and reason.strip() else None
         body = {"outcome": chosen.value, "assessed_seq": latest.seq, **final}
         record_step(
@@ -380,18 +386,13 @@ def close(
     c: Container, by: StaffIdentity, incident_id: str, *, note: str | None = None
 ) -> IncidentSummary:
     """Close the incident; it needs a recorded decision, and its record is final afterwards."""
-    _permit(c, by, incident_id)
+    permit(c, by, incident_id)
     texts = {"note": check_text("note", note, maximum=MAX_REASON)} if note else None
     with c.uow() as uow:
-        row = _locked(uow, incident_id)
+        row = find(uow, incident_id, lock=True)
         # The decision must answer the latest assessment: a re-assessment reopens it.
         check_close(Status(row.status), row.status == Status.DECIDED)
         record_step(uow, row, StepKind.CLOSED, actor=by.actor, staff_id=by.id, body={}, texts=texts)
         row.closed_at = c.clock.now()
         uow.commit()
     return list_one(c, incident_id)
-
-
-def sources() -> list[str]:
-    """The sources an incident may have, for forms."""
-    return [s.value for s in Source]

@@ -10,9 +10,17 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from minimaker.breach.assessment import Circumstances, Numbers, Proposal
+from minimaker.breach.assessment import HIGH_RISK, Circumstances, Numbers, Proposal
 from minimaker.breach.exposure import CategoryCount, Exposure, ExposureKind, Scope
-from minimaker.breach.rules import MAX_REASON, MIN_REASON, Outcome, StepKind, check_text, clock
+from minimaker.breach.rules import (
+    MAX_REASON,
+    MIN_REASON,
+    Outcome,
+    StepKind,
+    check_exception,
+    check_text,
+    clock,
+)
 from minimaker.breach.scope_stores import SUBJECT_PREFIX
 from minimaker.breach.tables import Incident, IncidentStep
 from minimaker.kernel.errors import ValidationFailed
@@ -205,13 +213,17 @@ def scoped_numbers(body: Mapping[str, Any]) -> Numbers:
 
 def decision(
     outcome: Outcome,
-    proposed: Mapping[str, Any],
+    assessed: Mapping[str, Any],
     notify_authority: bool | None,
     notify_subjects: bool | None,
     reason: str | None,
+    exception: str | None = None,
 ) -> dict[str, Any]:
     """The decided values: the proposal's when confirmed; when overridden, the officer's,
-    which must differ from it, with a reason (Art. 33(5): the reasoning is documented)."""
+    which must differ from it, with a reason (Art. 33(5): the reasoning is documented); and
+    the Art. 34(3) exception that spares the subjects' notice, if one does (a confirmed
+    proposal's own, or the officer's)."""
+    proposed = assessed["proposal"]
     wanted = {"notify_authority": notify_authority, "notify_subjects": notify_subjects}
     proposal = {k: bool(proposed[k]) for k in wanted}
     if reason is not None:
@@ -220,11 +232,21 @@ def decision(
         for name, value in wanted.items():
             if value is not None and value != proposal[name]:
                 raise ValidationFailed(name, "differs from the proposal: override it instead")
-        return {**proposal, "proposed": dict(proposed)}
-    for name, value in wanted.items():
-        if value is None:
-            raise ValidationFailed(name, "is required to override the proposal")
-    if wanted == proposal:
-        raise ValidationFailed("outcome", "the values are the proposal's: confirm it instead")
-    check_text("reason", reason, minimum=MIN_REASON, maximum=MAX_REASON)
-    return {**{k: bool(v) for k, v in wanted.items()}, "proposed": dict(proposed)}
+        final = proposal
+        exception = exception or proposed.get("exception")
+    else:
+        for name, value in wanted.items():
+            if value is None:
+                raise ValidationFailed(name, "is required to override the proposal")
+        if wanted == proposal and exception == proposed.get("exception"):
+            raise ValidationFailed("outcome", "the values are the proposal's: confirm it instead")
+        check_text("reason", reason, minimum=MIN_REASON, maximum=MAX_REASON)
+        final = {k: bool(v) for k, v in wanted.items()}
+    found = check_exception(
+        exception,
+        notify_subjects=final["notify_subjects"],
+        high_risk=assessed["level"] in HIGH_RISK,
+        encrypted=bool(assessed["encrypted_under_uncompromised_keys"]),
+    )
+    chosen = None if found is None else found.value
+    return {**final, "exception": chosen, "proposed": dict(proposed)}

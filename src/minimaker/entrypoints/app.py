@@ -15,6 +15,7 @@ from minimaker.accounts import pages as accounts_pages
 from minimaker.accounts import service as accounts
 from minimaker.breach import api as breach_api
 from minimaker.breach import pages as breach_pages
+from minimaker.breach import report_pages as breach_report_pages
 from minimaker.entrypoints import api_docs, errors, openapi
 from minimaker.entrypoints.http import Authenticate, TokenKind
 from minimaker.entrypoints.middleware import BodyRules, SecurityHeaders
@@ -61,6 +62,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     staff_pages.router,
     records_pages.router,
     breach_pages.router,
+    breach_report_pages.router,
     operations_pages.router,
 )
 #: Which service says who a token of each kind stands for (http.authenticate asks it).

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.mail.tables import ERASURE_CONFIRMATION, OutboxMessage
 
-__all__ = ["ERASURE_CONFIRMATION", "is_queued"]
+__all__ = ["ERASURE_CONFIRMATION", "counts", "is_queued", "recipients"]
 
 
 def is_queued(uow: UnitOfWork, *, subject_id: str, kind: str) -> bool:
@@ -18,3 +18,22 @@ def is_queued(uow: UnitOfWork, *, subject_id: str, kind: str) -> bool:
         .limit(1)
     )
     return found is not None
+
+
+def recipients(uow: UnitOfWork, *, kind: str) -> set[str]:
+    """The subjects a message of `kind` is sent to or on its way to (one the outbox failed
+    for good is not: sending it again is a retry)."""
+    query = select(OutboxMessage.subject_id).where(
+        OutboxMessage.kind == kind, OutboxMessage.status != "failed"
+    )
+    return {s for s in uow.session.scalars(query) if s is not None}
+
+
+def counts(uow: UnitOfWork, *, kind: str) -> dict[str, int]:
+    """How many messages of `kind` are in each status (pending, sending, sent, failed)."""
+    query = (
+        select(OutboxMessage.status, func.count())
+        .where(OutboxMessage.kind == kind)
+        .group_by(OutboxMessage.status)
+    )
+    return {str(status): int(n) for status, n in uow.session.execute(query)}
