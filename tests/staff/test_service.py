@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -283,6 +284,22 @@ def test_the_alarm_repeats_hourly_or_when_the_set_changes_not_on_every_tick(
     clock.advance(days=32)
     deadlines.alert_overdue(container)
     assert caplog.records[-1].getMessage().startswith("2 data-subject request(s) OVERDUE")
+
+
+def test_a_paused_request_is_not_overdue_until_resumed_with_its_due_date_moved(
+    container: Container, clock: ManualClock
+) -> None:
+    make_staff(container)
+    who = identity(container)
+    request = intake.submit(container, user_id=_subject(container), type="access")
+    decisions.pause(container, who, request_id=request.id, note="Which email?")
+    clock.advance(days=40)  # waiting on the subject: the time does not count against us
+    assert deadlines.alert_overdue(container) == 0
+    assert deadlines.overdue_and_due_soon(container) == (0, 0)
+    assert decisions.queue(container, who, overdue=True) == []
+    resumed = decisions.resume(container, who, request_id=request.id)
+    assert resumed.due_at == request.due_at + timedelta(days=40)
+    assert deadlines.overdue_and_due_soon(container) == (0, 0)
 
 
 def test_every_workers_periodic_tick_runs_the_alarm(

@@ -38,8 +38,9 @@ class Status(StrEnum):
 
 OPEN = frozenset({Status.RECEIVED, Status.VERIFIED, Status.IN_PROGRESS, Status.PAUSED, Status.HELD})
 #: Open requests whose legal clock runs: a held one was answered (the subject told why it
-#: waits) and waits on the law, not on us, so it is never due nor overdue while held.
-CLOCK_RUNNING = OPEN - {Status.HELD}
+#: waits) and waits on the law, not on us, so it is never due nor overdue while held; a
+#: paused one waits on the subject, and its due date moves by the pause when it resumes.
+CLOCK_RUNNING = OPEN - {Status.HELD, Status.PAUSED}
 CLOSED = frozenset({Status.COMPLETED, Status.REJECTED})
 MAX_EXTENSION_MONTHS = 2
 
