@@ -143,6 +143,7 @@ def keystore_url(database_url: str, tmp_path: Path) -> str:
 def settings(tmp_path: Path, database_url: str, keystore_url: str, master_key: str) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
+        backup_dir=tmp_path,  # breach scoping reads backups from here (tests write them here)
         database_url=database_url,
         keystore_url=keystore_url,
         master_key=master_key,

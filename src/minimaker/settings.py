@@ -78,6 +78,12 @@ class Settings(AnalyticsSettings, SelfcheckSettings):
         pattern=REGION_NAME,
         description="Region (of the policy file's `regions`) backups are kept in.",
     )
+    backup_dir: Path = Field(
+        Path("minimaker-backups"),
+        description="Directory backups are kept in. Breach scoping reads a backup only from "
+        "here (`backup:<file>` names a file in it), so scoping cannot be made to read other "
+        "files of the server; `minimaker backup create` may write anywhere.",
+    )
     token_ttl_s: int = Field(3600, ge=60, description="Lifetime of a bearer token/session.")
     cookie_secure: bool = Field(
         True,

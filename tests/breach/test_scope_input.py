@@ -11,7 +11,7 @@ import pytest
 
 from minimaker.breach.exposure import Exposure, ExposureKind
 from minimaker.breach.scope import scope
-from minimaker.breach.scope_rows import MAX_BLOBS
+from minimaker.breach.scope_rows import MAX_BLOBS, ExposureInvalid
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import MiniMakerError
@@ -105,12 +105,27 @@ def test_a_backup_path_that_is_not_a_backup_is_refused(
     text.write_text("not a backup\n")
     bare = tmp_path / "bare.tar"
     _tar_without_manifest(bare)
+    (tmp_path / "folder").mkdir()
     for path, words in (
         (tmp_path / "missing.tar", "no backup file"),
         (text, "not a readable tar"),
         (bare, "no manifest"),
-        (tmp_path, "no backup file"),
+        (tmp_path / "folder", "no backup file"),
     ):
         error = _refused(container, Exposure(ExposureKind.LOCATION, ref=f"backup:{path}"))
         assert isinstance(error, BackupError) and words in error.message, (path, error)
         assert error.status == 400
+
+
+def test_a_backup_outside_the_backup_directory_is_refused_before_any_file_is_read(
+    container: Container, tmp_path: Path
+) -> None:
+    assert container.settings.backup_dir == tmp_path
+    outside = tmp_path.parent / f"{tmp_path.name}-elsewhere.tar"
+    outside.write_bytes(b"not read")
+    link = tmp_path / "link.tar"
+    link.symlink_to(outside)
+    for ref in ("/etc/passwd", "../x.tar", str(outside), str(link), str(tmp_path), "."):
+        error = _refused(container, Exposure(ExposureKind.LOCATION, ref=f"backup:{ref}"))
+        assert isinstance(error, ExposureInvalid), ref
+        assert error.status == 422 and "backup directory" in error.message, ref

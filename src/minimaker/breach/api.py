@@ -105,7 +105,8 @@ class AssessIn(_In):
 
 class ExposureIn(_In):
     """One thing that was exposed: `ref` is the staff id (staff_account), the location
-    (database, blobs, backup:<file>) or the key (subject:<id>, master:<key id>)."""
+    (database, blobs, backup:<file> in MINIMAKER_BACKUP_DIR) or the key (subject:<id>,
+    master:<key id>)."""
 
     kind: Annotated[ExposureKind, Field(strict=False)]
     start: Annotated[AwareDatetime | None, Field(strict=False)] = None

@@ -110,9 +110,22 @@ def location(c: Container, uow: UnitOfWork, e: Exposure, now: datetime) -> Findi
     elif e.ref == "blobs":
         found = _blob_store(c, uow)
     else:
-        return _backup(c, uow, Path(e.ref.removeprefix(BACKUP_PREFIX)))
+        return _backup(c, uow, backup_file(c, e.ref))
     found.notes.append(IN_CLEAR)
     return Finding(found, encrypted=True, why=COPY_WHY)
+
+
+def backup_file(c: Container, ref: str) -> Path:
+    """The file a `backup:<file>` reference names: a file inside the backup directory
+    (MINIMAKER_BACKUP_DIR), relative to it or absolute; anything else is refused before any
+    file is looked at, so a reference cannot probe the server's other files."""
+    folder = c.settings.backup_dir.resolve()
+    path = (folder / ref.removeprefix(BACKUP_PREFIX)).resolve()
+    if path == folder or not path.is_relative_to(folder):
+        raise ExposureInvalid(
+            "ref", "a backup is a file in the backup directory (MINIMAKER_BACKUP_DIR)"
+        )
+    return path
 
 
 def _blob_store(c: Container, uow: UnitOfWork) -> Found:
