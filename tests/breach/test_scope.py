@@ -3,13 +3,16 @@ subjects it read; a window its subjects; blobs their owners (policy 8; Art. 33(3
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from minimaker.breach.exposure import CategoryCount, Exposure, ExposureKind
 from minimaker.breach.scope import scope
+from minimaker.breach.scope_rows import count_rows
 from minimaker.corpus.tables import StagedCopy
+from minimaker.generation import usage as usage_events
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.uploads import service as uploads
@@ -124,3 +127,23 @@ def test_several_exposures_add_up_and_one_key_exposed_means_not_protected(
     assert result.subject_ids == {ada, bob}
     assert result.encrypted_under_uncompromised_keys is False
     assert "data key was exposed" in result.encryption_note
+
+
+def test_usage_events_are_counted_for_many_subjects_at_once_as_one_at_a_time(
+    container: Container, clock: ManualClock
+) -> None:
+    c = container
+    many = [uuid.uuid4().hex for _ in range(150)]  # over the one-at-a-time limit of 100
+    with c.uow() as uow:
+        for i, subject_id in enumerate(many):
+            for days_ago in range(i % 3):
+                at = clock.now() - timedelta(days=days_ago)
+                usage_events.record(uow, subject_id=subject_id, event="page.viewed", at=at)
+        usage_events.record(uow, subject_id="someone-else", event="page.viewed", at=clock.now())
+        uow.commit()
+    with c.uow(write=False) as uow:
+        found = count_rows(uow, c.personal_data, many)
+        one_by_one = {s: usage_events.count_of(uow, s) for s in many}
+    assert found.records["usage_event"] == {s: n for s, n in one_by_one.items() if n}
+    assert sum(found.records["usage_event"].values()) == 150  # 0 + 1 + 2 per three subjects
+    assert not any("usage_events" in note for note in found.notes)

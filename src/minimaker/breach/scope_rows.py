@@ -2,7 +2,8 @@
 
 Scoping counts every table the registry holds (kernel/personal_data.py), by its owner column
 or its parent's, so a table a feature declares tomorrow is counted with no code here; tables
-no owner column reaches are counted by their declaration's `counter`, one subject at a time.
+no owner column reaches are counted by their declaration's `counter_many` (all the subjects
+at once) or else its `counter`, one subject at a time.
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def count_rows(uow: UnitOfWork, registry: Registry, subject_ids: Iterable[str]) 
     for d in registry.personal:
         if d.owner is not None:
             _count_owned(uow, d, wanted, found)
+        elif d.counter_many is not None:
+            for subject_id, n in d.counter_many(uow, wanted).items():
+                found.add(d.category, subject_id, int(n))
         elif d.counter is not None and len(wanted) <= COUNTER_LIMIT:
             for subject_id in sorted(wanted):
                 found.add(d.category, subject_id, int(d.counter(uow, subject_id)))

@@ -120,4 +120,5 @@ def _usage_events() -> PersonalTable:
         section=Section("usage_events", "Usage events linked to you", exporter=export.usage_events),
         count=Noun("usage event"),
         counter=usage_events.count_of,
+        counter_many=usage_events.counts_of,
     )

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -103,6 +104,29 @@ def count_of(uow: Any, subject_id: str) -> int:
     """How many of the subject's events are still linked to them (for their privacy centre)."""
     query = select(func.count()).select_from(UsageEvent).where(_own(uow.keys, subject_id))
     return int(uow.session.scalar(query) or 0)
+
+
+def counts_of(uow: Any, subject_ids: Collection[str]) -> dict[str, int]:
+    """`count_of` for many subjects at once (breach scoping): one grouped query per day that
+    has events and a live key, the subjects' pseudonyms of that day matched in memory."""
+    wanted = sorted(set(subject_ids))
+    days = uow.keys.day_keys()
+    found: Counter[str] = Counter()
+    on_days = select(UsageEvent.at).distinct()
+    for at in uow.session.scalars(on_days):
+        key = days.get(at.astimezone(UTC).date())
+        if key is None or not wanted:
+            continue
+        theirs = {pseudonym(key, s): s for s in wanted}
+        query = (
+            select(UsageEvent.pseudonym, func.count())
+            .where(UsageEvent.at == at)
+            .group_by(UsageEvent.pseudonym)
+        )
+        for name, n in uow.session.execute(query):
+            if name in theirs:
+                found[theirs[name]] += int(n)
+    return dict(found)
 
 
 def forget(uow: Any, subject_id: str) -> int:

@@ -13,7 +13,7 @@ storage code (rights/erasure.py, rights/archive_content.py) gives them meaning.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -113,6 +113,8 @@ class PersonalTable:
     count: Noun | None = None  # shown in the privacy centre
     #: (uow, subject id) -> how many: counts rows the owner column cannot find (owner None)
     counter: Callable[[Any, str], int] | None = None
+    #: (uow, subject ids) -> subject id -> how many: `counter` for many at once (scoping)
+    counter_many: Callable[[Any, Collection[str]], Mapping[str, int]] | None = None
 
     @property
     def name(self) -> str:
