@@ -15,6 +15,8 @@ from minimaker.accounts import pages as accounts_pages
 from minimaker.accounts import service as accounts
 from minimaker.breach import api as breach_api
 from minimaker.breach import pages as breach_pages
+from minimaker.detection import api as detection_api
+from minimaker.detection import pages as detection_pages
 from minimaker.entrypoints import api_docs, errors, openapi
 from minimaker.entrypoints.http import Authenticate, TokenKind
 from minimaker.entrypoints.middleware import BodyRules, SecurityHeaders
@@ -52,6 +54,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     retention_api.router,
     retention_api.staff,
     breach_api.router,
+    detection_api.router,
     operations_api.router,
     accounts_pages.router,
     generation_pages.router,
@@ -61,6 +64,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     staff_pages.router,
     records_pages.router,
     breach_pages.router,
+    detection_pages.router,
     operations_pages.router,
 )
 #: Which service says who a token of each kind stands for (http.authenticate asks it).
