@@ -39,6 +39,7 @@ def test_a_default_worker_runs_generation_fulfilment_and_every_periodic_duty(
         "admit_corpus_batch",
         "publish_analytics",
         "selfcheck",
+        "detect",
     }
     assert set(Worker(container).run_duties()) == set(container.registries.duties)
 

@@ -35,6 +35,7 @@ FEATURES = (
     "analytics",
     "corpus",
     "breach",
+    "detection",
 )
 #: Kernel modules that must stay pure: rules and values, no I/O library at all.
 PURE_KERNEL = ("errors", "ids", "clock", "audit", "purposes", "actors", "personal_data")

@@ -21,6 +21,7 @@ from minimaker.adapters.private_files import write_private
 from minimaker.analytics import tables as _analytics_tables
 from minimaker.breach import tables as _breach_tables
 from minimaker.corpus import tables as _corpus_tables
+from minimaker.detection import tables as _detection_tables
 from minimaker.generation import tables as _generation_tables
 from minimaker.kernel.clock import Clock, SystemClock
 from minimaker.kernel.container import Container
@@ -50,6 +51,7 @@ def registries() -> Registries:
     """Every request fulfiller, job handler and periodic duty, by name, in this one place."""
     from minimaker.analytics import service as analytics
     from minimaker.corpus import service as corpus
+    from minimaker.detection import service as detection
     from minimaker.generation import service as generation
     from minimaker.mail import outbox
     from minimaker.operations import audit_check, selfcheck, sweep
@@ -74,6 +76,7 @@ def registries() -> Registries:
             "admit_corpus_batch": corpus.admit_staged,
             "publish_analytics": analytics.publish_due,
             "selfcheck": selfcheck.ScheduledSelfcheck(selfcheck_probes()),
+            "detect": detection.run_detection,
         },
     )
 
@@ -137,6 +140,7 @@ def personal_data() -> PersonalData:
             *_analytics_tables.personal_data(),
             *_breach_tables.personal_data(),
             *_operations_tables.personal_data(),
+            *_detection_tables.personal_data(),
         ]
     )
 

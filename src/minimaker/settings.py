@@ -16,15 +16,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from minimaker.settings_parts import AnalyticsSettings, SelfcheckSettings
+from minimaker.settings_parts import AnalyticsSettings, DetectionSettings, SelfcheckSettings
 
 #: How a region is named: as the policy file's `regions` keys are (policy/model.py `Name`).
 REGION_NAME = r"^[a-z][a-z0-9_-]{0,39}$"
 
 
-class Settings(AnalyticsSettings, SelfcheckSettings):
+class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings):
     """Everything an operator can set; each field's description is its documentation (the
-    usage analytics' and the self-check's are declared in settings_parts.py)."""
+    usage analytics', the self-check's and detection's are declared in settings_parts.py)."""
 
     model_config = SettingsConfigDict(env_prefix="MINIMAKER_", extra="forbid")
 

@@ -1,9 +1,11 @@
-"""Settings of two features, declared apart to keep settings.py readable; `Settings`
+"""Settings of three features, declared apart to keep settings.py readable; `Settings`
 inherits them, so they are read from the same `MINIMAKER_*` variables and TOML file."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -77,3 +79,120 @@ class SelfcheckSettings(BaseSettings):
         description="Timeout of the self-check's dependency audit (pip-audit, when installed "
         "and its advisory source is reachable); past it the check is skipped.",
     )
+
+
+class DetectionSettings(BaseSettings):
+    """Breach detection over the audit stream and what is held (policy 5.1, 8; detection/)."""
+
+    model_config = SettingsConfigDict(env_prefix="MINIMAKER_", extra="forbid")
+
+    detection_batch: int = Field(
+        5000,
+        ge=100,
+        le=100_000,
+        description="Audit entries the detection duty reads per transaction (after the last "
+        "one it read); a longer backlog is read over several runs.",
+    )
+    detection_subjects_threshold: int = Field(
+        50,
+        ge=2,
+        description="Distinct subjects one staff account's audited actions may name within "
+        "detection_subjects_window_s before an alert (many_subjects).",
+    )
+    detection_subjects_window_s: int = Field(
+        3600, ge=60, description="Window of detection_subjects_threshold, in seconds."
+    )
+    detection_role_window_s: int = Field(
+        3600,
+        ge=60,
+        description="Window in which one staff account's actions outside its role "
+        "(outside_role: any one) and its refused attempts (access_denied) are counted "
+        "together into one alert, in seconds.",
+    )
+    detection_denied_threshold: int = Field(
+        5,
+        ge=1,
+        description="Refused attempts (staff:access:denied) of one staff account within "
+        "detection_role_window_s before an alert (access_denied).",
+    )
+    detection_work_start_hour: int = Field(
+        7, ge=0, le=23, description="Working hours begin at this hour (detection_timezone)."
+    )
+    detection_work_end_hour: int = Field(
+        20,
+        ge=1,
+        le=24,
+        description="Working hours end at this hour (detection_timezone; 24: midnight); "
+        "staff actions outside the hours or days count for outside_hours.",
+    )
+    detection_work_days: str = Field(
+        "mon,tue,wed,thu,fri",
+        pattern=r"^((mon|tue|wed|thu|fri|sat|sun)(,(mon|tue|wed|thu|fri|sat|sun))*)?$",
+        description="Working days, comma-separated (mon,tue,...,sun); staff actions on other "
+        "days count for outside_hours.",
+    )
+    detection_timezone: str = Field(
+        "UTC",
+        description="IANA time zone of the working hours and days (Europe/Berlin); UTC by default.",
+    )
+    detection_outside_hours_threshold: int = Field(
+        1,
+        ge=1,
+        description="Staff actions of one account outside the working hours and days within "
+        "detection_outside_hours_window_s before an alert (outside_hours).",
+    )
+    detection_outside_hours_window_s: int = Field(
+        3600, ge=60, description="Window of detection_outside_hours_threshold, in seconds."
+    )
+    detection_failed_account_threshold: int = Field(
+        5,
+        ge=1,
+        description="Failed sign-ins (password or second factor) of one staff account within "
+        "detection_failed_window_s before an alert (failed_sign_ins_account).",
+    )
+    detection_failed_total_threshold: int = Field(
+        20,
+        ge=1,
+        description="Failed staff sign-ins of every account together (unknown names too) "
+        "within detection_failed_window_s before an alert (failed_sign_ins).",
+    )
+    detection_failed_window_s: int = Field(
+        900, ge=60, description="Window of the failed sign-in thresholds, in seconds."
+    )
+    detection_erasure_threshold: int = Field(
+        20,
+        ge=1,
+        description="Erasure requests received within detection_requests_window_s before an "
+        "alert (erasure_burst).",
+    )
+    detection_export_threshold: int = Field(
+        20,
+        ge=1,
+        description="Access and portability requests received within "
+        "detection_requests_window_s before an alert (export_burst).",
+    )
+    detection_requests_window_s: int = Field(
+        3600, ge=60, description="Window of the rights request thresholds, in seconds."
+    )
+    detection_held_interval_s: float = Field(
+        3600.0,
+        gt=0,
+        description="Interval of the detection rules over what is held: the audit chain "
+        "verified against its checkpoints (a finding opens an incident), blobs no row names, "
+        "data keys of no subject.",
+    )
+
+    @field_validator("detection_timezone")
+    @classmethod
+    def _zone_is_known(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone name, like UTC or Europe/Berlin") from None
+        return value
+
+    @model_validator(mode="after")
+    def _hours_are_a_day_span(self) -> DetectionSettings:
+        if self.detection_work_end_hour <= self.detection_work_start_hour:
+            raise ValueError("detection_work_end_hour must be after detection_work_start_hour")
+        return self

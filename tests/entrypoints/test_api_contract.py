@@ -67,7 +67,7 @@ UNSTATED_RULES = {
     ("POST", "/api/v1/admin/incidents/{incident_id}/phases"): "after 72 hours, the delay's reasons",
 }
 #: Staff routes only the privacy officer may use: sent with a dpo's token, not the admin's.
-OFFICER_ROUTES = ("/api/v1/admin/holds", "/api/v1/admin/incidents")
+OFFICER_ROUTES = ("/api/v1/admin/holds", "/api/v1/admin/incidents", "/api/v1/admin/alerts")
 #: Operations that end the session of the token they are sent with: each case gets a token
 #: of its own, of an account of its own.
 SESSION_ENDING = {"/api/v1/auth/logout", "/api/v1/admin/auth/logout"}

@@ -32,6 +32,8 @@ _MAY_REMAIN = {
     "policy_versions",  # the published texts, naming no one
     "corpus_staged",  # anonymised copies (policy 9.2), nobody's data; declared NotPersonal
     "selfcheck_runs",  # the record of the daily security self-checks (policy 5.1): no one's
+    "detection_state",  # one row: the audit seq the detection rules read up to
+    "detection_alerts",  # what detection found (rule, window, counts): kept as its record
 }
 
 

@@ -16,6 +16,8 @@ from minimaker.accounts import service as accounts
 from minimaker.breach import api as breach_api
 from minimaker.breach import pages as breach_pages
 from minimaker.breach import report_pages as breach_report_pages
+from minimaker.detection import api as detection_api
+from minimaker.detection import pages as detection_pages
 from minimaker.entrypoints import api_docs, errors, openapi
 from minimaker.entrypoints.http import Authenticate, TokenKind
 from minimaker.entrypoints.middleware import BodyRules, SecurityHeaders
@@ -53,6 +55,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     retention_api.router,
     retention_api.staff,
     breach_api.router,
+    detection_api.router,
     operations_api.router,
     accounts_pages.router,
     generation_pages.router,
@@ -63,6 +66,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     records_pages.router,
     breach_pages.router,
     breach_report_pages.router,
+    detection_pages.router,
     operations_pages.router,
 )
 #: Which service says who a token of each kind stands for (http.authenticate asks it).

@@ -16,6 +16,7 @@ class Component(StrEnum):
 
     AUTH = "auth"  # sign-in attempts not yet tied to a person
     CLI = "cli"  # the operator at the command line, who holds the database itself
+    DETECTION = "detection"  # the breach-detection rules over the audit stream
     EMAIL_INTAKE = "email-intake"  # requests received through the public email route
     INTAKE = "intake"  # closing requests nobody confirmed
     MAIL = "mail"  # outbox delivery
@@ -52,6 +53,7 @@ class Actor:
 
 SYSTEM_AUTH = Actor.system(Component.AUTH)
 SYSTEM_CLI = Actor.system(Component.CLI)
+SYSTEM_DETECTION = Actor.system(Component.DETECTION)
 SYSTEM_EMAIL_INTAKE = Actor.system(Component.EMAIL_INTAKE)
 SYSTEM_INTAKE = Actor.system(Component.INTAKE)
 SYSTEM_MAIL = Actor.system(Component.MAIL)
