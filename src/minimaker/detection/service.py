@@ -186,10 +186,7 @@ def held_candidates(c: Container, since: datetime) -> list[Candidate]:
     found = list(chain_candidates(audit_check.verify_audit(c), window))
     blobs = sweep.count_orphans(c)
     found += counted(Rule.ORPHAN_BLOBS, f"count:{blobs}", window, blobs, 1)
-    cutoff = c.clock.now() - timedelta(seconds=c.settings.sweep_grace_s)
-    # The self-check's own walk of the key store against every owner column.
-    unowned = selfcheck_data._unowned(c, c.keys.subjects_keyed_before(cutoff))
-    keys = sum(len(batch) for batch in unowned)
+    keys = selfcheck_data.count_orphan_keys(c)  # the self-check's own walk of the key store
     found += counted(Rule.ORPHAN_KEYS, f"count:{keys}", window, keys, 1)
     return found
 

@@ -16,7 +16,7 @@ from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.settings import Settings
 from tests.adapters.audit_helpers import cut_tail, tamper
-from tests.breach.detection_world import alerts, requests, run
+from tests.detection.world import alerts, requests, run
 
 
 @pytest.fixture

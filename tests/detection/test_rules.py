@@ -27,7 +27,7 @@ from minimaker.kernel.container import Container
 from minimaker.settings import Settings
 from minimaker.staff import events as staff_events
 from minimaker.staff.training import grant
-from tests.breach.detection_world import (
+from tests.detection.world import (
     TUESDAY_10,
     alerts,
     failed_sign_ins,
