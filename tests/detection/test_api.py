@@ -15,9 +15,9 @@ from minimaker.breach.tables import Incident
 from minimaker.detection.tables import DetectionAlert
 from minimaker.kernel.container import Container
 from minimaker.settings import Settings
-from tests.detection.world import requests, run
 from tests.browser import csrf_on
 from tests.conftest import signup_and_login
+from tests.detection.world import requests, run
 from tests.staff.signing_in import staff_headers
 from tests.staff.test_pages import staff_signed_in
 
