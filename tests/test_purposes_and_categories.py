@@ -109,6 +109,8 @@ CATEGORIES_BY_SOURCE: dict[str, frozenset[str]] = {
     "analytics": frozenset({"usage_event"}),
     # The breach register: the security log's ids and counts; what staff type is sealed.
     "breach": frozenset({"security_log"}),
+    # Breach detection: counts over the audit stream (the security log), alerts by id.
+    "detection": frozenset({"security_log"}),
 }
 
 
