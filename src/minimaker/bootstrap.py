@@ -12,6 +12,7 @@ from sqlalchemy import MetaData
 # Every table module, imported here by name: the schema is the union of these and nothing else.
 from minimaker.accounts import tables as _accounts_tables
 from minimaker.adapters import audit_chain as _audit_tables
+from minimaker.adapters import duty_leases as _duty_tables
 from minimaker.adapters import job_queue as _job_tables
 from minimaker.adapters.blobs import EncryptedBlobs, LocalBlobStore
 from minimaker.adapters.crypto.keys import MasterKey, decode_key, encode_key, generate_key
@@ -132,6 +133,7 @@ def personal_data() -> PersonalData:
             *_rights_tables.personal_data(),
             *_mail_tables.personal_data(),
             *_job_tables.personal_data(),
+            *_duty_tables.personal_data(),
             *_staff_tables.personal_data(),
             *_publication_tables.personal_data(),
             *_audit_tables.personal_data(),

@@ -286,6 +286,14 @@ class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings):
     periodic_s: float = Field(
         30.0, gt=0, description="Interval of the worker's periodic duties (mail, expiry, alerts)."
     )
+    duty_lease_s: float = Field(
+        900.0,
+        gt=0,
+        le=86400,
+        description="How long a worker holds a periodic duty it runs before another worker may "
+        "take it over (a worker killed mid-duty frees it after this); each duty runs once per "
+        "periodic_s across all workers.",
+    )
 
     @model_validator(mode="after")
     def _mail_leaves_encrypted(self) -> Settings:

@@ -31,6 +31,7 @@ _MAY_REMAIN = {
     "audit_log",  # pseudonymous, append-only (Art. 5(2)); declared NotPersonal
     "policy_versions",  # the published texts, naming no one
     "corpus_staged",  # anonymised copies (policy 9.2), nobody's data; declared NotPersonal
+    "duty_leases",  # the periodic duties' schedule across workers: names and times
     "selfcheck_runs",  # the record of the daily security self-checks (policy 5.1): no one's
     "detection_state",  # one row: the audit seq the detection rules read up to
     "detection_alerts",  # what detection found (rule, window, counts): kept as its record

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from minimaker.adapters import duty_leases
 from minimaker.adapters import job_queue as queue
 from minimaker.adapters.job_queue import Job, LeaseLost, WorkUnfinished
 from minimaker.kernel.container import Container
@@ -106,6 +107,28 @@ class Worker:
         self._last_duties = time.monotonic()
         return self.c.registries.run_duties(self.c)
 
+    def run_scheduled_duties(self) -> dict[str, int]:
+        """The duties due across the fleet, each claimed first (adapters/duty_leases.py): with
+        any number of workers, each duty runs once per `periodic_s`. Returns those it ran."""
+        self._last_duties = time.monotonic()
+        settings, done = self.c.settings, {}
+        for name in sorted(self.c.registries.duties):
+            claimed = duty_leases.claim(
+                self.c.engine,
+                name,
+                holder=self.name,
+                now=self.c.clock.now(),
+                every_s=settings.periodic_s,
+                lease_s=settings.duty_lease_s,
+            )
+            if not claimed:
+                continue
+            try:
+                done[name] = self.c.registries.run_duty(self.c, name)
+            finally:
+                duty_leases.release(self.c.engine, name, holder=self.name, now=self.c.clock.now())
+        return done
+
     def run_until_idle(self, max_jobs: int = 10_000) -> int:
         """Run jobs and duties until nothing is due; returns how many jobs ran (tests, --once)."""
         ran = 0
@@ -122,7 +145,7 @@ class Worker:
         while not self._stop.is_set():
             try:
                 if time.monotonic() - self._last_duties >= self.c.settings.periodic_s:
-                    self.run_duties()
+                    self.run_scheduled_duties()
                 busy = self.run_once()
             except Exception:
                 log.exception("worker loop error")

@@ -52,11 +52,12 @@ class Registries:
 
     def run_duties(self, c: Container) -> dict[str, int]:
         """Run every duty once; one failing duty does not stop the others (it counts -1)."""
-        done: dict[str, int] = {}
-        for name, duty in sorted(self.duties.items()):
-            try:
-                done[name] = duty(c)
-            except Exception as exc:
-                log.error("periodic duty %s failed: %s", name, type(exc).__name__)
-                done[name] = -1
-        return done
+        return {name: self.run_duty(c, name) for name in sorted(self.duties)}
+
+    def run_duty(self, c: Container, name: str) -> int:
+        """Run one duty; how many things it handled, or -1 if it failed (logged by type)."""
+        try:
+            return self.duties[name](c)
+        except Exception as exc:
+            log.error("periodic duty %s failed: %s", name, type(exc).__name__)
+            return -1
