@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -285,6 +285,16 @@ class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings):
     )
     periodic_s: float = Field(
         30.0, gt=0, description="Interval of the worker's periodic duties (mail, expiry, alerts)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token a Prometheus scraper sends to GET /metrics; unset, /metrics "
+        "answers 404. The metrics carry no personal data.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as text, or as one JSON object per line (for a log collector); "
+        "no log line carries personal data either way.",
     )
     duty_lease_s: float = Field(
         900.0,

@@ -18,7 +18,7 @@ from minimaker.breach import pages as breach_pages
 from minimaker.breach import report_pages as breach_report_pages
 from minimaker.detection import api as detection_api
 from minimaker.detection import pages as detection_pages
-from minimaker.entrypoints import api_docs, errors, openapi
+from minimaker.entrypoints import api_docs, errors, observability, openapi
 from minimaker.entrypoints.http import Authenticate, TokenKind
 from minimaker.entrypoints.middleware import BodyRules, SecurityHeaders
 from minimaker.entrypoints.page_shell.render import STATIC
@@ -110,6 +110,7 @@ def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(observability.router)
     api_docs.install(app, path=DOCS_URL, openapi_url=OPENAPI_URL)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     limits = openapi.BodyLimits(
@@ -119,4 +120,6 @@ def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
     openapi.install(app, limits)
     app.add_middleware(BodyRules, rules=openapi.body_rules(app, limits))
     app.add_middleware(SecurityHeaders)
+    app.state.metrics = observability.Metrics(lambda: app.state.container)
+    app.add_middleware(observability.RequestMetrics, metrics=app.state.metrics)
     return app

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
+from pythonjsonlogger.json import JsonFormatter
 from rich.console import Console
 from rich.progress import Progress
 
@@ -61,10 +62,15 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _logging(log_format: str = "text") -> None:
+    """Log lines as text, or one JSON object each (MINIMAKER_LOG_FORMAT=json)."""
+    handler = logging.StreamHandler()
+    fields = "%(asctime)s %(levelname)s %(name)s %(message)s"
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter(fields, rename_fields={"levelname": "level"}))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
 TlsCert = Annotated[
@@ -92,8 +98,8 @@ def serve(
     Plain HTTP only on loopback, behind a declared trusted proxy, or with --insecure."""
     from minimaker.entrypoints import serving
 
-    _logging()
     settings = _settings()
+    _logging(settings.log_format)
     # Before any socket or database (or the app's imports): a refusal leaves nothing behind.
     tls = serving.listening(settings, host=host, cert=tls_cert, key=tls_key, insecure=insecure)
 
@@ -111,6 +117,8 @@ def serve(
         port=port,
         log_level="info",
         access_log=settings.access_log,
+        # JSON logs: uvicorn's own loggers then go through the root's JSON handler.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         **proxy_options(settings),
         **serving.tls_options(tls),
     )
@@ -125,8 +133,9 @@ def worker_cmd(
     from minimaker.entrypoints.worker import Worker
     from minimaker.operations import startup
 
-    _logging()
-    c = build(_settings())
+    settings = _settings()
+    _logging(settings.log_format)
+    c = build(settings)
     try:
         # A worker delivers mail and writes blobs: the same refusals as serve's, before any job.
         startup.refuse_unlawful_places(c)
