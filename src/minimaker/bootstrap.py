@@ -14,7 +14,7 @@ from minimaker.accounts import tables as _accounts_tables
 from minimaker.adapters import audit_chain as _audit_tables
 from minimaker.adapters import duty_leases as _duty_tables
 from minimaker.adapters import job_queue as _job_tables
-from minimaker.adapters.blobs import EncryptedBlobs, LocalBlobStore
+from minimaker.adapters.blobs import BlobStore, EncryptedBlobs, LocalBlobStore
 from minimaker.adapters.crypto.keys import MasterKey, decode_key, encode_key, generate_key
 from minimaker.adapters.db import Base, make_engine, make_sessionmaker
 from minimaker.adapters.keystore import KeyStore
@@ -211,6 +211,21 @@ def load_master_key(settings: Settings) -> MasterKey:
     return MasterKey(decode_key(path.read_text()))
 
 
+def blob_store(settings: Settings) -> BlobStore:
+    """The store MINIMAKER_BLOB_URL names (an S3 bucket), else the local blob directory."""
+    if not settings.blob_url:
+        return LocalBlobStore(settings.blob_dir, region=settings.blob_region)
+    from minimaker.adapters.blobs_s3 import S3BlobStore  # boto3 is loaded only when used
+    from minimaker.adapters.s3_location import S3Location
+
+    access, secret = settings.s3_access_key, settings.s3_secret_key
+    return S3BlobStore(
+        S3Location.from_url(settings.blob_url),
+        access_key=access.get_secret_value() if access else None,
+        secret_key=secret.get_secret_value() if secret else None,
+    )
+
+
 def build(settings: Settings, *, clock: Clock | None = None) -> Container:
     """Build the container for `settings`; no I/O happens before this is called."""
     policy_doc = policy_in_force(settings)
@@ -220,7 +235,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Container:
     engine = make_engine(settings.resolved_database_url())
     key_engine = make_engine(settings.resolved_keystore_url())
     master = load_master_key(settings)
-    store = LocalBlobStore(settings.blob_dir, region=settings.blob_region)
+    store = blob_store(settings)
     return Container(
         settings=settings,
         engine=engine,

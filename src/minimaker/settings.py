@@ -16,15 +16,18 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from minimaker.kernel.errors import ConfigurationError
+from minimaker.settings_blobs import BlobStoreSettings
 from minimaker.settings_parts import AnalyticsSettings, DetectionSettings, SelfcheckSettings
 
 #: How a region is named: as the policy file's `regions` keys are (policy/model.py `Name`).
 REGION_NAME = r"^[a-z][a-z0-9_-]{0,39}$"
 
 
-class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings):
+class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings, BlobStoreSettings):
     """Everything an operator can set; each field's description is its documentation (the
-    usage analytics', the self-check's and detection's are declared in settings_parts.py)."""
+    usage analytics', the self-check's and detection's are declared in settings_parts.py,
+    the S3 blob store's in settings_blobs.py)."""
 
     model_config = SettingsConfigDict(env_prefix="MINIMAKER_", extra="forbid")
 
@@ -71,7 +74,8 @@ class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings):
     blob_region: str = Field(
         "eu-local",
         pattern=REGION_NAME,
-        description="Region (of the policy file's `regions`) the blob store stands in.",
+        description="Region (of the policy file's `regions`) the blob store stands in; with "
+        "blob_url set, the bucket's region (its region=) is taken.",
     )
     backup_region: str = Field(
         "eu-local",
@@ -316,6 +320,22 @@ class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings):
 
             server = SmtpServer.from_url(self.smtp_url)
             SmtpMailer(server, sender=self.mail_from, ca_file=self.smtp_ca_file)
+        return self
+
+    @model_validator(mode="after")
+    def _blob_region_is_the_buckets(self) -> Settings:
+        # Policy 10: the residency rules check blob_region, so with a bucket it is the
+        # bucket's region; a different one set beside it would be checked instead: refused.
+        if self.blob_url:
+            from minimaker.adapters.s3_location import S3Location
+
+            region = S3Location.from_url(self.blob_url).region
+            if "blob_region" in self.model_fields_set and self.blob_region != region:
+                raise ConfigurationError(
+                    f"MINIMAKER_BLOB_REGION ({self.blob_region}) is not the region of "
+                    f"MINIMAKER_BLOB_URL ({region}); set the bucket's region in the URL only"
+                )
+            self.blob_region = region
         return self
 
     @field_validator("trusted_proxies", mode="before")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from minimaker.adapters import audit_chain as audit
 from minimaker.adapters.db import make_engine, make_sessionmaker
 from tests.adapters.audit_helpers import CHAIN_LENGTH, append_one_by_one
+from tests.seaweed import seaweed  # noqa: F401  # a fixture: one real SeaweedFS per process
 
 
 @pytest.fixture

@@ -76,6 +76,11 @@ def new_blob_id() -> str:
     return secrets.token_hex(16)
 
 
+def is_blob_id(name: str) -> bool:
+    """Whether `name` is an id we could have minted (what a listing shows may not be)."""
+    return _BLOB_ID.fullmatch(name) is not None
+
+
 def validate_blob_id(blob_id: str) -> str:
     """Return blob_id if it is one we could have minted; else ValidationFailed."""
     # Strict whitelist: an id becomes a path, so "../x", "/etc" or "AB.." must never pass.

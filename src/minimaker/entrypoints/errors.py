@@ -28,7 +28,13 @@ from starlette.routing import Match
 from minimaker.entrypoints.http import declared_error_page
 from minimaker.entrypoints.page_shell.render import NO_STORE, environment
 from minimaker.entrypoints.page_shell.session import USER, SignInRequired
-from minimaker.kernel.errors import CsrfFailed, MiniMakerError, NotAuthenticated, TooManyAttempts
+from minimaker.kernel.errors import (
+    CsrfFailed,
+    MiniMakerError,
+    NotAuthenticated,
+    StorageUnavailable,
+    TooManyAttempts,
+)
 
 log = logging.getLogger("minimaker.http")
 
@@ -116,7 +122,9 @@ def answer(exc: Exception) -> Answer:
 
 
 def _ours(exc: MiniMakerError) -> Answer:
-    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else {}
+    headers: dict[str, str] = {}
+    if isinstance(exc, TooManyAttempts | StorageUnavailable):
+        headers["Retry-After"] = str(exc.retry_after_s)
     return Answer(
         exc.status,
         exc.code,

@@ -289,6 +289,22 @@ class DecodeBusy(TooManyAttempts):
         )
 
 
+class StorageUnavailable(MiniMakerError):
+    """The blob store cannot be reached, or refused us (down, throttling, misconfigured).
+
+    503, not 500: nothing is wrong with the request or the data, and a retry may succeed. A
+    write it interrupts leaves nothing visible (the blob appears only once complete).
+    """
+
+    status = 503
+    code = "storage_unavailable"
+
+    def __init__(self, reason: str, *, retry_after_s: int = 30) -> None:
+        self.reason = reason  # the kind of failure (an error class or S3 code): for the log
+        self.retry_after_s = retry_after_s
+        super().__init__(f"the storage is unavailable; try again in {retry_after_s} seconds")
+
+
 # --- 500 family: our side -----------------------------------------------------------------
 
 

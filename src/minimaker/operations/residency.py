@@ -43,9 +43,14 @@ def stores(settings: Settings) -> tuple[Store, ...]:
     return (
         Store("data database", "MINIMAKER_DATABASE_REGION", settings.database_region),
         Store("key store", "MINIMAKER_KEYSTORE_REGION", settings.keystore_region),
-        Store("blob store", "MINIMAKER_BLOB_REGION", settings.blob_region),
+        # With a bucket, blob_region is the bucket's region (settings.py), set in its URL.
+        Store("blob store", _blob_setting(settings), settings.blob_region),
         Store("backups", "MINIMAKER_BACKUP_REGION", settings.backup_region),
     )
+
+
+def _blob_setting(settings: Settings) -> str:
+    return "MINIMAKER_BLOB_URL region=" if settings.blob_url else "MINIMAKER_BLOB_REGION"
 
 
 def store_problem(store: Store, policy: Policy) -> str | None:

@@ -104,7 +104,10 @@ def data_dirs(settings: Settings) -> Check:
     """The data and blob directories: the owner's only (0700), as start-up makes them."""
     name = "data_dirs"
     problems, seen = [], []
-    for label, path in (("data dir", settings.data_dir), ("blob dir", settings.blob_dir)):
+    folders = [("data dir", settings.data_dir)]
+    if not settings.blob_url:  # with a bucket (MINIMAKER_BLOB_URL) there is no blob dir
+        folders.append(("blob dir", settings.blob_dir))
+    for label, path in folders:
         if not path.is_dir():
             problems.append(f"the {label} {path} does not exist")
             continue
