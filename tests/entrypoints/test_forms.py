@@ -161,7 +161,8 @@ def test_an_upload_one_byte_over_the_limit_is_refused_unread(
     too_big = photo_bytes() + b"\0" * (settings.max_upload_bytes + 1 - len(photo_bytes()))
     r = upload(client, too_big)
     assert r.status_code == 413
-    assert f"The upload exceeds the limit of {settings.max_upload_bytes} bytes." in r.text
+    limit_mb = f"{settings.max_upload_bytes / 1_000_000:.3g} MB"
+    assert f"This photo is larger than the {limit_mb} a photo may be." in r.text
     assert client.get("/api/v1/uploads", headers=api_headers(client)).json() == []
     assert _stored_blobs(settings) == []
 

@@ -217,7 +217,8 @@ def test_forms_on_one_page_share_the_token_of_its_session(ada: TestClient) -> No
     html = ada.get("/app").text
     tokens = set(csrf_on(part) for part in html.split("<form")[1:])
     assert len(tokens) == 1
-    assert html.count('name="csrf"') >= 5
+    # Log out, upload, generate (deleting is a confirmation page of its own).
+    assert html.count('name="csrf"') >= 3
 
 
 def test_signup_and_login_forms_are_protected_before_any_session(client: TestClient) -> None:

@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy import event, func, insert, inspect, select, text
 
 from minimaker.accounts import service as accounts
-from minimaker.accounts.tables import LoginFailure, User
+from minimaker.accounts.tables import LoginFailure, PasswordReset, User
 from minimaker.adapters import audit_chain as audit
 from minimaker.adapters import job_queue as queue
 from minimaker.adapters.audit_chain import AuditEntry
@@ -173,6 +173,14 @@ def add_rows_no_api_writes_yet(c: Container, subject_id: str) -> None:
                 ),
                 InactivityNotice(
                     subject_id=subject_id, token_hash=uuid.uuid4().hex * 2, warned_at=now
+                ),
+                # Accounts: a password-reset link asked for.
+                PasswordReset(
+                    id=uuid.uuid4().hex,
+                    user_id=subject_id,
+                    token_hash=uuid.uuid4().hex * 2,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=1),
                 ),
             ]
         )

@@ -94,7 +94,7 @@ def test_the_queue_shows_an_alarm_banner_and_highlights_overdue_requests(
 
     page = client.get("/admin").text
     assert ALARM in page and "1 overdue request." in page
-    rows = re.findall(r'<tr class="(\w*)">\s*<td><a href="/admin/requests/(\w+)"', page)
+    rows = re.findall(r'<tr class="(\w*)">\s*<td[^>]*><a href="/admin/requests/(\w+)"', page)
     assert rows == [("overdue", late.id), ("", fresh.id)]
     overdue_only = client.get("/admin?view=overdue").text
     assert late.id in overdue_only and fresh.id not in overdue_only

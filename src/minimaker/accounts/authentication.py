@@ -80,6 +80,23 @@ def login(
     return replace(issued, devices=cookie)
 
 
+def start_session(c: Container, *, user_id: str) -> IssuedToken:
+    """Open a session for an account just created: sign-up signs the person in at once.
+
+    No password is checked again: the caller created the account with it a moment ago, in
+    this very request (a second memory-hard hash would only slow the sign-up).
+    """
+    now = c.clock.now()
+    key = c.secret("token_signing")  # read before the unit: minting a secret writes
+    with c.uow() as uow:
+        if uow.session.get(User, user_id) is None:
+            raise NotAuthenticated("the account no longer exists")
+        issued = _open_session(c, uow, user_id, now, key)
+        uow.audit(events.SESSION_CREATED, actor=Actor.subject(user_id), subject=user_id)
+        uow.commit()
+    return issued
+
+
 def confirm_password(
     c: Container, *, user_id: str, password: str | None, client_ip: str, devices: str | None
 ) -> None:

@@ -24,6 +24,7 @@ from minimaker.accounts.authentication import confirm_password as confirm_passwo
 from minimaker.accounts.authentication import live_claims
 from minimaker.accounts.authentication import login as login
 from minimaker.accounts.authentication import logout as logout
+from minimaker.accounts.authentication import start_session as start_session
 from minimaker.accounts.tables import AuthSession, User
 from minimaker.adapters.crypto.fields import blind_index, open_field, seal_field
 from minimaker.adapters.driver_read import DriverRead

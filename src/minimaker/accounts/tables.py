@@ -1,4 +1,5 @@
-"""Account tables: the subject's profile (sealed), sessions, keyed failed-login counters."""
+"""Account tables: the subject's profile (sealed), sessions, password-reset links (hashed),
+keyed failed-login counters."""
 
 from __future__ import annotations
 
@@ -65,6 +66,17 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class PasswordReset(Base):
+    """An emailed password-reset link: only a hash of its token, used once, soon expired."""
+
+    __tablename__ = "password_resets"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(ID, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 def personal_data() -> tuple[Declaration, ...]:
     """The account tables as the personal-data registry knows them (kernel/personal_data.py)."""
     # Imported when called, not at the top: the exporters read these very tables.
@@ -85,6 +97,14 @@ def personal_data() -> tuple[Declaration, ...]:
             category="credentials",
             owner="user_id",
             section=Section("sessions", "Your sign-in sessions", exporter=export.sessions),
+        ),
+        PersonalTable(
+            PasswordReset,
+            category="credentials",
+            owner="user_id",
+            hidden=("token_hash",),
+            not_exported="hashes of single-use password-reset links, readable by no one, "
+            "deleted when used, replaced or expired (within the hour)",
         ),
         PersonalTable(
             LoginFailure,

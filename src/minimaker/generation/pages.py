@@ -6,11 +6,19 @@ from collections import defaultdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
 from minimaker.accounts import service as accounts
 from minimaker.entrypoints.http import ContainerDep, private_content
-from minimaker.entrypoints.page_shell.render import form_failure, render, see_other
+from minimaker.entrypoints.page_shell.failures import friendly_failure
+from minimaker.entrypoints.page_shell.render import (
+    LABELS,
+    NO_STORE,
+    fragment,
+    render,
+    see_other,
+)
 from minimaker.entrypoints.page_shell.session import (
     CheckedForm,
     UserId,
@@ -24,6 +32,7 @@ from minimaker.kernel.errors import (
     InvalidImage,
     ModelTooLarge,
     PayloadTooLarge,
+    ProcessingRefused,
     QuotaExceeded,
     TooManyAttempts,
     UnsupportedMediaType,
@@ -39,12 +48,18 @@ _UPLOAD_ERRORS = (
     UnsupportedMediaType,
     InvalidImage,
     QuotaExceeded,
+    ProcessingRefused,  # restricted, or an objection
     TooManyAttempts,  # the decode budget busy (503)
 )
 #: What the generate form shows beside itself: bad settings and every limit (policy 3.6).
-_GENERATE_ERRORS = (ValidationFailed, ModelTooLarge, QuotaExceeded, TooManyAttempts)
+_GENERATE_ERRORS = (
+    ValidationFailed,
+    ModelTooLarge,
+    QuotaExceeded,
+    ProcessingRefused,
+    TooManyAttempts,
+)
 _NUMBER_FIELDS = ("width_mm", "base_mm", "max_relief_mm")
-_PENDING = frozenset({generation.QUEUED, generation.RUNNING})
 _MIB = 1024 * 1024
 _DEFAULTS: dict[str, Any] = {
     **{name: f"{getattr(ReliefParams(), name):g}" for name in _NUMBER_FIELDS},
@@ -52,10 +67,32 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+#: Why the workspace is shown, by a fixed flag in the URL (never a name or an address).
+_NOTICES = {"1": "Your account is ready, and you are signed in. Upload a photo to start."}
+
+
 @router.get("")
-def workspace(v: VisitorDep, user_id: UserId) -> Response:
+def workspace(v: VisitorDep, user_id: UserId, welcome: str | None = None) -> Response:
     """Your photos, the models made from them, and the forms to add more."""
-    return _workspace(v, user_id, live=True)
+    return _workspace(v, user_id, notice=_NOTICES.get(welcome or ""))
+
+
+@router.get("/status.json")
+def model_statuses(v: VisitorDep, user_id: UserId) -> Response:
+    """Your models' statuses, each with its card as the page shows it: app.js polls this and
+    puts a changed card in place, so the page never reloads over what is being typed."""
+    models = generation.list_models(v.c, user_id=user_id)
+    body = {
+        "models": [
+            {
+                "id": m.id,
+                "status": m.status,
+                "card": fragment("_model_card.html", "model_item", model=m),
+            }
+            for m in models
+        ]
+    }
+    return JSONResponse(body, headers=NO_STORE)
 
 
 def _workspace(
@@ -63,7 +100,7 @@ def _workspace(
     user_id: str,
     *,
     status: int = 200,
-    live: bool = False,
+    notice: str | None = None,
     upload_error: dict[str, Any] | None = None,
     generate_error: dict[str, Any] | None = None,
 ) -> Response:
@@ -83,8 +120,7 @@ def _workspace(
         "app.html",
         title="Your photos and models",
         status=status,
-        # Only a plain GET refreshes itself: a re-shown form would lose what was typed.
-        refresh=live and any(m.status in _PENDING for m in models),
+        notice=notice,
         username=profile.username,
         photos=photos,
         models_by_photo=by_photo,
@@ -103,7 +139,7 @@ def upload_photo(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
         data = _read_file(form.get("file"), v.c.settings.max_upload_bytes)
         uploads.create_upload(v.c, user_id=user_id, data=data)
     except _UPLOAD_ERRORS as exc:
-        return _workspace(v, user_id, status=exc.status, upload_error=form_failure(exc))
+        return _workspace(v, user_id, status=exc.status, upload_error=friendly_failure(exc))
     return see_other("/app")
 
 
@@ -130,19 +166,47 @@ def generate_model(upload_id: str, form: CheckedForm, v: VisitorDep, user_id: Us
         params = _relief_params(typed)
         generation.request_model(v.c, user_id=user_id, upload_id=upload_id, params=params)
     except _GENERATE_ERRORS as exc:
-        failure = {"upload_id": upload_id, "typed": typed, **form_failure(exc)}
+        failure = {"upload_id": upload_id, "typed": typed, **friendly_failure(exc)}
+        if isinstance(exc, _NotNumbers):
+            failure.update(error="; ".join(exc.wrong.values()), field_errors=exc.wrong)
         return _workspace(v, user_id, status=exc.status, generate_error=failure)
     return see_other("/app")
 
 
 def _relief_params(typed: dict[str, Any]) -> dict[str, Any]:
+    """The typed settings as numbers; every field that is not one is marked at once."""
     params: dict[str, Any] = {"lithophane": typed["lithophane"]}
+    wrong: dict[str, str] = {}
     for name in _NUMBER_FIELDS:
         try:
             params[name] = float(typed[name].strip())
         except ValueError:
-            raise ValidationFailed(name, "must be a number") from None
+            wrong[name] = f"{LABELS[name]} must be a number"
+    if wrong:
+        raise _NotNumbers(wrong)
     return params
+
+
+class _NotNumbers(ValidationFailed):
+    """Settings that are not numbers, each one to be marked beside its field."""
+
+    def __init__(self, wrong: dict[str, str]) -> None:
+        super().__init__(next(iter(wrong)), "must be a number")
+        self.wrong = wrong
+
+
+@router.get("/uploads/{upload_id}/delete")
+def confirm_photo_deletion(v: VisitorDep, user_id: UserId, upload_id: str) -> Response:
+    """The step before a photo is deleted: what goes, what stays, and the button that does it."""
+    photo = uploads.get_upload(v.c, user_id=user_id, upload_id=upload_id)
+    return render(v, "app_delete.html", title="Delete this photo?", photo=photo, model=None)
+
+
+@router.get("/models/{model_id}/delete")
+def confirm_model_deletion(v: VisitorDep, user_id: UserId, model_id: str) -> Response:
+    """The step before a model is deleted, away from its downloads."""
+    model = generation.get_model(v.c, user_id=user_id, model_id=model_id)
+    return render(v, "app_delete.html", title="Delete this model?", photo=None, model=model)
 
 
 @router.post("/uploads/{upload_id}/delete")

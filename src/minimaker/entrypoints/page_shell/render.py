@@ -25,6 +25,9 @@ LABELS = {
     "email": "Email",
     "username": "Username",
     "password": "Password",
+    "current_password": "Current password",
+    "new_password": "New password",
+    "token": "Reset link",
     "login": "Username or email",
     "file": "Photo",
     "width_mm": "Width (mm)",
@@ -91,6 +94,12 @@ def render(
     if v.ended_session:
         v.session.clear_cookie(response, v.c.settings)
     return response
+
+
+def fragment(template: str, macro: str, /, **kwargs: Any) -> str:
+    """One macro of a template rendered alone: a piece of a page that a script puts in place."""
+    module = environment().get_template(template).module
+    return str(getattr(module, macro)(**kwargs))
 
 
 def see_other(url: str) -> RedirectResponse:
