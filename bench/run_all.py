@@ -18,6 +18,9 @@ BENCHES = [
     "bench_access_archive.py",
     "bench_metadata.py",
     "bench_retention.py",
+    "bench_anonymise.py",
+    "bench_scope.py",
+    "bench_s3.py",
 ]
 
 
