@@ -314,3 +314,22 @@ def test_an_unreachable_store_answers_503_and_keeps_nothing(settings: Settings) 
             assert listed.status_code == 200 and listed.json() == []  # no half-made upload
     finally:
         c.close()
+
+
+def test_a_unit_that_fails_with_the_store_out_of_reach_keeps_its_own_error_and_its_cleanup(
+    settings: Settings,
+) -> None:
+    url = f"s3://bucket/p?endpoint=http://127.0.0.1:{free_port()}&region=eu-local"
+    c = build(_s3_settings(settings, url, "a", "b"))
+    subject_id = new_blob_id()
+    try:
+        with pytest.raises(RuntimeError, match="the work failed"), c.uow() as uow:
+            uow.new_subject_key(subject_id)
+            uow.wrote_blob(new_blob_id())  # its delete cannot reach the store: left to the sweep
+            raise RuntimeError("the work failed")
+        assert not c.keys.has_subject_key(subject_id)  # the rest of the cleanup still ran
+        with c.uow() as uow:
+            uow.delete_blob_after_commit(new_blob_id())
+            uow.commit()  # committed: an unreachable store does not turn it into a failure
+    finally:
+        c.close()

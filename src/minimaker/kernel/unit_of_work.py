@@ -13,7 +13,7 @@ from minimaker.adapters.db import WRITE_OPTION
 from minimaker.kernel.actors import Actor
 from minimaker.kernel.audit import AuditEvent, AuditTag, anchors
 from minimaker.kernel.audit import CheckpointKind as Kind
-from minimaker.kernel.errors import IntegrityError
+from minimaker.kernel.errors import IntegrityError, StorageUnavailable
 from minimaker.kernel.faults import crash_point
 from minimaker.kernel.purposes import Purpose
 
@@ -54,7 +54,7 @@ class UnitOfWork:
                 self._record_standing()
                 # Blobs written for work that did not commit must not outlive it.
                 for blob_id in self._new_blobs:
-                    self.c.blobs.delete(blob_id)
+                    self._delete_blob(blob_id)
                 for subject_id in self._new_keys:
                     self.c.keys.discard_subject_key(subject_id)
         finally:
@@ -124,8 +124,16 @@ class UnitOfWork:
         self._committed = True
         crash_point("unit.committed")  # the rows are durable; the doomed blobs still on disk
         for blob_id in self._doomed_blobs:
-            self.c.blobs.delete(blob_id)
+            self._delete_blob(blob_id)
         self._anchor()
+
+    def _delete_blob(self, blob_id: str) -> None:
+        """Delete a blob no row will name; a store out of reach leaves it to the sweep (it
+        removes blobs no row names, operations/sweep.py), never failing the unit's outcome."""
+        try:
+            self.c.blobs.delete(blob_id)
+        except StorageUnavailable:
+            log.warning("blob store unavailable: an unnamed blob is left to the sweep")
 
     def _anchor(self) -> None:
         # One place takes the checkpoints of sensitive operations, right after their entries
