@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from minimaker.accounts import service as accounts
-from minimaker.accounts.tables import AuthSession, LoginFailure
+from minimaker.accounts.tables import AuthSession, LoginFailure, PasswordReset
 from minimaker.adapters.job_queue import Job
 from minimaker.generation import usage
 from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
@@ -190,6 +190,18 @@ def build_world(c: Container, subject_id: str) -> dict[str, Pair]:
                     id=_id(), staff_id=b.staff_id, created_at=a - timedelta(hours=1), expires_at=a
                 ),
                 StaffSession,
+                "id",
+            ),
+            "password_resets": b.pair(
+                "password_resets",
+                lambda a, _: PasswordReset(
+                    id=_id(),
+                    user_id=s,
+                    token_hash=_id() * 2,
+                    created_at=a - timedelta(hours=1),
+                    expires_at=a,
+                ),
+                PasswordReset,
                 "id",
             ),
             "finished_jobs": b.pair(

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, update
 
-from minimaker.accounts.tables import AuthSession, LoginFailure, User
+from minimaker.accounts.tables import AuthSession, LoginFailure, PasswordReset, User
 from minimaker.kernel.retention import Expiry
 from minimaker.retention.declare import table_expiry
 
@@ -32,6 +32,15 @@ def expiries() -> tuple[Expiry, ...]:
             key=AuthSession.id,
             anchor=AuthSession.expires_at,
             subject=AuthSession.user_id,
+        ),
+        table_expiry(
+            rule="password_resets",
+            category="credentials",
+            what="password-reset links",
+            table=PasswordReset,
+            key=PasswordReset.id,
+            anchor=PasswordReset.expires_at,
+            subject=PasswordReset.user_id,
         ),
         table_expiry(
             rule="login_failures",
