@@ -197,6 +197,10 @@ GATED: dict[tuple[str, str], str] = {
     ("generation/service.py", "get_model"): _CASES + "get_model_is_refused",
     ("generation/service.py", "open_model_content"): _CASES
     + "open_model_content_is_refused_and_no_read_is_recorded",
+    ("generation/previews.py", "model_preview"): "generation/test_previews.py::"
+    "test_model_preview_is_refused_and_no_read_is_recorded",
+    ("generation/previews.py", "photo_preview"): "generation/test_previews.py::"
+    "test_photo_preview_is_refused_while_restricted_and_no_read_is_recorded",
     ("accounts/service.py", "get_profile"): _CASES + "get_profile_is_refused",
     ("accounts/service.py", "own_profile"): _CASES + "own_profile_is_refused",
     ("accounts/service.py", "apply_correction"): _CASES

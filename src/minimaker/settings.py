@@ -197,6 +197,13 @@ class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings, BlobStor
     generation_max_resolution: int = Field(
         512, ge=2, le=2048, description="Default grid cap for generated reliefs."
     )
+    generation_depth_model: Path | None = Field(
+        None,
+        description="An ONNX monocular depth model (input (1, 3, H, W) RGB, ImageNet-"
+        "normalised; output relative inverse depth) that reliefs take their shape from; "
+        "unset: the subject's inflated silhouette. Supplied by the operator: none is shipped "
+        "or downloaded.",
+    )
     # Resource limits (policy 3.6: protection against loss or damage): one subject, or a
     # burst of requests, must not be able to exhaust the disk or the memory of the service.
     storage_quota_bytes: int = Field(

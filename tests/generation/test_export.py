@@ -44,15 +44,41 @@ def test_formats_and_media_types_cover_the_same_formats() -> None:
     assert MEDIA_TYPES["obj"] == "model/obj"
 
 
+def in_mm_z_up(mesh: trimesh.Trimesh, fmt: str) -> trimesh.Trimesh:
+    """A loaded file's mesh in millimetres with Z up: GLB's metres and Y up turned back."""
+    if fmt != "glb":
+        return mesh
+    x, y, z = np.asarray(mesh.vertices).T * 1000.0
+    return trimesh.Trimesh(np.stack([x, -z, y], axis=1), mesh.faces, process=False)
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_loads_back_as_the_same_closed_solid(
     relief: trimesh.Trimesh, fmt: str
 ) -> None:
-    loaded = load(export_mesh(relief, fmt), fmt)
+    loaded = in_mm_z_up(load(export_mesh(relief, fmt), fmt), fmt)
     assert loaded.is_watertight
     assert loaded.is_winding_consistent
     assert loaded.volume == pytest.approx(relief.volume, rel=0.01)
-    np.testing.assert_allclose(loaded.bounds, relief.bounds, atol=1e-4)
+    np.testing.assert_allclose(loaded.bounds, relief.bounds, atol=1e-3)
+
+
+def test_glb_is_in_metres_with_y_up_and_stl_and_obj_in_millimetres_with_z_up(
+    relief: trimesh.Trimesh,
+) -> None:
+    # the relief is 40 mm wide (x), about 26 mm deep (y) and 5 mm high (z)
+    (_, _, _), (width, depth, height) = relief.bounds
+    glb = load(export_mesh(relief, "glb"), "glb")
+    np.testing.assert_allclose(glb.extents, [width / 1000, height / 1000, depth / 1000], rtol=1e-5)
+    assert glb.bounds[0][1] == pytest.approx(0.0, abs=1e-7)  # the base stands on y = 0
+    assert glb.volume == pytest.approx(relief.volume * 1e-9, rel=0.01)  # outward, in m^3
+    accessor = glb_json(export_mesh(relief, "glb"))["accessors"][1]
+    np.testing.assert_allclose(accessor["max"], [width / 1000, height / 1000, 0.0], atol=1e-6)
+    np.testing.assert_allclose(accessor["min"], [0.0, 0.0, -depth / 1000], atol=1e-6)
+    for fmt in ("stl", "obj"):
+        np.testing.assert_allclose(
+            load(export_mesh(relief, fmt), fmt).bounds, relief.bounds, atol=1e-3
+        )
 
 
 def test_stl_is_binary_with_an_empty_header(relief: trimesh.Trimesh) -> None:

@@ -69,3 +69,24 @@ def test_exporting_takes_a_block_of_memory_not_the_whole_file(fmt: str, side: in
     assert file_size > 10_000_000
     # a few blocks at most, whatever the file's size
     assert peak < min(24_000_000, file_size / 3), (fmt, peak, file_size)
+
+
+def test_a_figurine_of_the_largest_grid_takes_a_few_megabytes_beyond_its_grids() -> None:
+    from minimaker.generation.figurine import figurine_mesh
+    from minimaker.generation.subject import centre_ellipse
+
+    side = 2048  # the largest max_resolution
+    luminance = np.asarray(_photo(side, side), dtype=np.float64)
+    mask = centre_ellipse(side, side, 0.4, 0.45)
+    tracemalloc.start()
+    try:
+        mesh = figurine_mesh(luminance, mask, 100.0, 3.0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert mesh.is_watertight
+    # the grids themselves (32 MB of luminance here) are the caller's; the figurine works on
+    # at most FIGURE_SIDE cells a side whatever the grid: a float32 copy of the luminance
+    # (16 MB) to shrink it, then a field of ~4 MB that marching cubes and trimesh's merge
+    # of vertices take ~40 MB to mesh, in all
+    assert peak < 64_000_000, peak

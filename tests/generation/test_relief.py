@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from minimaker.generation.relief import (
-    ReliefParams,
+from minimaker.generation.grid_mesh import (
     _edges_pair_up_reversed,
     _signed_volume,
-    relief_from_image,
+    mesh_from_heights,
 )
+from minimaker.generation.relief import ReliefParams, luminance_grid, relief_from_image
 from minimaker.kernel.errors import GenerationFailed, ValidationFailed
 
 DARK, BRIGHT = 20, 235
@@ -38,6 +38,15 @@ def height_grid(mesh: trimesh.Trimesh) -> np.ndarray:
     grid = np.full((len(ys), len(xs)), np.nan)
     grid[len(ys) - 1 - rows, cols] = top[:, 2]
     return grid
+
+
+def plain_relief(photo: Image.Image, params: ReliefParams) -> trimesh.Trimesh:
+    """Heights = base + brightness x relief: the sampling of the photo and the solid under a
+    height grid, tested apart from how each mode shapes its heights (test_modes.py)."""
+    luminance = luminance_grid(photo, params.max_resolution)
+    return mesh_from_heights(
+        params.base_mm + luminance / 255 * params.max_relief_mm, params.width_mm
+    )
 
 
 def gradient(width: int, height: int, mode: str = "L") -> Image.Image:
@@ -76,7 +85,7 @@ def test_model_is_a_closed_outward_solid_for_several_sizes_and_aspect_ratios(
 
 
 def test_model_is_width_mm_wide_and_as_deep_as_the_photo_aspect_says() -> None:
-    mesh = relief_from_image(gradient(40, 20), ReliefParams(width_mm=80.0))
+    mesh = plain_relief(gradient(40, 20), ReliefParams(width_mm=80.0))
     (x0, y0, z0), (x1, y1, _) = mesh.bounds
     assert (x0, y0, z0) == (0.0, 0.0, 0.0)
     assert x1 == pytest.approx(80.0)
@@ -86,14 +95,14 @@ def test_model_is_width_mm_wide_and_as_deep_as_the_photo_aspect_says() -> None:
 def test_heights_are_base_plus_brightness_times_relief() -> None:
     photo = gradient(30, 20)
     params = ReliefParams(base_mm=1.5, max_relief_mm=4.0)
-    grid = height_grid(relief_from_image(photo, params))
+    grid = height_grid(plain_relief(photo, params))
     expected = 1.5 + np.asarray(photo, dtype=float) / 255 * 4.0
     np.testing.assert_allclose(grid, expected)
 
 
 def test_model_stays_between_the_floor_and_base_plus_relief() -> None:
     photo = Image.fromarray(np.array([[0, 255], [255, 0]], dtype=np.uint8))
-    mesh = relief_from_image(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0))
+    mesh = plain_relief(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0))
     assert mesh.bounds[0][2] == 0.0
     assert mesh.bounds[1][2] == pytest.approx(5.0)
     assert height_grid(mesh).min() == pytest.approx(2.0)
@@ -101,7 +110,7 @@ def test_model_stays_between_the_floor_and_base_plus_relief() -> None:
 
 def test_volume_of_a_uniform_grey_photo_is_footprint_times_height() -> None:
     params = ReliefParams(width_mm=60.0, base_mm=2.0, max_relief_mm=3.0)
-    mesh = relief_from_image(Image.new("L", (31, 21), 128), params)
+    mesh = plain_relief(Image.new("L", (31, 21), 128), params)
     footprint = 60.0 * (60.0 * 20 / 30)
     assert mesh.volume == pytest.approx(footprint * (2.0 + 128 / 255 * 3.0), rel=1e-9)
 
@@ -110,7 +119,7 @@ def test_volume_of_a_uniform_grey_photo_is_footprint_times_height() -> None:
 
 
 def test_bright_top_left_corner_rises_at_min_x_and_max_y() -> None:
-    mesh = relief_from_image(with_top_left_marker(30, 20), ReliefParams())
+    mesh = plain_relief(with_top_left_marker(30, 20), ReliefParams())
     (x0, _, _), (_, y1, _) = mesh.bounds
     raised = mesh.vertices[mesh.vertices[:, 2] > 2.0 + 1.5]
     spacing = 100.0 / 29
@@ -131,9 +140,9 @@ def test_exif_orientation_turns_the_model_as_a_viewer_would_show_the_photo(
     orientation: int, upright: Image.Transpose, marker_corner: tuple[int, int]
 ) -> None:
     stored = with_top_left_marker(40, 24)
-    oriented = relief_from_image(jpeg(stored, orientation), ReliefParams())
+    oriented = plain_relief(jpeg(stored, orientation), ReliefParams())
     # the same JPEG pixels without the tag, turned by hand, give the same model
-    by_hand = relief_from_image(jpeg(stored, None).transpose(upright), ReliefParams())
+    by_hand = plain_relief(jpeg(stored, None).transpose(upright), ReliefParams())
     np.testing.assert_array_equal(height_grid(oriented), height_grid(by_hand))
     grid = height_grid(oriented)
     assert grid.shape == ((40, 24) if orientation in (6, 8) else (24, 40))
@@ -142,7 +151,7 @@ def test_exif_orientation_turns_the_model_as_a_viewer_would_show_the_photo(
 
 
 def test_photo_without_orientation_tag_is_taken_as_stored() -> None:
-    grid = height_grid(relief_from_image(jpeg(with_top_left_marker(40, 24), None), ReliefParams()))
+    grid = height_grid(plain_relief(jpeg(with_top_left_marker(40, 24), None), ReliefParams()))
     assert grid.shape == (24, 40)
     assert grid[0, 0] > 2.0 + 1.5
 
@@ -150,31 +159,42 @@ def test_photo_without_orientation_tag_is_taken_as_stored() -> None:
 # --- options ------------------------------------------------------------------------------
 
 
-def test_lithophane_makes_dark_thick_and_bright_thin() -> None:
-    photo = gradient(25, 15)
-    normal = height_grid(relief_from_image(photo, ReliefParams(base_mm=1.0, max_relief_mm=2.5)))
+def test_lithophane_makes_dark_thick_and_bright_thin_over_the_full_thickness() -> None:
+    photo = gradient(25, 15)  # 0 .. 255, darkest top left
     params = ReliefParams(base_mm=1.0, max_relief_mm=2.5, lithophane=True)
-    inverted = height_grid(relief_from_image(photo, params))
-    np.testing.assert_allclose(normal + inverted, 2 * 1.0 + 2.5)
-    assert inverted[0, 0] > inverted[-1, -1]  # the top-left is the darkest corner
+    thickness = height_grid(relief_from_image(photo, params))
+    assert thickness[0, 0] == pytest.approx(1.0 + 2.5)  # the darkest sample: the thickest
+    assert thickness[-1, -1] == pytest.approx(1.0)  # the brightest: the base alone
+    brightness = np.asarray(photo, dtype=float).ravel()
+    order = np.argsort(brightness, kind="stable")
+    assert np.all(np.diff(thickness.ravel()[order]) <= 1e-9)  # brighter is never thicker
+
+
+def test_a_low_contrast_lithophane_is_stretched_to_the_full_thickness() -> None:
+    dull = Image.fromarray((100 + np.asarray(gradient(40, 30)) // 8).astype(np.uint8))
+    assert np.ptp(np.asarray(dull)) < 40
+    params = ReliefParams(base_mm=0.8, max_relief_mm=3.0, mode="lithophane")
+    thickness = height_grid(relief_from_image(dull, params))
+    assert thickness.min() == pytest.approx(0.8, abs=0.05)
+    assert thickness.max() == pytest.approx(3.8, abs=0.05)
 
 
 def test_max_resolution_caps_samples_along_the_longer_side() -> None:
-    mesh = relief_from_image(gradient(300, 150), ReliefParams(max_resolution=64))
+    mesh = plain_relief(gradient(300, 150), ReliefParams(max_resolution=64))
     assert height_grid(mesh).shape == (32, 64)
     assert len(mesh.vertices) < 64 * 32 * 1.1  # the base adds only a border ring
     assert mesh.bounds[1][0] == pytest.approx(100.0)
 
 
 def test_small_photo_is_never_upsampled() -> None:
-    mesh = relief_from_image(gradient(30, 20), ReliefParams(max_resolution=2048))
+    mesh = plain_relief(gradient(30, 20), ReliefParams(max_resolution=2048))
     assert height_grid(mesh).shape == (20, 30)
 
 
 def test_downsampling_averages_whole_areas() -> None:
     checkerboard = (np.indices((8, 8)).sum(axis=0) % 2 * 255).astype(np.uint8)
     params = ReliefParams(max_resolution=2, base_mm=1.0, max_relief_mm=2.0)
-    grid = height_grid(relief_from_image(Image.fromarray(checkerboard), params))
+    grid = height_grid(plain_relief(Image.fromarray(checkerboard), params))
     np.testing.assert_allclose(grid, 1.0 + 0.5 * 2.0)
 
 
@@ -182,14 +202,14 @@ def test_downsampling_averages_whole_areas() -> None:
 
 
 def test_one_pixel_photo_becomes_a_square_block() -> None:
-    mesh = relief_from_image(Image.new("L", (1, 1), 255), ReliefParams(width_mm=10.0))
+    mesh = plain_relief(Image.new("L", (1, 1), 255), ReliefParams(width_mm=10.0))
     assert_closed_solid(mesh)
     np.testing.assert_allclose(mesh.bounds, [[0, 0, 0], [10.0, 10.0, 5.0]])
 
 
 @pytest.mark.parametrize(("width", "height"), [(1, 7), (7, 1), (1, 150), (3000, 1)])
 def test_one_pixel_wide_or_tall_photo_gives_a_closed_strip(width: int, height: int) -> None:
-    mesh = relief_from_image(gradient(width, height), ReliefParams(width_mm=5.0))
+    mesh = plain_relief(gradient(width, height), ReliefParams(width_mm=5.0))
     assert_closed_solid(mesh)
     rows, cols = height_grid(mesh).shape
     assert min(rows, cols) == 2
@@ -198,7 +218,7 @@ def test_one_pixel_wide_or_tall_photo_gives_a_closed_strip(width: int, height: i
 
 def test_a_photo_that_would_make_a_model_over_a_metre_long_is_refused() -> None:
     with pytest.raises(GenerationFailed, match="mm long"):
-        relief_from_image(gradient(1, 3000), ReliefParams(width_mm=5.0))
+        plain_relief(gradient(1, 3000), ReliefParams(width_mm=5.0))
 
 
 def test_truncated_image_data_fails_without_naming_the_file() -> None:
@@ -206,7 +226,7 @@ def test_truncated_image_data_fails_without_naming_the_file() -> None:
     gradient(64, 64, "RGB").save(buffer, "PNG")
     truncated = Image.open(io.BytesIO(buffer.getvalue()[:-200]))  # headers whole, pixels cut
     with pytest.raises(GenerationFailed, match="could not be decoded"):
-        relief_from_image(truncated, ReliefParams())
+        plain_relief(truncated, ReliefParams())
 
 
 # --- image modes --------------------------------------------------------------------------
@@ -228,21 +248,21 @@ def grey_in_mode(mode: str, level: int) -> Image.Image:
 def test_every_image_mode_gives_the_heights_of_its_luminance(mode: str) -> None:
     photo = grey_in_mode(mode, 100)
     assert photo.mode == mode
-    mesh = relief_from_image(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0))
+    mesh = plain_relief(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0))
     assert_closed_solid(mesh)
     np.testing.assert_allclose(height_grid(mesh), 2.0 + 100 / 255 * 3.0, atol=3.0 / 255)
 
 
 def test_black_and_white_mode_gives_the_full_relief() -> None:
     photo = Image.fromarray(np.array([[0, 255]] * 3, dtype=np.uint8)).convert("1")
-    grid = height_grid(relief_from_image(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0)))
+    grid = height_grid(plain_relief(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0)))
     np.testing.assert_allclose(grid, [[2.0, 5.0]] * 3)
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "LA", "PA"])
 def test_transparent_pixels_count_as_white(mode: str) -> None:
     photo = Image.new("RGBA", (6, 4), (0, 0, 0, 0)).convert(mode)
-    grid = height_grid(relief_from_image(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0)))
+    grid = height_grid(plain_relief(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0)))
     np.testing.assert_allclose(grid, 5.0)
 
 
@@ -250,7 +270,7 @@ def test_palette_transparency_counts_as_white() -> None:
     photo = Image.new("P", (6, 4), 0)
     photo.putpalette([0, 0, 0] * 256)
     photo.info["transparency"] = 0
-    grid = height_grid(relief_from_image(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0)))
+    grid = height_grid(plain_relief(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0)))
     np.testing.assert_allclose(grid, 5.0)
 
 
@@ -258,7 +278,7 @@ def test_sixteen_bit_greys_keep_steps_finer_than_eight_bits() -> None:
     levels = np.arange(0, 65536, 257 // 4 * 64, dtype=np.uint16)  # 4096-level steps
     levels[1] += 64  # a quarter of an 8-bit step
     photo = Image.fromarray(np.tile(levels, (3, 1)))
-    grid = height_grid(relief_from_image(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0)))
+    grid = height_grid(plain_relief(photo, ReliefParams(base_mm=2.0, max_relief_mm=3.0)))
     np.testing.assert_allclose(grid[0], 2.0 + levels / 65535 * 3.0, rtol=1e-6)
 
 
@@ -400,4 +420,5 @@ def test_from_mapping_takes_integers_for_lengths_and_round_trips_through_to_dict
         "max_relief_mm": 3.0,
         "max_resolution": 512,
         "lithophane": False,
+        "mode": "relief",
     }

@@ -1,4 +1,4 @@
-"""Models API: queue a 3D relief of a photo, follow its status, download it, delete it."""
+"""Models API: queue a model of a photo, follow its status, preview, download, delete it."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
 from minimaker.entrypoints.http import ContainerDep, StrictBody, UserId, private_content
+from minimaker.generation import previews
 from minimaker.generation import service as generation
 from minimaker.generation.relief import FLOAT_BOUNDS, INT_BOUNDS
 
@@ -36,7 +37,12 @@ class ModelIn(StrictBody):
     max_resolution: Annotated[int | None, BeforeValidator(_whole)] = _within(
         INT_BOUNDS["max_resolution"], "samples"
     )
-    lithophane: bool | None = None
+    lithophane: bool | None = Field(None, description='The older form of mode "lithophane".')
+    mode: Literal["relief", "lithophane", "figurine"] | None = Field(
+        None,
+        description="relief: the subject raised over a flat background; lithophane: for "
+        "back light; figurine: the subject's silhouette, inflated, standing on a base.",
+    )
 
     def as_params(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -99,6 +105,49 @@ def delete_model(c: ContainerDep, user_id: UserId, model_id: str) -> Response:
     """Delete a model and its files."""
     generation.delete_model(c, user_id=user_id, model_id=model_id)
     return Response(status_code=204)
+
+
+_PNG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
+}
+
+
+@router.get(
+    "/models/{model_id}/preview.png",
+    response_class=Response,
+    responses={**_PNG, 403: {}, 409: {}},
+)
+def model_preview(
+    c: ContainerDep,
+    user_id: UserId,
+    model_id: str,
+    view: Annotated[Literal["shaded", "backlit"], Query()] = "shaded",
+) -> Response:
+    """A PNG of the model: shaded, or back-lit as a lithophane against a light."""
+    png = previews.model_preview(c, user_id=user_id, model_id=model_id, view=view)
+    return _png(png)
+
+
+@router.get(
+    "/uploads/{upload_id}/preview.png",
+    response_class=Response,
+    responses={**_PNG, 403: {}, 413: {}, 503: {}},
+)
+def photo_preview(
+    c: ContainerDep,
+    user_id: UserId,
+    upload_id: str,
+    mode: Annotated[Literal["relief", "lithophane", "figurine"], Query()] = "relief",
+) -> Response:
+    """A PNG of the heights the photo would get in a mode, before generating a model."""
+    png = previews.photo_preview(c, user_id=user_id, upload_id=upload_id, mode=mode)
+    return _png(png)
+
+
+def _png(data: bytes) -> Response:
+    # personal content, as the content routes: never in a shared cache, never sniffed
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    return Response(data, media_type="image/png", headers=headers)
 
 
 def _model_out(m: generation.ModelRead) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The audit tags of generation: a model requested, made or failed, read, deleted."""
+"""The audit tags of generation: a model requested, made or failed, read, previewed, deleted."""
 
 from __future__ import annotations
 
@@ -10,3 +10,6 @@ GENERATION_COMPLETED = AuditTag("model", "generation", "completed", Purpose.SERV
 GENERATION_FAILED = AuditTag("model", "generation", "failed", Purpose.SERVICE)
 CONTENT_READ = AuditTag("model", "content", "read", Purpose.SERVICE)
 MODEL_DELETED = AuditTag("model", "model", "deleted", Purpose.SERVICE)
+#: A preview drawn of a model, and of a photo before generating (processing for generation).
+PREVIEW_DRAWN = AuditTag("model", "preview", "drawn", Purpose.SERVICE)
+PHOTO_PREVIEW_DRAWN = AuditTag("model", "photo_preview", "drawn", Purpose.GENERATION)

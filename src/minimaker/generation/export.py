@@ -1,7 +1,9 @@
 """Mesh -> file bytes in a printable or viewable format, carrying geometry and nothing else.
 
-Every format keeps the mesh's millimetre, Z-up coordinates unchanged (GLB included, although
-glTF nominally means metres, Y-up) so one model measures the same in each file. No names,
+STL and OBJ keep the mesh's millimetre, Z-up coordinates (what slicers expect). GLB is glTF
+2.0, whose unit is the metre and whose up is +Y: its points are turned from Z-up to Y-up
+(x, y, z) -> (x, z, -y), a proper rotation that keeps the winding, and scaled to metres, so a
+viewer opens a 100 mm model as 0.1 m tall, standing the right way up. No names,
 generator strings, timestamps or metadata are written: a mesh loaded from a user's file
 would otherwise carry that file's name into the export.
 
@@ -37,6 +39,8 @@ _BLOCK = 1 << 14
 _STL_RECORD = np.dtype([("normal", "<f4", (3,)), ("corners", "<f4", (3, 3)), ("attr", "<u2")])
 _GLB_UINT, _GLB_FLOAT = 5125, 5126
 _GLB_INDICES, _GLB_VERTICES = 34963, 34962
+#: Millimetres, Z up -> metres, Y up (glTF 2.0, section 3.4): x stays, y <- z, z <- -y.
+GLB_FROM_MM_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]) / 1000.0
 
 
 class Mesh(Protocol):
@@ -90,7 +94,7 @@ def _glb_blocks(vertices: NDArray[Any], faces: NDArray[Any]) -> Iterator[bytes]:
     for start in range(0, len(faces), _BLOCK):
         yield faces[start : start + _BLOCK].astype("<u4").tobytes()
     for start in range(0, len(vertices), _BLOCK):
-        yield vertices[start : start + _BLOCK].astype("<f4").tobytes()
+        yield (vertices[start : start + _BLOCK] @ GLB_FROM_MM_Z_UP.T).astype("<f4").tobytes()
 
 
 def _gltf_tree(
@@ -99,8 +103,10 @@ def _gltf_tree(
     """Only what a glTF viewer needs: no generator, no names, no extras, no materials."""
     # rounding to float32 keeps order, so the bounds of the float64 values, rounded, are
     # the bounds of the float32 values the file holds (without a float32 copy of them all)
+    # the turn only permutes and negates axes (and scales), so the bounds turn with it
     points = vertices if len(vertices) else np.zeros((1, 3))
-    low, high = points.min(axis=0).astype("<f4"), points.max(axis=0).astype("<f4")
+    corners = np.stack([points.min(axis=0), points.max(axis=0)]) @ GLB_FROM_MM_Z_UP.T
+    low, high = corners.min(axis=0).astype("<f4"), corners.max(axis=0).astype("<f4")
     return {
         "asset": {"version": "2.0"},
         "scene": 0,

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 
 from minimaker.adapters.job_queue import Job
-from minimaker.generation.rules import model_bytes
+from minimaker.generation.rules import MeshSize, model_bytes
 from minimaker.generation.tables import Model3D, ModelFile
 from minimaker.kernel.errors import (
     GenerationRateLimited,
@@ -65,7 +65,9 @@ def stored_bytes(uow: UnitOfWork, subject_id: str) -> int:
     ).all()
     sizes = photos.photo_sizes(s, {u for u, _ in pending if u is not None})
     reserved = sum(
-        model_bytes(*sizes[u], int(params["max_resolution"])) for u, params in pending if u in sizes
+        model_bytes(*sizes[u], int(params["max_resolution"]), str(params.get("mode", "relief")))
+        for u, params in pending
+        if u in sizes
     )
     return photos.photo_bytes(s, subject_id) + int(files or 0) + reserved
 
@@ -78,12 +80,22 @@ def ensure_room(uow: UnitOfWork, subject_id: str, adding: int) -> None:
         raise QuotaExceeded(limit, used, adding)
 
 
-def ensure_model_fits(settings: Settings, width: int, height: int, max_resolution: int) -> int:
+def ensure_model_fits(
+    settings: Settings, width: int, height: int, max_resolution: int, mode: str = "relief"
+) -> int:
     """The estimated bytes of the model's files; ModelTooLarge (413) beyond the cap."""
-    estimate = model_bytes(width, height, max_resolution)
+    estimate = model_bytes(width, height, max_resolution, mode)
     if estimate > settings.max_model_bytes:
         raise ModelTooLarge(estimate, settings.max_model_bytes)
     return estimate
+
+
+def ensure_files_fit(settings: Settings, size: MeshSize) -> None:
+    """ModelTooLarge (413) if a built mesh's files would pass the cap (checked before any
+    file is written)."""
+    total = size.total_bytes()
+    if total > settings.max_model_bytes:
+        raise ModelTooLarge(total, settings.max_model_bytes)
 
 
 def ensure_may_start(uow: UnitOfWork, subject_id: str, now: datetime) -> None:

@@ -1,23 +1,31 @@
-"""Photo -> closed relief mesh: brightness becomes height above a solid base.
+"""Photo -> printable model: the parameters, the photo's samples, and the three modes.
 
-Coordinates are millimetres. Looking down from +Z the model reads like the photo: image
-column 0 lies at x = 0 and image row 0 at the largest y. The mesh is built in one vectorised
-pass: a top grid of height samples, a flat bottom at z = 0 and four walls stitched to the
-top's border vertices, all wound outward.
+- relief: the subject (subject.py) raised over a flattened background, its brightness
+  compressed to a bas-relief with the fine detail kept (bas_relief.py), or the shape an
+  operator's depth model sees (depth.py);
+- lithophane: thickness from brightness, contrast stretched to the full thickness, so the
+  light through the print gives back the photo;
+- figurine: the subject cut along its silhouette, inflated, on a base (figurine.py).
+Coordinates are millimetres, Z up; see grid_mesh.py for how a height grid lies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import trimesh
 from numpy.typing import NDArray
 from PIL import Image
 
-from minimaker.generation.rules import grid_size, scaled_size
+from minimaker.generation.grid_mesh import mesh_from_heights
+from minimaker.generation.rules import MODES, grid_size, scaled_size
 from minimaker.kernel.errors import GenerationFailed, ValidationFailed
+
+if TYPE_CHECKING:
+    from minimaker.generation.depth import DepthModel
 
 # Inclusive bounds; each one keeps the result printable and the computation bounded.
 FLOAT_BOUNDS: dict[str, tuple[float, float]] = {
@@ -39,14 +47,8 @@ _UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-#: Faces per block when summing the volume.
-_VOLUME_BLOCK = 1 << 18
 #: Source pixels converted to float at once while downsampling (4 bytes each: 8 MB).
 _STRIP_PIXELS = 2 * 1024 * 1024
-
-
-#: Longest model side along y we make; the x side is bounded by width_mm's own limit.
-MAX_LENGTH_MM = 1000.0
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,10 @@ class ReliefParams:
 
     width_mm: float = 100.0  # model extent along x (image columns)
     base_mm: float = 2.0  # solid base under the relief
-    max_relief_mm: float = 3.0  # height added at full brightness (full darkness if lithophane)
+    max_relief_mm: float = 3.0  # relief height (lithophane: thickness range; figurine: bulge)
     max_resolution: int = 512  # cap on grid samples along the longer image side
-    lithophane: bool = False  # dark -> thick, for backlit prints
+    lithophane: bool = False  # the mode before modes: true means mode "lithophane"
+    mode: str = ""  # relief | lithophane | figurine; "" follows `lithophane`
 
     def __post_init__(self) -> None:
         for name, (low, high) in FLOAT_BOUNDS.items():
@@ -76,6 +79,17 @@ class ReliefParams:
                 raise ValidationFailed(name, f"must be between {low} and {high}")
         if not isinstance(self.lithophane, bool):
             raise ValidationFailed("lithophane", "must be true or false")
+        self._settle_mode()
+
+    def _settle_mode(self) -> None:
+        """`mode` wins; the old `lithophane` flag still works alone, and may not contradict it."""
+        if not isinstance(self.mode, str) or self.mode not in (*MODES, ""):
+            raise ValidationFailed("mode", f"must be one of {', '.join(MODES)}")
+        if self.mode == "":
+            object.__setattr__(self, "mode", "lithophane" if self.lithophane else "relief")
+        elif self.lithophane and self.mode != "lithophane":
+            raise ValidationFailed("lithophane", "true only goes with mode lithophane")
+        object.__setattr__(self, "lithophane", self.mode == "lithophane")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object]) -> ReliefParams:
@@ -90,26 +104,76 @@ class ReliefParams:
             )
         return cls(**data)  # type: ignore[arg-type]  # __post_init__ checks every type
 
-    def to_dict(self) -> dict[str, float | int | bool]:
+    def to_dict(self) -> dict[str, float | int | bool | str]:
         """Plain JSON-ready values; from_mapping(to_dict()) gives back equal params."""
         return asdict(self)
 
 
-def relief_from_image(image: Image.Image, params: ReliefParams) -> trimesh.Trimesh:
-    """Photo -> watertight relief mesh, upright as the photo's EXIF orientation says."""
-    return relief_from_luminance(luminance_grid(image, params.max_resolution), params)
+def relief_from_image(
+    image: Image.Image, params: ReliefParams, depth: DepthModel | None = None
+) -> trimesh.Trimesh:
+    """Photo -> watertight model in params.mode, upright as the photo's EXIF orientation says."""
+    luminance = luminance_grid(image, params.max_resolution)
+    rgb = None if params.mode == "lithophane" else colour_grid(image, params.max_resolution)
+    return relief_from_grids(luminance, rgb, params, depth)
 
 
-def relief_from_luminance(luminance: NDArray[np.float64], params: ReliefParams) -> trimesh.Trimesh:
-    """Upright luminance samples in [0, 255] -> watertight relief mesh."""
-    fraction = luminance / 255.0
-    if params.lithophane:
-        fraction = 1.0 - fraction
-    heights = params.base_mm + fraction * params.max_relief_mm
-    vertices, faces = _closed_grid_mesh(heights, params.width_mm)
-    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
-    _verify_closed(mesh)
-    return mesh
+def relief_from_grids(
+    luminance: NDArray[np.float64],
+    rgb: NDArray[np.uint8] | None,
+    params: ReliefParams,
+    depth: DepthModel | None = None,
+) -> trimesh.Trimesh:
+    """Upright luminance in [0, 255] (and, but for lithophanes, its RGB) -> watertight model."""
+    # OpenCV and scikit-image load with the first model (a worker), not in every API process
+    from minimaker.generation import figurine, subject
+
+    if params.mode == "figurine":
+        mask = subject.subject_mask(rgb if rgb is not None else _grey_as_rgb(luminance))
+        return figurine.figurine_mesh(
+            luminance, mask, params.width_mm, params.max_relief_mm, params.base_mm
+        )
+    heights, _ = grid_heights(luminance, rgb, params, depth)
+    return mesh_from_heights(heights, params.width_mm)
+
+
+def relief_from_luminance(
+    luminance: NDArray[np.float64], params: ReliefParams, depth: DepthModel | None = None
+) -> trimesh.Trimesh:
+    """Upright luminance in [0, 255] alone -> watertight model (the subject found in grey)."""
+    return relief_from_grids(luminance, None, params, depth)
+
+
+def grid_heights(
+    luminance: NDArray[np.float64],
+    rgb: NDArray[np.uint8] | None,
+    params: ReliefParams,
+    depth: DepthModel | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_] | None]:
+    """Heights in mm as params.mode makes them, with the subject's mask (None: lithophane).
+
+    A figurine's heights are its front's half-thickness over its silhouette (for previews)."""
+    from minimaker.generation import bas_relief, figurine, subject  # loaded on first use
+
+    if params.mode == "lithophane":
+        fraction = bas_relief.lithophane_fraction(luminance, relief_mm=params.max_relief_mm)
+        return params.base_mm + fraction * params.max_relief_mm, None
+    colour = rgb if rgb is not None else _grey_as_rgb(luminance)
+    mask = subject.subject_mask(colour)
+    if params.mode == "figurine":
+        return figurine.front_heights(luminance, mask, params.width_mm, params.max_relief_mm), mask
+    shape = depth.depth(colour) if depth is not None else None
+    fraction = bas_relief.relief_fraction(luminance, mask, shape)
+    return params.base_mm + fraction * params.max_relief_mm, mask
+
+
+def height_field(
+    image: Image.Image, params: ReliefParams, depth: DepthModel | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.bool_] | None]:
+    """grid_heights of a photo (see there)."""
+    luminance = luminance_grid(image, params.max_resolution)
+    rgb = None if params.mode == "lithophane" else colour_grid(image, params.max_resolution)
+    return grid_heights(luminance, rgb, params, depth)
 
 
 # --- photo -> luminance samples -----------------------------------------------------------
@@ -128,6 +192,57 @@ def luminance_grid(image: Image.Image, max_resolution: int) -> NDArray[np.float6
     if turn is not None:
         grey = grey.transpose(turn)
     return np.asarray(grey, dtype=np.float64)
+
+
+def colour_grid(image: Image.Image, max_resolution: int) -> NDArray[np.uint8]:
+    """Upright RGB samples on the same grid as luminance_grid: what segmentation looks at.
+
+    Modes without a plain RGB form (16-bit, float, LAB) give their grey in three bands."""
+    try:
+        turn = _UPRIGHT.get(image.getexif().get(0x0112, 1))
+        if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("F", "LAB"):
+            rgb = Image.merge("RGB", [_fit(_to_grey(image), max_resolution).convert("L")] * 3)
+        else:
+            rgb = _fit_rgb(image, max_resolution)
+    except OSError as exc:
+        raise GenerationFailed("the image data could not be decoded") from exc
+    except ValueError as exc:
+        raise GenerationFailed(f"images in colour mode {image.mode} are not supported") from exc
+    if turn is not None:
+        rgb = rgb.transpose(turn)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def _grey_as_rgb(luminance: NDArray[np.float64]) -> NDArray[np.uint8]:
+    grey = np.clip(np.round(luminance), 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., np.newaxis], 3, axis=2)
+
+
+def _rgb_strip(strip: Image.Image) -> Image.Image:
+    """A strip of the photo in RGB, transparency composited on white (as _to_grey does)."""
+    if strip.mode in _ALPHA_MODES or "transparency" in strip.info:
+        rgba = (strip.convert("LA") if strip.mode == "La" else strip).convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        return Image.composite(rgba.convert("RGB"), white, rgba.getchannel("A"))
+    return strip if strip.mode == "RGB" else strip.convert("RGB")
+
+
+def _fit_rgb(image: Image.Image, max_resolution: int) -> Image.Image:
+    """Box-downsample to the grid a strip of rows at a time: never a whole RGB copy."""
+    width, height = image.size
+    grid = grid_size(width, height, max_resolution)
+    out_w, out_h = scaled_size(width, height, max_resolution)
+    scale = height / out_h
+    rows_per_strip = max(1, int(_STRIP_PIXELS // (width * max(scale, 1.0))))
+    out = Image.new("RGB", (out_w, out_h))
+    for first in range(0, out_h, rows_per_strip):
+        last = min(out_h, first + rows_per_strip)
+        top_f, bottom_f = first * scale, last * scale
+        top, bottom = int(np.floor(top_f)), min(height, int(np.ceil(bottom_f)))
+        strip = _rgb_strip(image.crop((0, top, width, bottom)))
+        box = (0.0, top_f - top, float(width), bottom_f - top)
+        out.paste(strip.resize((out_w, last - first), Image.Resampling.BOX, box=box), (0, first))
+    return out if out.size == grid else out.resize(grid, Image.Resampling.NEAREST)
 
 
 def _to_grey(image: Image.Image) -> Image.Image:
@@ -193,133 +308,3 @@ def _box_downsample(grey: Image.Image, size: tuple[int, int]) -> Image.Image:
         box = (0.0, top_f - top, float(width), bottom_f - top)
         out.paste(strip.resize((out_w, last - first), Image.Resampling.BOX, box=box), (0, first))
     return out
-
-
-# --- heights -> closed mesh ---------------------------------------------------------------
-
-
-def _closed_grid_mesh(
-    heights: NDArray[np.float64], width_mm: float
-) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """Vertices and outward-wound faces of the solid under a (rows, cols) height grid."""
-    rows, cols = heights.shape
-    spacing = width_mm / (cols - 1)
-    length_mm = (rows - 1) * spacing
-    if length_mm > MAX_LENGTH_MM:
-        # A sliver of a photo at a printable width would make a model metres long.
-        raise GenerationFailed(
-            f"the model would be {length_mm:.0f} mm long (limit {MAX_LENGTH_MM:.0f} mm); "
-            "choose a smaller width or a less elongated photo"
-        )
-    ring = _border_ring(rows, cols)
-    n_top, n_ring = rows * cols, ring.size
-
-    vertices = np.empty((n_top + n_ring + 1, 3), dtype=np.float64)
-    top = vertices[:n_top].reshape(rows, cols, 3)
-    top[..., 0] = np.linspace(0.0, width_mm, cols)[np.newaxis, :]
-    top[..., 1] = ((rows - 1 - np.arange(rows)) * spacing)[:, np.newaxis]  # row 0 at max y
-    top[..., 2] = heights
-    vertices[n_top : n_top + n_ring, :2] = vertices[ring, :2]
-    vertices[n_top : n_top + n_ring, 2] = 0.0
-    # the bottom is a fan from its centre: the ring has collinear runs on every side, so a
-    # fan from any ring vertex would make zero-area triangles
-    vertices[-1] = (width_mm / 2.0, (rows - 1) * spacing / 2.0, 0.0)
-
-    # One array, filled in place: stacking and concatenating the parts copied the faces
-    # twice (the largest allocations of a build, 58 MB each at the largest allowed model).
-    n_cells = (rows - 1) * (cols - 1)
-    faces = np.empty((2 * n_cells + 3 * n_ring, 3), dtype=np.int64)
-    _fill_top_faces(faces[: 2 * n_cells], rows, cols)
-    faces[2 * n_cells :] = _wall_and_bottom_faces(ring, n_top)
-    return vertices, faces
-
-
-def _border_ring(rows: int, cols: int) -> NDArray[np.int64]:
-    """Top-grid indices of the border, counter-clockwise seen from +Z, each corner once."""
-    index = np.arange(rows * cols, dtype=np.int64).reshape(rows, cols)
-    return np.concatenate(
-        [
-            index[-1, :-1],  # front edge (min y), left to right
-            index[:0:-1, -1],  # right edge, front to back
-            index[0, :0:-1],  # back edge (max y), right to left
-            index[:-1, 0],  # left edge, back to front
-        ]
-    )
-
-
-def _fill_top_faces(out: NDArray[np.int64], rows: int, cols: int) -> None:
-    """Two +Z-facing triangles per grid cell, (a, c, b) and (b, c, d), written into `out`."""
-    index = np.arange(rows * cols, dtype=np.int64).reshape(rows, cols)
-    cells = out.reshape(rows - 1, cols - 1, 6)
-    a = index[:-1, :-1]  # a b   <- row i (larger y)
-    cells[..., 0] = a  #   c d   <- row i + 1
-    cells[..., 1] = a + cols
-    cells[..., 2] = a + 1
-    cells[..., 3] = a + 1
-    cells[..., 4] = a + cols
-    cells[..., 5] = a + cols + 1
-
-
-def _wall_and_bottom_faces(ring: NDArray[np.int64], n_top: int) -> NDArray[np.int64]:
-    """Walls from the top's border down to a copy of it at z = 0, then the bottom fan."""
-    n_ring = ring.size
-    top0, top1 = ring, np.roll(ring, -1)
-    bottom0 = n_top + np.arange(n_ring, dtype=np.int64)
-    bottom1 = np.roll(bottom0, -1)
-    centre = np.full(n_ring, n_top + n_ring, dtype=np.int64)
-    # the ring runs counter-clockwise from above, so outward is to the right of travel
-    walls = np.stack([bottom0, bottom1, top1, bottom0, top1, top0], axis=1).reshape(-1, 3)
-    bottom = np.stack([centre, bottom1, bottom0], axis=1)
-    return np.concatenate([walls, bottom], axis=0)
-
-
-def _verify_closed(mesh: trimesh.Trimesh) -> None:
-    """Raise GenerationFailed unless the mesh is a closed, outward-wound, finite solid."""
-    vertices, faces = mesh.vertices, mesh.faces
-    if not np.isfinite(vertices).all():
-        raise GenerationFailed("the height map contains invalid values")
-    # trimesh's is_watertight / volume take about 2 s each at 1024 x 1024 (they group rows
-    # and compute full mass properties); the numpy checks below decide the same in ~0.4 s
-    if not _edges_pair_up_reversed(faces, len(vertices)):
-        raise GenerationFailed("the mesh is not closed")
-    if not _signed_volume(vertices, faces) > 0:
-        raise GenerationFailed("the mesh has no positive volume")
-
-
-def _edges_pair_up_reversed(faces: NDArray[np.int64], n_vertices: int) -> bool:
-    """True iff every edge is in exactly two faces, once in each direction.
-
-    That is trimesh's is_watertight and is_winding_consistent together: each directed edge
-    gets the key (undirected edge id, direction bit); sorted, the keys must form the pairs
-    (2e, 2e + 1) with no undirected edge id repeated.
-    """
-    # Built one face corner at a time into one int64 array: no 3F-sized temporaries beside
-    # it (each was 58 MB at the largest allowed model).
-    n_faces = len(faces)
-    keys = np.empty(3 * n_faces, dtype=np.int64)
-    for corner in range(3):
-        starts, ends = faces[:, corner], faces[:, (corner + 1) % 3]
-        key = keys[corner::3]  # a view: the directed edges of face f stay together
-        np.minimum(starts, ends, out=key)
-        key *= n_vertices  # n_vertices**2 * 2 stays far inside int64
-        key += np.maximum(starts, ends)
-        key *= 2
-        key += starts > ends
-    # the faces come in grid order, so the keys hold long sorted runs that timsort exploits
-    keys.sort(kind="stable")
-    if keys.size == 0 or keys.size % 2:
-        return False
-    pairs = keys.reshape(-1, 2)
-    # a degenerate edge (start == end) has no reversed twin, so it fails the first test
-    return bool(np.all(pairs[:, 0] ^ pairs[:, 1] == 1) and np.all(pairs[1:, 0] > pairs[:-1, 1]))
-
-
-def _signed_volume(vertices: NDArray[np.float64], faces: NDArray[np.int64]) -> float:
-    """Enclosed volume by the divergence theorem with the field (0, 0, z); > 0 if wound out."""
-    x, y, z = vertices.T
-    total = 0.0
-    for start in range(0, len(faces), _VOLUME_BLOCK):  # bounded temporaries, not 8 x F floats
-        i, j, k = faces[start : start + _VOLUME_BLOCK].T
-        twice_projected_area = (x[j] - x[i]) * (y[k] - y[i]) - (x[k] - x[i]) * (y[j] - y[i])
-        total += float(np.dot(twice_projected_area, z[i] + z[j] + z[k]))
-    return total / 6.0

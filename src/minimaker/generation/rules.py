@@ -10,6 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: What a photo can become: a relief, a lithophane (for back light), a figurine (standing).
+MODES: tuple[str, ...] = ("relief", "lithophane", "figurine")
+
+#: Attenuation of back light per mm of print, for a white PLA lithophane (nominal; prints of
+#: other materials differ in contrast, not in the order of their greys).
+ATTENUATION_PER_MM = 0.7
+
+#: Cells along the longer side of a figurine's silhouette (its voxel grid follows from it).
+FIGURE_SIDE = 128
+
 #: Upper bound of the GLB JSON chunk (accessors, views, one mesh; no names or extras).
 _GLB_JSON_MAX = 2048
 #: Longest OBJ vertex line: "v " + three "%.4f" of at most 9 characters + 2 spaces + "\n";
@@ -60,7 +70,18 @@ class MeshSize:
     def total_bytes(self) -> int:
         return sum(self.file_bytes().values())
 
+    @classmethod
+    def of_figurine(cls, cols: int, rows: int) -> MeshSize:
+        """A generous bound for a figurine of a cols x rows grid (measured: ~3 faces per
+        cell of the silhouette's square at 128 cells); the built mesh is checked again."""
+        side = min(FIGURE_SIDE, max(cols, rows))
+        faces = 24 * side * side + 20_000
+        return cls(faces // 2 + 2, faces)
 
-def model_bytes(width: int, height: int, max_resolution: int) -> int:
+
+def model_bytes(width: int, height: int, max_resolution: int, mode: str = "relief") -> int:
     """Upper bound of the bytes all exported files of a width x height photo's model take."""
-    return MeshSize.of_grid(*grid_size(width, height, max_resolution)).total_bytes()
+    grid = grid_size(width, height, max_resolution)
+    if mode == "figurine":
+        return MeshSize.of_figurine(*grid).total_bytes()
+    return MeshSize.of_grid(*grid).total_bytes()

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PIL import Image
 from sqlalchemy import delete, select, update
 
 from minimaker.adapters import job_queue as queue
@@ -18,12 +17,9 @@ from minimaker.adapters.job_queue import Job
 from minimaker.corpus import service as corpus
 from minimaker.corpus.service import Prepared
 from minimaker.generation import events, limits, usage
+from minimaker.generation.build import build_mesh
 from minimaker.generation.export import FORMATS, MEDIA_TYPES, BlockReader, iter_export
-from minimaker.generation.relief import (
-    ReliefParams,
-    luminance_grid,
-    relief_from_luminance,
-)
+from minimaker.generation.relief import ReliefParams
 from minimaker.generation.tables import Model3D, ModelFile
 from minimaker.kernel.actors import SYSTEM_WORKER, Actor
 from minimaker.kernel.container import Container
@@ -33,7 +29,6 @@ from minimaker.kernel.ids import is_id
 from minimaker.kernel.purposes import Purpose
 from minimaker.kernel.unit_of_work import UnitOfWork
 from minimaker.rights.processing import allowed, ensure_allowed
-from minimaker.uploads import intake as images
 from minimaker.uploads import service as uploads
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
@@ -113,7 +108,7 @@ def _check_limits(
 ) -> None:
     """Policy 3.6: every limit, checked before anything is written (413 / 429)."""
     settings = uow.c.settings
-    estimate = limits.ensure_model_fits(settings, *size, relief.max_resolution)
+    estimate = limits.ensure_model_fits(settings, *size, relief.max_resolution, relief.mode)
     limits.lock_subject(uow, user_id)
     limits.ensure_may_start(uow, user_id, now)
     limits.ensure_room(uow, user_id, estimate)  # the estimate is reserved until done
@@ -155,17 +150,8 @@ def run_generation_job(c: Container, job: Job) -> None:
 
 
 def _build_mesh(c: Container, loaded: _Loaded) -> Any:
-    """Decode within the process's decode budget, re-check the output cap, build the mesh."""
-    decode = images.DecodeLimits.of(c.settings)
-    resolution = loaded.params.max_resolution
-    with Image.open(io.BytesIO(loaded.photo)) as img:
-        # Re-checked here, from the photo itself: the settings may have changed since the
-        # request, and no mesh is built for a model over the cap (a 4xx: final, no retry).
-        limits.ensure_model_fits(c.settings, img.width, img.height, resolution)
-        with images.decoding(img, decode):
-            luminance = luminance_grid(img, resolution)
-            img.close()  # the decoded photo goes before its budget share is given back
-    return relief_from_luminance(luminance, loaded.params)
+    """Decode within the decode budget, re-check the output cap, build the mesh (build.py)."""
+    return build_mesh(c.settings, loaded.photo, loaded.params)
 
 
 def _write_files(
@@ -291,7 +277,8 @@ def _on_final_failure(c: Container, job: Job, reason: str) -> None:
 run_generation_job.on_final_failure = _on_final_failure  # type: ignore[attr-defined]
 
 
-def _owned_model(uow: UnitOfWork, *, user_id: str, model_id: str, lock: bool = False) -> Model3D:
+def owned_model(uow: UnitOfWork, *, user_id: str, model_id: str, lock: bool = False) -> Model3D:
+    """The model if it is the user's; another user's id answers exactly like a missing one."""
     # `lock` locks the row (PostgreSQL): a unit deleting it meanwhile is waited for.
     row = uow.session.get(Model3D, model_id, with_for_update=lock) if is_id(model_id) else None
     if row is None or row.owner_id != user_id:
@@ -315,7 +302,7 @@ def list_models(c: Container, *, user_id: str) -> list[ModelRead]:
 
 def get_model(c: Container, *, user_id: str, model_id: str) -> ModelRead:
     with c.uow(write=False) as uow:
-        row = _owned_model(uow, user_id=user_id, model_id=model_id)
+        row = owned_model(uow, user_id=user_id, model_id=model_id)
         ensure_allowed(uow, user_id, Purpose.SERVICE, ("generated_model",))
         return _read(row, _formats(uow, row.id))
 
@@ -327,7 +314,7 @@ def open_model_content(
     if fmt not in FORMATS:
         raise ValidationFailed("format", "must be one of " + ", ".join(FORMATS))
     with c.uow() as uow:
-        row = _owned_model(uow, user_id=user_id, model_id=model_id)
+        row = owned_model(uow, user_id=user_id, model_id=model_id)
         if row.status != DONE:
             raise NotReady("model", row.status)
         file = uow.session.get(ModelFile, (model_id, fmt))
@@ -349,13 +336,13 @@ def open_model_content(
 def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
     """Delete a model, its files and (after commit) their encrypted blobs."""
     with c.uow(write=False) as uow:
-        _owned_model(uow, user_id=user_id, model_id=model_id)
+        owned_model(uow, user_id=user_id, model_id=model_id)
         files = _files(uow, model_id)
     # Policy 9.2: the corpus copy is made before the write unit (a re-export takes seconds).
     copy = _prepare_for_corpus(c, user_id, files)
     with c.uow() as uow:
         try:
-            row = _owned_model(uow, user_id=user_id, model_id=model_id, lock=True)
+            row = owned_model(uow, user_id=user_id, model_id=model_id, lock=True)
         except NotFound:  # deleted meanwhile (by retention, or a second click): offered there
             corpus.discard(c, copy)
             raise
