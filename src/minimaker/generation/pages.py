@@ -26,6 +26,7 @@ from minimaker.entrypoints.page_shell.session import (
     VisitorDep,
     text_field,
 )
+from minimaker.generation import previews
 from minimaker.generation import service as generation
 from minimaker.generation.relief import ReliefParams
 from minimaker.kernel.errors import (
@@ -63,8 +64,22 @@ _NUMBER_FIELDS = ("width_mm", "base_mm", "max_relief_mm")
 _MIB = 1024 * 1024
 _DEFAULTS: dict[str, Any] = {
     **{name: f"{getattr(ReliefParams(), name):g}" for name in _NUMBER_FIELDS},
-    "lithophane": ReliefParams().lithophane,
+    "mode": ReliefParams().mode,
 }
+#: The kinds of model the form offers, with what each is, in plain words.
+MODES = (
+    ("relief", "Relief", "The subject raised over a flattened background, like a carved plaque."),
+    (
+        "lithophane",
+        "Lithophane",
+        "Thicker where the photo is dark, for prints light shines through.",
+    ),
+    (
+        "figurine",
+        "Figurine",
+        "The subject cut out along its outline: a rounded miniature on a base.",
+    ),
+)
 
 
 #: Why the workspace is shown, by a fixed flag in the URL (never a name or an address).
@@ -129,6 +144,7 @@ def _workspace(
         max_upload_mb=f"{v.c.settings.max_upload_bytes / _MIB:.3g}",
         upload_error=upload_error,
         generate_error=generate_error,
+        modes=MODES,
     )
 
 
@@ -161,7 +177,9 @@ def generate_model(upload_id: str, form: CheckedForm, v: VisitorDep, user_id: Us
     # Ownership first: another user's photo answers "not found" whatever the settings say.
     uploads.get_upload(v.c, user_id=user_id, upload_id=upload_id)
     typed: dict[str, Any] = {name: text_field(form, name) for name in _NUMBER_FIELDS}
-    typed["lithophane"] = form.get("lithophane") is not None
+    # `lithophane=on` is the form of earlier versions (and of scripts written against it).
+    legacy = "lithophane" if form.get("lithophane") is not None else "relief"
+    typed["mode"] = text_field(form, "mode") or legacy
     try:
         params = _relief_params(typed)
         generation.request_model(v.c, user_id=user_id, upload_id=upload_id, params=params)
@@ -175,7 +193,7 @@ def generate_model(upload_id: str, form: CheckedForm, v: VisitorDep, user_id: Us
 
 def _relief_params(typed: dict[str, Any]) -> dict[str, Any]:
     """The typed settings as numbers; every field that is not one is marked at once."""
-    params: dict[str, Any] = {"lithophane": typed["lithophane"]}
+    params: dict[str, Any] = {"mode": typed["mode"]}
     wrong: dict[str, str] = {}
     for name in _NUMBER_FIELDS:
         try:
@@ -244,3 +262,16 @@ def download_model(
     # Safe in a header: the service accepted fmt only as one of its formats, and model_id
     # only as an id of this user's model.
     return private_content(chunks, media_type, filename=f"model-{model_id}.{fmt}")
+
+
+@router.get("/models/{model_id}/preview.png")
+def model_preview(
+    model_id: str,
+    c: ContainerDep,
+    user_id: UserId,
+    view: Annotated[str, Query(max_length=8)] = "shaded",
+) -> Response:
+    """A PNG of one of your finished models: shaded, or back-lit for a lithophane."""
+    png = previews.model_preview(c, user_id=user_id, model_id=model_id, view=view)
+    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    return Response(png, media_type="image/png", headers=headers)
