@@ -91,9 +91,11 @@ def erasure_audits(c: Container, subject_id: str) -> list[str]:
     with c.sessions() as s:
         return list(
             s.scalars(
-                select(AuditEntry.action).where(
+                select(AuditEntry.action)
+                .where(
                     AuditEntry.subject == subject_id, AuditEntry.action.like("subject:erasure:%")
                 )
+                .order_by(AuditEntry.seq)  # ties of ts, on a manual clock, come in any order
             )
         )
 
