@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -18,16 +18,23 @@ from pydantic_settings import (
 
 from minimaker.kernel.errors import ConfigurationError
 from minimaker.settings_blobs import BlobStoreSettings
-from minimaker.settings_parts import AnalyticsSettings, DetectionSettings, SelfcheckSettings
+from minimaker.settings_parts import (
+    AnalyticsSettings,
+    DetectionSettings,
+    FleetSettings,
+    SelfcheckSettings,
+)
 
 #: How a region is named: as the policy file's `regions` keys are (policy/model.py `Name`).
 REGION_NAME = r"^[a-z][a-z0-9_-]{0,39}$"
 
 
-class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings, BlobStoreSettings):
+class Settings(
+    AnalyticsSettings, SelfcheckSettings, DetectionSettings, BlobStoreSettings, FleetSettings
+):
     """Everything an operator can set; each field's description is its documentation (the
-    usage analytics', the self-check's and detection's are declared in settings_parts.py,
-    the S3 blob store's in settings_blobs.py)."""
+    usage analytics', the self-check's, detection's and the fleet's are declared in
+    settings_parts.py, the S3 blob store's in settings_blobs.py)."""
 
     model_config = SettingsConfigDict(env_prefix="MINIMAKER_", extra="forbid")
 
@@ -171,19 +178,10 @@ class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings, BlobStor
         description="The header the trusted proxies set (`x-forwarded-for` or RFC 7239 "
         "`forwarded`); the other one is never read.",
     )
-    embedded_worker: bool = Field(True, description="Run a job worker inside `minimaker serve`.")
     access_log: bool = Field(
         False,
         description="Log one line per HTTP request. Off by default: the lines carry client "
         "IP addresses, which are personal data.",
-    )
-    worker_poll_s: float = Field(0.5, gt=0, description="Idle poll interval of job workers.")
-    job_max_attempts: int = Field(3, ge=1, description="Attempts before a job is failed.")
-    job_lease_s: int = Field(
-        30,
-        ge=2,
-        description="Lease of a running job, renewed by its worker's heartbeat every third of "
-        "it: a job whose worker died is claimed again by another this long after.",
     )
     sweep_grace_s: int = Field(
         3600,
@@ -293,27 +291,6 @@ class Settings(AnalyticsSettings, SelfcheckSettings, DetectionSettings, BlobStor
         le=10000,
         description="Items a retention sweep removes per transaction: a crash loses at most one "
         "batch, and a rerun resumes.",
-    )
-    periodic_s: float = Field(
-        30.0, gt=0, description="Interval of the worker's periodic duties (mail, expiry, alerts)."
-    )
-    metrics_token: SecretStr | None = Field(
-        None,
-        description="Bearer token a Prometheus scraper sends to GET /metrics; unset, /metrics "
-        "answers 404. The metrics carry no personal data.",
-    )
-    log_format: Literal["text", "json"] = Field(
-        "text",
-        description="Log lines as text, or as one JSON object per line (for a log collector); "
-        "no log line carries personal data either way.",
-    )
-    duty_lease_s: float = Field(
-        900.0,
-        gt=0,
-        le=86400,
-        description="How long a worker holds a periodic duty it runs before another worker may "
-        "take it over (a worker killed mid-duty frees it after this); each duty runs once per "
-        "periodic_s across all workers.",
     )
 
     @model_validator(mode="after")

@@ -1,11 +1,12 @@
-"""Settings of three features, declared apart to keep settings.py readable; `Settings`
+"""Settings of four parts of the system, declared apart to keep settings.py readable; `Settings`
 inherits them, so they are read from the same `MINIMAKER_*` variables and TOML file."""
 
 from __future__ import annotations
 
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -196,3 +197,40 @@ class DetectionSettings(BaseSettings):
         if self.detection_work_end_hour <= self.detection_work_start_hour:
             raise ValueError("detection_work_end_hour must be after detection_work_start_hour")
         return self
+
+
+class FleetSettings(BaseSettings):
+    """Many processes: the duties' schedule across workers, metrics and log lines (issue 13)."""
+
+    model_config = SettingsConfigDict(env_prefix="MINIMAKER_", extra="forbid")
+
+    embedded_worker: bool = Field(True, description="Run a job worker inside `minimaker serve`.")
+    worker_poll_s: float = Field(0.5, gt=0, description="Idle poll interval of job workers.")
+    job_max_attempts: int = Field(3, ge=1, description="Attempts before a job is failed.")
+    job_lease_s: int = Field(
+        30,
+        ge=2,
+        description="Lease of a running job, renewed by its worker's heartbeat every third of "
+        "it: a job whose worker died is claimed again by another this long after.",
+    )
+    periodic_s: float = Field(
+        30.0, gt=0, description="Interval of the worker's periodic duties (mail, expiry, alerts)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token a Prometheus scraper sends to GET /metrics; unset, /metrics "
+        "answers 404. The metrics carry no personal data.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as text, or as one JSON object per line (for a log collector); "
+        "no log line carries personal data either way.",
+    )
+    duty_lease_s: float = Field(
+        900.0,
+        gt=0,
+        le=86400,
+        description="How long a worker holds a periodic duty it runs before another worker may "
+        "take it over (a worker killed mid-duty frees it after this); each duty runs once per "
+        "periodic_s across all workers.",
+    )

@@ -108,15 +108,8 @@ def notify_subjects(
         queued = [_queue(uow, s, kind, text_of) for s in sorted(found.subject_ids - already)]
         body = {"subjects": found.subjects, "queued": sum(queued), "already": len(already)}
         body["unreachable"] = len(queued) - sum(queued)
-        register.record_step(
-            uow,
-            row,
-            StepKind.SUBJECTS_NOTIFIED,
-            actor=by.actor,
-            staff_id=by.id,
-            body=body,
-            texts=parts,
-        )
+        done = StepKind.SUBJECTS_NOTIFIED
+        register.record_step(uow, row, done, actor=by.actor, staff_id=by.id, body=body, texts=parts)
         uow.commit()
     with c.uow(write=False) as uow:
         return delivery(uow, incident_id)

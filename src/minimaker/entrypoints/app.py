@@ -113,6 +113,12 @@ def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
     app.include_router(observability.router)
     api_docs.install(app, path=DOCS_URL, openapi_url=OPENAPI_URL)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _install_middleware(app, c)
+    return app
+
+
+def _install_middleware(app: FastAPI, c: Container) -> None:
+    """The body limits of the OpenAPI document, the security headers, the request metrics."""
     limits = openapi.BodyLimits(
         upload_bytes=c.settings.max_upload_bytes + _FRAMING_BYTES,
         other_bytes=c.settings.max_body_bytes,
@@ -122,4 +128,3 @@ def create_app(c: Container, *, worker: bool | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.state.metrics = observability.Metrics(lambda: app.state.container)
     app.add_middleware(observability.RequestMetrics, metrics=app.state.metrics)
-    return app
