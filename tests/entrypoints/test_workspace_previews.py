@@ -64,3 +64,23 @@ def test_an_unknown_kind_is_refused_beside_the_form_and_nothing_is_queued(
     r = generate(client, photo_id, mode="statue")
     assert r.status_code == 422 and "must be one of relief, lithophane, figurine" in r.text
     assert client.get("/api/v1/models", headers=api_headers(client)).json() == []
+
+
+def test_the_heights_of_a_photo_can_be_seen_before_generating_by_its_owner_only(
+    client: TestClient, other_browser: TestClient
+) -> None:
+    signed_in(client)
+    upload(client, photo_bytes(width=64, height=64))
+    (photo_id,) = photo_ids(client.get("/app").text)
+    page = client.get("/app").text
+    for mode in ("relief", "lithophane", "figurine"):
+        link = f"/app/uploads/{photo_id}/preview.png?mode={mode}"
+        assert f'href="{link}"' in page
+        r = client.get(link)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png", mode
+        assert Image.open(io.BytesIO(r.content)).format == "PNG"
+    assert client.get(f"/app/uploads/{photo_id}/preview.png?mode=statue").status_code == 422
+    signed_in(other_browser, "grace")
+    for target in (photo_id, "0" * 32, "not-an-id"):
+        assert other_browser.get(f"/app/uploads/{target}/preview.png").status_code == 404
+    assert client.get("/api/v1/models", headers=api_headers(client)).json() == []  # nothing made

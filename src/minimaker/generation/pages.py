@@ -66,6 +66,8 @@ _DEFAULTS: dict[str, Any] = {
     **{name: f"{getattr(ReliefParams(), name):g}" for name in _NUMBER_FIELDS},
     "mode": ReliefParams().mode,
 }
+#: A preview is the person's own content: never in a shared cache, never sniffed.
+_PRIVATE_IMAGE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 #: The kinds of model the form offers, with what each is, in plain words.
 MODES = (
     ("relief", "Relief", "The subject raised over a flattened background, like a carved plaque."),
@@ -273,5 +275,16 @@ def model_preview(
 ) -> Response:
     """A PNG of one of your finished models: shaded, or back-lit for a lithophane."""
     png = previews.model_preview(c, user_id=user_id, model_id=model_id, view=view)
-    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-    return Response(png, media_type="image/png", headers=headers)
+    return Response(png, media_type="image/png", headers=_PRIVATE_IMAGE)
+
+
+@router.get("/uploads/{upload_id}/preview.png")
+def photo_preview(
+    upload_id: str,
+    c: ContainerDep,
+    user_id: UserId,
+    mode: Annotated[str, Query(max_length=12)] = "relief",
+) -> Response:
+    """The heights one of your photos would get in a mode, as a PNG, before generating."""
+    png = previews.photo_preview(c, user_id=user_id, upload_id=upload_id, mode=mode)
+    return Response(png, media_type="image/png", headers=_PRIVATE_IMAGE)
