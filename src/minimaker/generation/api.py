@@ -145,9 +145,8 @@ def photo_preview(
 
 
 def _png(data: bytes) -> Response:
-    # personal content, as the content routes: never in a shared cache, never sniffed
-    headers = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-    return Response(data, media_type="image/png", headers=headers)
+    """Personal content, as the content routes are (private_content)."""
+    return private_content([data], "image/png", size=len(data))
 
 
 def _model_out(m: generation.ModelRead) -> dict[str, Any]:

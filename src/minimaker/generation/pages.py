@@ -66,8 +66,6 @@ _DEFAULTS: dict[str, Any] = {
     **{name: f"{getattr(ReliefParams(), name):g}" for name in _NUMBER_FIELDS},
     "mode": ReliefParams().mode,
 }
-#: A preview is the person's own content: never in a shared cache, never sniffed.
-_PRIVATE_IMAGE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 #: The kinds of model the form offers, with what each is, in plain words.
 MODES = (
     ("relief", "Relief", "The subject raised over a flattened background, like a carved plaque."),
@@ -275,7 +273,7 @@ def model_preview(
 ) -> Response:
     """A PNG of one of your finished models: shaded, or back-lit for a lithophane."""
     png = previews.model_preview(c, user_id=user_id, model_id=model_id, view=view)
-    return Response(png, media_type="image/png", headers=_PRIVATE_IMAGE)
+    return private_content([png], "image/png", size=len(png))
 
 
 @router.get("/uploads/{upload_id}/preview.png")
@@ -287,4 +285,4 @@ def photo_preview(
 ) -> Response:
     """The heights one of your photos would get in a mode, as a PNG, before generating."""
     png = previews.photo_preview(c, user_id=user_id, upload_id=upload_id, mode=mode)
-    return Response(png, media_type="image/png", headers=_PRIVATE_IMAGE)
+    return private_content([png], "image/png", size=len(png))

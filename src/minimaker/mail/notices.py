@@ -29,11 +29,10 @@ def recipients(uow: UnitOfWork, *, kind: str) -> set[str]:
     return {s for s in uow.session.scalars(query) if s is not None}
 
 
-def counts(uow: UnitOfWork, *, kind: str) -> dict[str, int]:
-    """How many messages of `kind` are in each status (pending, sending, sent, failed)."""
-    query = (
-        select(OutboxMessage.status, func.count())
-        .where(OutboxMessage.kind == kind)
-        .group_by(OutboxMessage.status)
-    )
+def counts(uow: UnitOfWork, *, kind: str | None = None) -> dict[str, int]:
+    """How many messages (of `kind`, or of every kind) are in each status (pending, sending,
+    sent, failed); never who or what."""
+    query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+    if kind is not None:
+        query = query.where(OutboxMessage.kind == kind)
     return {str(status): int(n) for status, n in uow.session.execute(query)}

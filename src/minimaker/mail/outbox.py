@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from minimaker.accounts import service as accounts
 from minimaker.adapters import job_queue as queue
@@ -364,13 +364,6 @@ def rewrap_keys(uow: UnitOfWork, *, old: MasterKey, new: MasterKey) -> int:
         context = f"outbox:{row.id}"
         row.wrapped_key = new.wrap(old.unwrap(row.wrapped_key, context=context), context=context)
     return len(rows)
-
-
-def status_counts(c: Container) -> dict[str, int]:
-    """How many messages are in each status (the metrics), never who or what."""
-    with c.uow(write=False) as uow:
-        query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
-        return {str(status): int(n) for status, n in uow.session.execute(query)}
 
 
 def withdraw_unsent(uow: UnitOfWork, *, subject_ids: list[str]) -> int:
