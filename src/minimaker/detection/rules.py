@@ -13,13 +13,13 @@ stay in the audit chain.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 from minimaker.kernel.errors import Conflict, ValidationFailed
+from minimaker.kernel.ids import MAX_TICKET_REFERENCE, TICKET_REFERENCE
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -64,9 +64,9 @@ class AckReason(StrEnum):
     THRESHOLD_REVIEW = "threshold_review"  # the setting is to be changed
 
 
-#: A ticket reference: letters, a dash, digits ("SEC-1234"); nothing a name or email fits in.
-REFERENCE = re.compile(r"[A-Z]{2,10}-[0-9]{1,10}")
-MAX_REFERENCE = 21
+#: A ticket reference ("SEC-1234"), the form staff give a reason's ticket in: nothing a name
+#: or an email fits in.
+REFERENCE, MAX_REFERENCE = TICKET_REFERENCE, MAX_TICKET_REFERENCE
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,13 @@ training and the policy in force acknowledged (policy 5.2, 11.2).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from minimaker.kernel.errors import Forbidden, NotAuthenticated, ValidationFailed
+from minimaker.kernel.ids import MAX_TICKET_REFERENCE, TICKET_REFERENCE
 
 
 class Role(StrEnum):
@@ -201,9 +201,8 @@ class ReasonCode(StrEnum):
     LEGAL_CLAIM = "legal_claim"  # establishing or defending a legal claim
 
 
-#: A ticket reference: letters, a dash, digits ("REQ-1234"); nothing a name or email fits in.
-REFERENCE_PATTERN = re.compile(r"[A-Z]{2,10}-[0-9]{1,10}")
-MAX_REFERENCE = 21
+#: A ticket reference (kernel/ids.py): nothing a name or email fits in.
+REFERENCE_PATTERN, MAX_REFERENCE = TICKET_REFERENCE, MAX_TICKET_REFERENCE
 
 
 @dataclass(frozen=True)
