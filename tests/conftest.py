@@ -9,7 +9,6 @@ import shutil
 import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +17,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 
 from minimaker.adapters import keystore, migrate
 from minimaker.adapters.crypto.keys import encode_key, generate_key
@@ -31,6 +29,7 @@ from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.settings import Settings
 from tests.mailserver import Mailbox, smtp_server
+from tests.pg import fresh_pg_database
 
 PG_URL = os.environ.get("MINIMAKER_TEST_DATABASE_URL")
 BACKENDS = [
@@ -59,22 +58,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_database() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this run; dropped at the end."""
     assert PG_URL
-    admin_url = make_url(PG_URL)
-    name = f"minimaker_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    migrate.upgrade(engine)
-    keystore.upgrade(engine)  # same database here; backups still leave its tables out
-    engine.dispose()
-    try:
+    with fresh_pg_database(PG_URL) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

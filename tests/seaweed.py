@@ -135,31 +135,51 @@ def _wait_ready(server: SeaweedS3, process: subprocess.Popen[bytes], log: Path) 
             time.sleep(0.3)
 
 
+class SeaweedRunner:
+    """`weed server -s3` in one folder on fixed free ports: stopped and started again on the
+    same data (a store going away mid-run and coming back), as `seaweed_s3` runs it once."""
+
+    def __init__(self, folder: Path) -> None:
+        weed = weed_binary()
+        if weed is None:
+            raise FileNotFoundError("weed")
+        self.folder = folder
+        (folder / "data").mkdir(parents=True)
+        (folder / "s3.json").write_text(_identities())
+        names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")
+        ports = {name: free_port() for name in (*names, "s3", "s3_grpc")}
+        self._command = _command(weed, folder, ports)
+        self.server = SeaweedS3(endpoint=f"http://127.0.0.1:{ports['s3']}")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SeaweedS3:
+        """Start it (again) and wait until the bucket takes a write."""
+        log = self.folder / "weed.log"
+        with log.open("ab") as out:
+            self._process = subprocess.Popen(
+                self._command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.folder,
+                start_new_session=True,  # its own group: stopped with everything it started
+            )
+        _wait_ready(self.server, self._process, log)
+        return self.server
+
+    def stop(self) -> None:
+        if self._process is not None:
+            _stop(self._process)
+            self._process = None
+
+
 @contextmanager
 def seaweed_s3(folder: Path) -> Iterator[SeaweedS3]:
     """Start `weed server -s3` in `folder` on free loopback ports; stopped at the end."""
-    weed = weed_binary()
-    if weed is None:
-        raise FileNotFoundError("weed")
-    (folder / "data").mkdir(parents=True)
-    (folder / "s3.json").write_text(_identities())
-    names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")
-    ports = {name: free_port() for name in (*names, "s3", "s3_grpc")}
-    log = folder / "weed.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            _command(weed, folder, ports),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-            start_new_session=True,  # its own group: stopped with everything it started
-        )
+    runner = SeaweedRunner(folder)
     try:
-        server = SeaweedS3(endpoint=f"http://127.0.0.1:{ports['s3']}")
-        _wait_ready(server, process, log)
-        yield server
+        yield runner.start()
     finally:
-        _stop(process)
+        runner.stop()
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -88,7 +88,13 @@ Insecure = Annotated[
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    worker: Annotated[bool, typer.Option(help="Run the embedded job worker.")] = True,
+    worker: Annotated[
+        bool | None,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run the embedded job worker. Default: MINIMAKER_EMBEDDED_WORKER (true).",
+        ),
+    ] = None,
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     insecure: Insecure = False,
