@@ -14,9 +14,10 @@ from minimaker.adapters.db import make_engine
 
 
 @contextmanager
-def fresh_pg_database(admin_url: str, *, tag: str = "test") -> Iterator[str]:
+def fresh_pg_database(admin_url: str, *, tag: str = "test", migrated: bool = True) -> Iterator[str]:
     """CREATE DATABASE minimaker_<tag>_<random> on the server of `admin_url`, migrated (rows
-    and key store, in the same database), its URL yielded; DROP ... WITH (FORCE) at the end."""
+    and key store, in the same database) unless not `migrated`, its URL yielded; DROP ...
+    WITH (FORCE) at the end."""
     admin_url_ = make_url(admin_url)
     name = f"minimaker_{tag}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(admin_url_, isolation_level="AUTOCOMMIT")
@@ -24,10 +25,11 @@ def fresh_pg_database(admin_url: str, *, tag: str = "test") -> Iterator[str]:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = admin_url_.set(database=name).render_as_string(hide_password=False)
     try:
-        engine = make_engine(url)
-        migrate.upgrade(engine)
-        keystore.upgrade(engine)  # same database here; backups still leave its tables out
-        engine.dispose()
+        if migrated:
+            engine = make_engine(url)
+            migrate.upgrade(engine)
+            keystore.upgrade(engine)  # same database here; backups still leave its tables out
+            engine.dispose()
         yield url
     finally:
         with admin.connect() as conn:

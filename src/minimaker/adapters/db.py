@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, String, create_engine, event, make_url
+from sqlalchemy import Connection, DateTime, Engine, String, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Dialect
@@ -68,6 +69,18 @@ def _sqlite_on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def exclusive_transaction(engine: Engine, lock: int) -> Iterator[Connection]:
+    """A transaction no other process's `exclusive_transaction(…, lock)` runs beside: on
+    PostgreSQL a transaction-scoped advisory lock numbered `lock`, on SQLite the write lock
+    (BEGIN IMMEDIATE). Several processes starting on one fresh database migrate it in turn:
+    the first applies the revisions, the others then find it at head."""
+    with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": lock})
+        yield conn
 
 
 def _create_private(path: str | None) -> None:

@@ -29,11 +29,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from minimaker.adapters.crypto.keys import MasterKey, generate_key
-from minimaker.adapters.db import WRITE_OPTION, UTCDateTime
+from minimaker.adapters.db import WRITE_OPTION, UTCDateTime, exclusive_transaction
 from minimaker.adapters.driver_read import DriverRead
 from minimaker.kernel.errors import KeyUnavailable
 
 SECRET_NAMES = ("blind_index", "token_signing", "audit_checkpoint")
+#: The advisory lock of the key store's migrations (the data database has its own).
+KEYSTORE_MIGRATION_LOCK = 0x6D6D_0002
 
 
 class KeyBase(DeclarativeBase):
@@ -273,6 +275,7 @@ def upgrade(engine: Engine) -> None:
     """Apply the key store's own migrations (version table `keystore_version`)."""
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).with_name("keystore_migrations")))
-    with engine.begin() as conn:
+    # Under a lock of its own: processes starting at once on a fresh key store take turns.
+    with exclusive_transaction(engine, KEYSTORE_MIGRATION_LOCK) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -25,8 +25,7 @@ class StartupReport:
 
 def upgrade_schemas(c: Container) -> int:
     """Bring both databases to their latest schema; how many data-database revisions it took."""
-    todo = migrate.pending(c.engine)
-    migrate.upgrade_all(c)
+    todo = migrate.upgrade_all(c)
     if todo:
         with c.uow() as uow:
             uow.audit(
