@@ -11,6 +11,7 @@ import io
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from minimaker.adapters.crypto.stream import (
     iter_decrypt,
 )
 from minimaker.adapters.private_files import TEMP_PREFIX, PrivateFileWriter, fsync_dir
-from minimaker.kernel.errors import NotFound, ValidationFailed
+from minimaker.kernel.errors import ConfigurationError, NotFound, ValidationFailed
 from minimaker.kernel.faults import crash_point
 
 _BLOB_ID = re.compile(r"[0-9a-f]{32}")
@@ -70,6 +71,11 @@ class BlobStore(Protocol):
         """Remove what crashed writers left (temp files) untouched since `cutoff`; how many."""
         ...
 
+    def check(self) -> None:
+        """At start: the store is the one configured and takes our writes (ConfigurationError
+        if it cannot, whatever the moment); StorageUnavailable if it does not answer now."""
+        ...
+
 
 def new_blob_id() -> str:
     """A fresh opaque blob id: 32 lowercase hex characters, 128 random bits."""
@@ -97,6 +103,16 @@ class LocalBlobStore:
         self.region = region
         if not self.root.is_dir():
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def check(self) -> None:
+        """At start: this process can write a file into the directory (and remove it)."""
+        try:
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=TEMP_PREFIX):
+                pass
+        except OSError as exc:
+            raise ConfigurationError(
+                f"the blob directory cannot be written: {exc.strerror or type(exc).__name__}"
+            ) from None
 
     def open_write(self, blob_id: str) -> AbstractContextManager[BinaryIO]:
         """Writer to a private temp file that replaces the blob only once fully on disk."""

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from minimaker.adapters.blobs import is_blob_id, validate_blob_id
 from minimaker.adapters.s3_location import S3Location
 from minimaker.adapters.s3_objects import S3Object, S3Range, S3Writer, abort_upload, storage_errors
-from minimaker.kernel.errors import NotFound
+from minimaker.kernel.errors import ConfigurationError, NotFound
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -41,6 +42,13 @@ READ_BUFFER = 256 * 1024
 # S3's LastModified has whole seconds: a blob is "before" a cutoff only a second clear of it.
 _RESOLUTION = timedelta(seconds=1)
 _SESSION_LOCK = threading.Lock()
+# HEAD Bucket answers with a status and no body: what each refusal means to an operator.
+_REFUSALS = {
+    301: "is in another region than the region= of the URL",
+    400: "refused the request (is region= the bucket's region?)",
+    403: "refuses these credentials (MINIMAKER_S3_ACCESS_KEY / MINIMAKER_S3_SECRET_KEY)",
+    404: "does not exist at this endpoint",
+}
 
 
 @functools.cache
@@ -150,6 +158,24 @@ class S3BlobStore:
             if touched is not None and touched + _RESOLUTION <= cutoff:
                 removed += abort_upload(S3Object(self.client, self.location.bucket, key), upload_id)
         return removed
+
+    def check(self) -> None:
+        """At start: the bucket exists and takes our keys, else ConfigurationError (a process
+        must not run against a bucket it can never use); StorageUnavailable if the store
+        does not answer now (the process starts unready and resumes when it answers)."""
+        bucket = self.location.bucket
+        try:
+            self.client.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            reason = _REFUSALS.get(status or 0)
+            if reason is None:
+                with storage_errors("check"):
+                    raise
+            raise ConfigurationError(f"MINIMAKER_BLOB_URL: bucket {bucket!r} {reason}") from None
+        except BotoCoreError:
+            with storage_errors("check"):
+                raise
 
     def _object(self, blob_id: str) -> S3Object:
         return S3Object(self.client, self.location.bucket, self._key(blob_id))

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from minimaker.adapters import migrate
 from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.container import Container
+from minimaker.kernel.errors import StorageUnavailable
 from minimaker.operations import events, residency, sweep
 from minimaker.publication import service as publication
 from minimaker.rights import erasure
 from minimaker.sharing import relay as smtp_relay
+
+log = logging.getLogger("minimaker.startup")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,17 @@ def refuse_unlawful_places(c: Container) -> None:
     residency.check(c)
     # Policy 7.1, 10.2: no mail goes to a relay the policy does not name under a valid DPA.
     smtp_relay.check_relay(c)
+    check_blob_store(c)
+
+
+def check_blob_store(c: Container) -> None:
+    """The blob store is the one configured: a bucket that does not exist or refuses our keys
+    stops the start (ConfigurationError). One that does not answer yet does not: the process
+    starts, /readyz says not ready, and it serves once the store answers."""
+    try:
+        c.blobs.store.check()
+    except StorageUnavailable:
+        log.warning("the blob store does not answer yet; starting unready")
 
 
 def prepare(c: Container) -> StartupReport:
@@ -57,7 +72,11 @@ def prepare(c: Container) -> StartupReport:
     # Art. 17: a restored backup must not bring an erased subject back, even for a moment.
     replayed = erasure.replay_ledger(c)
     # After the replay, whose rows and blobs go first: what is left unnamed is a crash's.
-    swept = sweep.sweep_strays(c)
+    try:
+        swept = sweep.sweep_strays(c)
+    except StorageUnavailable:  # the worker's sweep duty runs it once the store answers
+        log.warning("the blob store does not answer: the stray sweep waits for its duty")
+        swept = sweep.SweepReport()
     return StartupReport(
         migrations=migrations, replayed=replayed, temps=swept.temps, orphans=swept.orphans
     )
