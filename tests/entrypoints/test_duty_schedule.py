@@ -88,3 +88,36 @@ def test_the_explicit_run_still_runs_every_duty_and_records_no_schedule(
     assert ran == Counter({"deliver": 2, "sweep": 2, "check": 2})
     assert duty_leases.schedule(c.engine) == {}
     c.close()
+
+
+class _OwnSchedule:
+    """A duty keeping an interval of its own, as retention, the sweep and the self-check do."""
+
+    interval_setting = "retention_interval_s"
+
+    def __init__(self) -> None:
+        self.ran = 0
+
+    def __call__(self, c: Container) -> int:
+        self.ran += 1
+        return 1
+
+
+def test_a_duty_with_an_interval_of_its_own_runs_once_per_that_interval_across_workers(
+    settings: Settings, clock: ManualClock
+) -> None:
+    # Each process has its own instance of the duty (and so its own memory of its last run):
+    # only the fleet-wide claim can keep a second worker from running it again at once.
+    containers = [build(settings, clock=clock) for _ in range(2)]
+    duties = [_OwnSchedule() for _ in containers]
+    for c, duty in zip(containers, duties, strict=True):
+        object.__setattr__(c, "registries", Registries(duties={"own": duty}))
+    first, second = (Worker(c) for c in containers)
+    assert first.run_scheduled_duties() == {"own": 1}
+    clock.advance(seconds=settings.periodic_s)
+    assert second.run_scheduled_duties() == {}  # due again only after its own interval
+    clock.advance(seconds=settings.retention_interval_s - settings.periodic_s)
+    assert second.run_scheduled_duties() == {"own": 1}
+    assert [d.ran for d in duties] == [1, 1]
+    for c in containers:
+        c.close()

@@ -109,7 +109,7 @@ class Worker:
 
     def run_scheduled_duties(self) -> dict[str, int]:
         """The duties due across the fleet, each claimed first (adapters/duty_leases.py): with
-        any number of workers, each duty runs once per `periodic_s`. Returns those it ran."""
+        any number of workers, each duty runs once per `every_s`. Returns those it ran."""
         self._last_duties = time.monotonic()
         settings, done = self.c.settings, {}
         for name in sorted(self.c.registries.duties):
@@ -118,7 +118,7 @@ class Worker:
                 name,
                 holder=self.name,
                 now=self.c.clock.now(),
-                every_s=settings.periodic_s,
+                every_s=self.every_s(name),
                 lease_s=settings.duty_lease_s,
             )
             if not claimed:
@@ -128,6 +128,14 @@ class Worker:
             finally:
                 duty_leases.release(self.c.engine, name, holder=self.name, now=self.c.clock.now())
         return done
+
+    def every_s(self, name: str) -> float:
+        """How often a duty is due across the fleet: every periodic_s, or every interval of
+        its own when it keeps one (`interval_setting`: retention, the sweep, the self-check),
+        so that it runs once per that interval across all workers, not once per worker."""
+        periodic = self.c.settings.periodic_s
+        own = getattr(self.c.registries.duties[name], "interval_setting", None)
+        return max(periodic, float(getattr(self.c.settings, own))) if own else periodic
 
     def run_until_idle(self, max_jobs: int = 10_000) -> int:
         """Run jobs and duties until nothing is due; returns how many jobs ran (tests, --once)."""
