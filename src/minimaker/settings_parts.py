@@ -232,5 +232,6 @@ class FleetSettings(BaseSettings):
         le=86400,
         description="How long a worker holds a periodic duty it runs before another worker may "
         "take it over (a worker killed mid-duty frees it after this); each duty runs once per "
-        "periodic_s across all workers.",
+        "periodic_s (retention, the sweep, the self-check: once per their own interval) across "
+        "all workers.",
     )
