@@ -2,6 +2,10 @@
 `minimaker worker` on one PostgreSQL and one SeaweedFS, each process with a data directory of
 its own, as on machines of their own. The compose file's topology (deploy/compose.yaml),
 without a container engine; the fleet tests and the load benchmarks start it.
+
+The launcher is this package's __init__ (it was tests/fleet.py: a package of the same name
+hides a module beside it), so `from tests.fleet import fleet` is unchanged; the fleet's own
+tests are the package's modules.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from tests.mailserver import free_port
 from tests.pg import fresh_pg_database
 from tests.seaweed import SeaweedRunner, SeaweedS3
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: tests/fleet/__init__.py
 START_TIMEOUT_S = 60.0
 
 
