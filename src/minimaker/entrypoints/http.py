@@ -208,6 +208,16 @@ class TokenOut(BaseModel):
         return cls(access_token=issued.token, expires_at=issued.expires_at)
 
 
+#: What a route that reads or writes the blob store declares (`responses=`): while the store
+#: is down, or refuses us, it answers 503 with Retry-After (kernel/errors.StorageUnavailable).
+STORE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "The file storage cannot be reached just now (or the server is busy); "
+        "nothing was stored or changed: try again after `Retry-After` seconds."
+    }
+}
+
+
 def private_content(
     chunks: Iterable[bytes],
     media_type: str,

@@ -18,7 +18,7 @@ from minimaker.adapters import duty_leases
 from minimaker.adapters import job_queue as queue
 from minimaker.adapters.job_queue import Job, LeaseLost, WorkUnfinished
 from minimaker.kernel.container import Container
-from minimaker.kernel.errors import MiniMakerError
+from minimaker.kernel.errors import MiniMakerError, StorageUnavailable
 
 log = logging.getLogger("minimaker.worker")
 
@@ -76,6 +76,10 @@ class Worker:
                 "job %s (%s) lost its lease; this run's work was discarded", job.id, job.kind
             )
         except WorkUnfinished as exc:
+            return exc.message, True, False
+        except StorageUnavailable as exc:
+            # The store is down or refusing us: the fault passes, and it is not the job's. An
+            # outage of any length is waited out (the backoff grows), never a job failed.
             return exc.message, True, False
         except MiniMakerError as exc:
             return exc.message, not isinstance(exc, PermanentFailure) and exc.status >= 500, True

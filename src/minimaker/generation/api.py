@@ -10,7 +10,13 @@ from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
-from minimaker.entrypoints.http import ContainerDep, StrictBody, UserId, private_content
+from minimaker.entrypoints.http import (
+    STORE_ANSWERS,
+    ContainerDep,
+    StrictBody,
+    UserId,
+    private_content,
+)
 from minimaker.generation import previews
 from minimaker.generation import service as generation
 from minimaker.generation.relief import FLOAT_BOUNDS, INT_BOUNDS
@@ -85,7 +91,7 @@ def get_model(c: ContainerDep, user_id: UserId, model_id: str) -> Any:
     return _model_out(generation.get_model(c, user_id=user_id, model_id=model_id))
 
 
-@router.get("/models/{model_id}/content")
+@router.get("/models/{model_id}/content", responses=STORE_ANSWERS)
 def model_content(
     c: ContainerDep,
     user_id: UserId,
@@ -100,7 +106,7 @@ def model_content(
     return private_content(chunks, media_type, filename=f"model-{model_id}.{format}")
 
 
-@router.delete("/models/{model_id}", status_code=204)
+@router.delete("/models/{model_id}", status_code=204, responses=STORE_ANSWERS)
 def delete_model(c: ContainerDep, user_id: UserId, model_id: str) -> Response:
     """Delete a model and its files."""
     generation.delete_model(c, user_id=user_id, model_id=model_id)
@@ -115,7 +121,7 @@ _PNG: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/models/{model_id}/preview.png",
     response_class=Response,
-    responses={**_PNG, 403: {}, 409: {}},
+    responses={**_PNG, 403: {}, 409: {}, **STORE_ANSWERS},
 )
 def model_preview(
     c: ContainerDep,
@@ -131,7 +137,7 @@ def model_preview(
 @router.get(
     "/uploads/{upload_id}/preview.png",
     response_class=Response,
-    responses={**_PNG, 403: {}, 413: {}, 503: {}},
+    responses={**_PNG, 403: {}, 413: {}, **STORE_ANSWERS},
 )
 def photo_preview(
     c: ContainerDep,

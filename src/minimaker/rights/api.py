@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from minimaker.accounts import rules as account_rules
 from minimaker.accounts import service as accounts
 from minimaker.entrypoints.http import (
+    STORE_ANSWERS,
     ClientIp,
     ContainerDep,
     DeviceCookie,
@@ -171,7 +172,7 @@ def get_request(c: ContainerDep, user_id: UserId, request_id: str) -> Any:
 @privacy.get(
     "/requests/{request_id}/download",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/zip": {}}}, **_ARCHIVE_ERRORS},
+    responses={200: {"content": {"application/zip": {}}}, **_ARCHIVE_ERRORS, **STORE_ANSWERS},
 )
 def download_archive(c: ContainerDep, user_id: UserId, request_id: str) -> StreamingResponse:
     """Download the ZIP archive of your completed access or portability request."""
@@ -298,7 +299,7 @@ def download_page(c: ContainerDep, token: str) -> Response:
 @privacy.post(
     "/download/{token}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/zip": {}}}, **_LINK_GONE},
+    responses={200: {"content": {"application/zip": {}}}, **_LINK_GONE, **STORE_ANSWERS},
     dependencies=[errors_as_page(_link_error, when=wants_html)],
 )
 def download_by_link(c: ContainerDep, token: str) -> StreamingResponse:

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from minimaker.entrypoints.http import ContainerDep, UserId, private_content
+from minimaker.entrypoints.http import STORE_ANSWERS, ContainerDep, UserId, private_content
 from minimaker.kernel.errors import PayloadTooLarge
 from minimaker.uploads import service as uploads
 
@@ -27,7 +27,7 @@ class UploadOut(BaseModel):
     created_at: datetime
 
 
-@router.post("", status_code=201, response_model=UploadOut)
+@router.post("", status_code=201, response_model=UploadOut, responses=STORE_ANSWERS)
 async def create_upload(
     c: ContainerDep, user_id: UserId, file: Annotated[UploadFile, File()]
 ) -> Any:
@@ -52,14 +52,14 @@ def get_upload(c: ContainerDep, user_id: UserId, upload_id: str) -> Any:
     return asdict(uploads.get_upload(c, user_id=user_id, upload_id=upload_id))
 
 
-@router.get("/{upload_id}/content")
+@router.get("/{upload_id}/content", responses=STORE_ANSWERS)
 def upload_content(c: ContainerDep, user_id: UserId, upload_id: str) -> StreamingResponse:
     """The photo as uploaded, decrypted."""
     media_type, chunks = uploads.open_content(c, user_id=user_id, upload_id=upload_id)
     return private_content(chunks, media_type)
 
 
-@router.delete("/{upload_id}", status_code=204)
+@router.delete("/{upload_id}", status_code=204, responses=STORE_ANSWERS)
 def delete_upload(c: ContainerDep, user_id: UserId, upload_id: str) -> Response:
     """Delete one of your photos (models made from it stay)."""
     uploads.delete_upload(c, user_id=user_id, upload_id=upload_id)
