@@ -15,7 +15,7 @@ from minimaker.adapters.job_queue import Job
 from minimaker.bootstrap import build
 from minimaker.entrypoints.worker import Worker
 from minimaker.generation import service as generation
-from minimaker.generation.tables import ModelFile
+from minimaker.generation.tables import ModelFile, ModelPreview
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.rights import intake
@@ -114,8 +114,10 @@ def _erasure_ready(container: Container) -> tuple[str, str, set[str]]:
     with container.sessions() as s:
         owned = s.scalars(select(Upload.blob_id).where(Upload.owner_id == bob))
         files = s.scalars(select(ModelFile.blob_id).where(ModelFile.owner_id == bob))
-        bobs = {*owned, *files}
-    assert len(set(container.blobs.store.iter_ids()) - bobs) == 8  # Ada's: 2 photos, 6 files
+        shown = s.scalars(select(ModelPreview.blob_id).where(ModelPreview.owner_id == bob))
+        bobs = {*owned, *files, *shown}
+    # Ada's: 2 photos, 6 files, 2 previews
+    assert len(set(container.blobs.store.iter_ids()) - bobs) == 10
     return ada, request.id, bobs
 
 
@@ -123,7 +125,7 @@ def _erasure_ready(container: Container) -> tuple[str, str, set[str]]:
     ("point", "start"),
     [
         ("erasure.key_destroyed", True),  # the key is gone, every row and blob still there
-        ("erasure.blob_deleted@3", True),  # 3 of 8 blobs deleted, the rows' unit not committed
+        ("erasure.blob_deleted@3", True),  # 3 of 10 blobs deleted, the rows' unit not committed
         ("erasure.blob_deleted@3", False),  # the same, restarted as a worker only (no start-up)
         ("erasure.before_completion", True),  # all deleted, the request not yet completed
     ],

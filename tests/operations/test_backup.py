@@ -25,7 +25,7 @@ from minimaker.adapters import audit_chain as audit
 from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.adapters.db import Base
 from minimaker.entrypoints.worker import Worker
-from minimaker.generation.tables import ModelFile
+from minimaker.generation.tables import ModelFile, ModelPreview
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import KeyUnavailable
 from minimaker.operations import restore_carry as carry
@@ -156,6 +156,7 @@ def blobs_of(c: Container, subject_id: str) -> set[str]:
         return {
             *s.scalars(select(Upload.blob_id).where(Upload.owner_id == subject_id)),
             *s.scalars(select(ModelFile.blob_id).where(ModelFile.owner_id == subject_id)),
+            *s.scalars(select(ModelPreview.blob_id).where(ModelPreview.owner_id == subject_id)),
         }
 
 

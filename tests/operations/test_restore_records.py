@@ -166,7 +166,9 @@ def test_the_restore_service_reports_what_it_rolled_back_and_kept(
     assert report.kept["archives"] == 1
     assert report.rolled_back["users"] == restore.RolledBack(removed=1, returned=0)
     assert report.rolled_back["models"] == restore.RolledBack(removed=1, returned=0)
-    assert report.blobs_removed == 5  # her two photos, her model's three files; not the archive
+    assert report.rolled_back["model_previews"] == restore.RolledBack(removed=1, returned=0)
+    # her two photos, her model's three files and its preview; not the archive
+    assert report.blobs_removed == 6
     assert report.replayed == 0
     with c.uow(write=False) as uow:
         status = uow.session.scalars(select(OutboxMessage.status)).all()

@@ -23,7 +23,8 @@ from tests.conftest import photo_bytes
 
 
 def _subject_with_everything(c: Container) -> str:
-    """A subject with a photo, a model (three files) and an access archive: every blob kind."""
+    """A subject with a photo, a model (three files, a preview) and an access archive: every
+    blob kind."""
     ada = accounts.signup(
         c, name="Ada Example", email="ada@example.org", username="ada", password="long enough pw"
     ).id
@@ -58,7 +59,7 @@ def test_strays_past_the_grace_age_go_and_every_blob_a_row_names_stays(
     c = container
     ada = _subject_with_everything(c)
     named = set(c.blobs.store.iter_ids())
-    assert len(named) == 5  # photo, STL/GLB/OBJ, archive
+    assert len(named) == 6  # photo, STL/GLB/OBJ, the model's preview, archive
     orphan, temp = _strays(c, ada)
 
     # The test clock started before the files were written: the margin covers the set-up.

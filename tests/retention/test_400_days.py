@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from minimaker.corpus.tables import StagedCopy
 from minimaker.entrypoints.worker import Worker
 from minimaker.generation import service as generation
-from minimaker.generation.tables import ModelFile
+from minimaker.generation.tables import ModelFile, ModelPreview
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
 from minimaker.mail import folder
@@ -23,6 +23,7 @@ _MAY_REMAIN = {
     "users",
     "models",
     "model_files",
+    "model_previews",
     "objections",
     "consents",
     "policy_acknowledgements",
@@ -60,11 +61,15 @@ def test_nothing_of_an_erased_or_expired_kind_remains_400_days_on(
             n = s.scalar(select(func.count()).select_from(d.table))
             if n:
                 left[d.table.__tablename__] = n
-        model_blobs = set(s.scalars(select(ModelFile.blob_id).where(ModelFile.owner_id == ada)))
+        model_blobs = {
+            *s.scalars(select(ModelFile.blob_id).where(ModelFile.owner_id == ada)),
+            *s.scalars(select(ModelPreview.blob_id).where(ModelPreview.owner_id == ada)),
+        }
         corpus_blobs = set(s.scalars(select(StagedCopy.blob_id)))
     assert set(left) <= _MAY_REMAIN, left
     # Ada's photo left by its rule and was offered to the corpus (bob's erasure offers nothing).
     assert len(corpus_blobs) == 1
+    assert len(model_blobs) == 4  # ada's model: its three files and its shaded preview
     assert set(c.blobs.store.iter_ids()) == model_blobs | corpus_blobs  # nothing else
     assert folder.folder_mailer(c).waiting() == []
     assert not c.keys.has_subject_key(bob)

@@ -48,8 +48,9 @@ def _assert_only_outside_went(c: Container, pairs: dict[str, Pair]) -> None:
     stored = _blobs(c)
     for rule, pair in pairs.items():
         assert keys_left(c, pair) == {pair.inside}, rule
-        if pair.blobs:
-            assert pair.blobs[0] not in stored and pair.blobs[1] in stored, rule
+        for blobs in (pair.blobs, pair.previews):
+            if blobs:
+                assert blobs[0] not in stored and blobs[1] in stored, rule
     files = folder.folder_mailer(c)
     assert not files.path_of(pairs["mail_files"].outside).exists()
     assert files.path_of(pairs["mail_files"].inside).exists()

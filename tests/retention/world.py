@@ -11,7 +11,7 @@ from minimaker.accounts import service as accounts
 from minimaker.accounts.tables import AuthSession, LoginFailure, PasswordReset
 from minimaker.adapters.job_queue import Job
 from minimaker.generation import usage
-from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
+from minimaker.generation.tables import Model3D, ModelFile, ModelPreview, UsageEvent
 from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.container import Container
 from minimaker.mail import folder
@@ -37,6 +37,7 @@ class Pair:
     outside: Any
     inside: Any
     blobs: tuple[str, str] | None = None  # (outside, inside)
+    previews: tuple[str, str] | None = None  # a model's preview blobs (outside, inside)
 
 
 def signup(c: Container, username: str) -> str:
@@ -244,6 +245,8 @@ def _sent(subject_id: str, at: datetime) -> OutboxMessage:
 
 
 def _models(b: Builder, now: datetime) -> Pair:
+    previews: list[str] = []
+
     def make(anchor: datetime, blob: str | None) -> Model3D:
         model_id = _id()
         b.uow.session.add(
@@ -263,6 +266,13 @@ def _models(b: Builder, now: datetime) -> Pair:
                 model_id=model_id, format="glb", owner_id=b.subject, blob_id=blob, size_bytes=1
             )
         )
+        preview = b.blob()  # its preview goes (or stays) with it
+        previews.append(preview)
+        b.uow.session.add(
+            ModelPreview(
+                model_id=model_id, view="shaded", owner_id=b.subject, blob_id=preview, size_bytes=1
+            )
+        )
         return b.uow.session.get_one(Model3D, model_id)
 
     at = cutoff(b.c, "models")
@@ -270,7 +280,8 @@ def _models(b: Builder, now: datetime) -> Pair:
     for anchor in (at - MARGIN, at + MARGIN):
         blob = b.blob()
         made.append((make(anchor, blob).id, blob))
-    return Pair(Model3D, "id", made[0][0], made[1][0], (made[0][1], made[1][1]))
+    blobs = (made[0][1], made[1][1])
+    return Pair(Model3D, "id", made[0][0], made[1][0], blobs, (previews[0], previews[1]))
 
 
 def keys_left(c: Container, pair: Pair) -> set[Any]:

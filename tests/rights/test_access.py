@@ -20,6 +20,7 @@ from sqlalchemy import select
 from minimaker.accounts import service as accounts
 from minimaker.adapters.audit_chain import AuditEntry
 from minimaker.entrypoints.worker import Worker
+from minimaker.generation import previews
 from minimaker.generation import service as generation
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
@@ -101,6 +102,12 @@ def test_access_archive_holds_every_personal_datum_of_the_subject(
             container, user_id=user_id, model_id=model.id, fmt=f["format"]
         )
         assert zf.read(f["file"]) == b"".join(chunks)
+    # its preview, drawn when it was made, is theirs as its files are (stored, not deflated)
+    (shaded,) = made["previews"]
+    assert shaded["view"] == "shaded" and shaded["file"] == f"models/{model.id}-shaded.png"
+    stored = previews.model_preview(container, user_id=user_id, model_id=model.id, view="shaded")
+    assert zf.read(shaded["file"]) == stored
+    assert zf.getinfo(shaded["file"]).compress_type == zipfile.ZIP_STORED
     assert doc["preferences"]["objections"] == {
         "training": False,
         "marketing": True,
@@ -116,7 +123,8 @@ def test_access_archive_holds_every_personal_datum_of_the_subject(
     assert zf.getinfo("data.json").compress_type == zipfile.ZIP_DEFLATED
     for info in zf.infolist():
         assert re.fullmatch(
-            r"(photos|models)/[0-9a-f]{32}\.\w+|index\.html|data\.json", info.filename
+            r"(photos|models)/[0-9a-f]{32}(\.\w+|-shaded\.png)|index\.html|data\.json",
+            info.filename,
         )
         assert (info.external_attr >> 16) & 0o777 == 0o600
 
@@ -258,6 +266,7 @@ def test_portability_data_matches_its_published_schema(
     assert "requests" not in doc and "information" not in doc
     assert zf.read(doc["photos"][0]["file"]) == data
     assert {f["format"] for f in doc["models"][0]["files"]} == {"stl", "glb", "obj"}
+    assert [p["view"] for p in doc["models"][0]["previews"]] == ["shaded"]
     assert "index.html" not in zf.namelist()
 
 

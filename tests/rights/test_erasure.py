@@ -24,8 +24,9 @@ from minimaker.entrypoints.worker import Worker
 from minimaker.generation import service as generation
 from minimaker.generation import usage
 from minimaker.generation.export import FORMATS, export_mesh
+from minimaker.generation.preview import model_pngs
 from minimaker.generation.relief import relief_from_image
-from minimaker.generation.tables import Model3D, ModelFile
+from minimaker.generation.tables import Model3D, ModelFile, ModelPreview
 from minimaker.kernel.actors import SYSTEM_CLI
 from minimaker.kernel.clock import ManualClock
 from minimaker.kernel.container import Container
@@ -222,7 +223,7 @@ def test_erasure_deletes_every_row_and_blob_of_the_subject_and_nothing_of_anyone
     bob_rows = rows_of(c, bob.id)
     assert len(bob_rows) >= 10 and all(bob_rows.values())  # every table has rows to keep
     ada_blobs, bob_blobs = blobs_of(c, ada.id), blobs_of(c, bob.id)
-    assert len(ada_blobs) == 1 + len(FORMATS) + 1  # photo, model files, archive
+    assert len(ada_blobs) == 1 + len(FORMATS) + 1 + 1  # photo, model files, preview, archive
     release_holds_of(c, ada.id)  # bob's hold stays: it changes nothing for her
 
     erase_now(c, worker, ada.id)
@@ -285,10 +286,12 @@ def test_a_generation_running_while_its_subject_is_erased_stops_cleanly_and_leav
     # Phase two of the same job, with real outputs: it finds the model gone and stops.
     with Image.open(io.BytesIO(loaded.photo)) as img:
         mesh = relief_from_image(img, loaded.params)
-    generation._store_generation(c, job, loaded, {f: export_mesh(mesh, f) for f in FORMATS})
+    outputs, pngs = {f: export_mesh(mesh, f) for f in FORMATS}, model_pngs(mesh, "relief")
+    generation._store_generation(c, job, loaded, outputs, pngs)
 
     with c.sessions() as s:
         assert s.scalar(select(func.count()).select_from(ModelFile)) == 0
+        assert s.scalar(select(func.count()).select_from(ModelPreview)) == 0
         assert s.get(Model3D, model.id) is None
         left = s.get(Job, job.id)
         assert left is None or left.status in (queue.DONE, queue.CANCELLED)
@@ -312,10 +315,12 @@ def test_a_generation_that_reaches_its_second_phase_after_the_key_went_stores_no
     before = set(c.blobs.store.iter_ids())
     with Image.open(io.BytesIO(loaded.photo)) as img:
         mesh = relief_from_image(img, loaded.params)
-    generation._store_generation(c, job, loaded, {f: export_mesh(mesh, f) for f in FORMATS})
+    outputs, pngs = {f: export_mesh(mesh, f) for f in FORMATS}, model_pngs(mesh, "relief")
+    generation._store_generation(c, job, loaded, outputs, pngs)
     assert set(c.blobs.store.iter_ids()) == before
     with c.sessions() as s:
         assert not s.scalars(select(ModelFile).where(ModelFile.model_id == model.id)).all()
+        assert not s.scalars(select(ModelPreview).where(ModelPreview.model_id == model.id)).all()
         assert s.get_one(Job, job.id).status == queue.DONE
 
 
@@ -465,7 +470,7 @@ def test_an_erasure_whose_file_cannot_be_deleted_stays_open_and_completes_once_i
         job = s.scalars(select(Job).where(Job.kind == "fulfil_request")).one()
         assert (job.status, job.last_error) == (
             queue.QUEUED,
-            "erasure unfinished: 1 of 4 files could not be deleted yet; it is retried",
+            "erasure unfinished: 1 of 5 files could not be deleted yet; it is retried",
         )
     for _ in range(4):  # however often the store fails, the erasure is never given up
         clock.advance(hours=2)

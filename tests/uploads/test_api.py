@@ -130,7 +130,7 @@ def test_delete_removes_rows_and_encrypted_blobs(
     upload_id = _upload(client, headers, photo_bytes()).json()["id"]
     model_id = client.post(f"/api/v1/uploads/{upload_id}/models", headers=headers).json()["id"]
     worker.run_until_idle()
-    assert _counts(container)[3] == 4  # the photo and three model files
+    assert _counts(container)[3] == 5  # the photo, three model files and their preview
     assert client.delete(f"/api/v1/models/{model_id}", headers=headers).status_code == 204
     assert client.delete(f"/api/v1/uploads/{upload_id}", headers=headers).status_code == 204
     assert client.get(f"/api/v1/uploads/{upload_id}", headers=headers).status_code == 404

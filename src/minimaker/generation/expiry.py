@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from minimaker.generation import usage
+from minimaker.generation import model_blobs, usage
 from minimaker.generation.tables import Model3D, ModelFile, UsageEvent
 from minimaker.kernel.retention import Expiry
 from minimaker.retention.declare import delete_rows, table_expiry
@@ -26,9 +26,9 @@ _delete_model_rows = delete_rows(Model3D, Model3D.id)
 
 
 def _remove_models(uow: Any, keys: Sequence[Any]) -> int:
-    # The files' rows go with the model (ON DELETE CASCADE); their blobs after the commit.
-    files = select(ModelFile.blob_id).where(ModelFile.model_id.in_(keys))
-    for blob_id in uow.session.scalars(files):
+    # The files' and previews' rows go with the model (ON DELETE CASCADE); their blobs
+    # after the commit.
+    for blob_id in model_blobs.blob_ids(uow, keys):
         uow.delete_blob_after_commit(blob_id)
     return _delete_model_rows(uow, keys)
 

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text
 
 from minimaker.adapters.job_queue import Job
 from minimaker.generation.rules import MeshSize, model_bytes
-from minimaker.generation.tables import Model3D, ModelFile
+from minimaker.generation.tables import Model3D, ModelFile, ModelPreview
 from minimaker.kernel.errors import (
     GenerationRateLimited,
     ModelTooLarge,
@@ -51,13 +51,13 @@ def lock_subject(uow: UnitOfWork, subject_id: str) -> None:
 
 
 def stored_bytes(uow: UnitOfWork, subject_id: str) -> int:
-    """The subject's storage in use: photos, model files, and unfinished models' estimates."""
+    """The subject's storage in use: photos, model files and previews, and unfinished
+    models' estimates (a model's previews, a few dozen KB, are counted once stored)."""
     s = uow.session
-    files = s.scalar(
-        select(func.coalesce(func.sum(ModelFile.size_bytes), 0)).where(
-            ModelFile.owner_id == subject_id
-        )
-    )
+    files = 0
+    for table in (ModelFile, ModelPreview):
+        used = select(func.coalesce(func.sum(table.size_bytes), 0))
+        files += int(s.scalar(used.where(table.owner_id == subject_id)) or 0)
     pending = s.execute(
         select(Model3D.upload_id, Model3D.params).where(
             Model3D.owner_id == subject_id, Model3D.status.in_(ACTIVE)
@@ -69,7 +69,7 @@ def stored_bytes(uow: UnitOfWork, subject_id: str) -> int:
         for u, params in pending
         if u in sizes
     )
-    return photos.photo_bytes(s, subject_id) + int(files or 0) + reserved
+    return photos.photo_bytes(s, subject_id) + files + reserved
 
 
 def ensure_room(uow: UnitOfWork, subject_id: str, adding: int) -> None:

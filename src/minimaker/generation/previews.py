@@ -1,9 +1,12 @@
 """Previews, drawn on the server: a model as made, and a photo's height field before a model.
 
 Both are the owner's only (someone else's id is not found, as for the content routes), both
-are audited as the reads they are, and neither stores anything: the PNG is drawn per request
-and handed back. A photo's preview is processing for generation (Art. 18/21 apply as they
-do to generating), at a small grid (PHOTO_GRID) so it stays cheap.
+are audited as the reads they are, and neither stores anything when asked for. A model's
+previews were drawn once, when it was made, and stored encrypted with its files
+(model_previews, docs/decisions/0033): they are handed back as stored; a model made before
+that has none, and its preview is drawn from its STL per request, as all once were. A
+photo's preview is processing for generation (Art. 18/21 apply as they do to generating),
+drawn per request at a small grid (PHOTO_GRID) so it stays cheap.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from PIL import Image
 from minimaker.generation import events, preview
 from minimaker.generation.build import photo_heights
 from minimaker.generation.relief import ReliefParams
-from minimaker.generation.rules import MODES
+from minimaker.generation.rules import MODES, PREVIEW_VIEWS, preview_views
 from minimaker.generation.service import DONE, owned_model
-from minimaker.generation.tables import ModelFile
+from minimaker.generation.tables import ModelFile, ModelPreview
 from minimaker.kernel.actors import Actor
 from minimaker.kernel.container import Container
 from minimaker.kernel.errors import NotFound, NotReady, ValidationFailed
@@ -26,7 +29,7 @@ from minimaker.rights.processing import ensure_allowed
 from minimaker.uploads import service as uploads
 
 #: Views of a stored model: lit from the upper left, or held against a light (lithophanes).
-VIEWS: tuple[str, ...] = ("shaded", "backlit")
+VIEWS: tuple[str, ...] = PREVIEW_VIEWS
 #: Grid of a photo's preview (its longer side).
 PHOTO_GRID = 256
 
@@ -55,37 +58,42 @@ def photo_preview(c: Container, *, user_id: str, upload_id: str, mode: str) -> b
 
 
 def model_preview(c: Container, *, user_id: str, model_id: str, view: str) -> bytes:
-    """A PNG of the stored model: shaded, or back-lit (reliefs and lithophanes)."""
+    """A PNG of the finished model: shaded, or back-lit (lithophanes only); the one stored
+    when it was made, or for a model made before previews were stored, drawn now."""
     if view not in VIEWS:
         raise ValidationFailed("view", f"must be one of {', '.join(VIEWS)}")
     with c.uow() as uow:
         row = owned_model(uow, user_id=user_id, model_id=model_id)
         if row.status != DONE:
             raise NotReady("model", row.status)
-        file = uow.session.get(ModelFile, (model_id, "stl"))
-        if file is None:
+        mode = str(row.params.get("mode", "relief"))
+        if view not in preview_views(mode):
+            raise ValidationFailed("view", "only a lithophane has a back-lit view")
+        stored = uow.session.get(ModelPreview, (model_id, view))
+        source = stored or uow.session.get(ModelFile, (model_id, "stl"))
+        if source is None:
             raise NotFound("model file")
-        figurine = row.params.get("mode") == "figurine"
-        if figurine and view == "backlit":
-            raise ValidationFailed("view", "a figurine has no back-lit view")
         ensure_allowed(uow, user_id, Purpose.SERVICE, ("generated_model",))
         dek = uow.keys.subject_key(user_id)
         uow.audit(
-            events.PREVIEW_DRAWN,
+            events.PREVIEW_READ if stored is not None else events.PREVIEW_DRAWN,
             actor=Actor.subject(user_id),
             subject=user_id,
             object=f"model:{model_id}",
         )
         uow.commit()
-    blob_id = file.blob_id
+    if stored is not None:
+        return b"".join(c.blobs.iter_plain(dek, stored.blob_id))
+    return _drawn(c, dek, source.blob_id, mode, view)
+
+
+def _drawn(c: Container, dek: bytes, stl_blob_id: str, mode: str, view: str) -> bytes:
+    """The view drawn from the stored STL, as before previews were stored (nothing written)."""
 
     def open_stl() -> Iterable[bytes]:
-        return c.blobs.iter_plain(dek, blob_id)
+        return c.blobs.iter_plain(dek, stl_blob_id)
 
-    depth, valid, pixel = preview.stl_depth_map(open_stl, "front" if figurine else "top")
-    if view == "backlit":
-        return preview.png(preview.backlit(depth))
-    return preview.png(preview.shaded(depth, pixel, valid))
+    return preview.draw(view, preview.stl_depth_map(open_stl, preview.camera(mode)))
 
 
 def _fit(image: Image.Image) -> Image.Image:

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 #: What a photo can become: a relief, a lithophane (for back light), a figurine (standing).
 MODES: tuple[str, ...] = ("relief", "lithophane", "figurine")
 
+#: Views of a model's preview: lit from the upper left, or held against a light.
+PREVIEW_VIEWS: tuple[str, ...] = ("shaded", "backlit")
+
 #: Attenuation of back light per mm of print, for a white PLA lithophane (nominal; prints of
 #: other materials differ in contrast, not in the order of their greys).
 ATTENUATION_PER_MM = 0.7
@@ -25,6 +28,11 @@ _GLB_JSON_MAX = 2048
 #: Longest OBJ vertex line: "v " + three "%.4f" of at most 9 characters + 2 spaces + "\n";
 #: no coordinate reaches 10000 mm (width and length are capped at 1000 mm, heights at 150).
 _OBJ_VERTEX_LINE_MAX = 32
+
+
+def preview_views(mode: str) -> tuple[str, ...]:
+    """The previews a model of `mode` has: a lithophane is also seen against a light."""
+    return PREVIEW_VIEWS if mode == "lithophane" else PREVIEW_VIEWS[:1]
 
 
 def scaled_size(width: int, height: int, max_resolution: int) -> tuple[int, int]:

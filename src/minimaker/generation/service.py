@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from minimaker.adapters import job_queue as queue
-from minimaker.adapters.blobs import new_blob_id
 from minimaker.adapters.job_queue import Job
 from minimaker.corpus import service as corpus
 from minimaker.corpus.service import Prepared
-from minimaker.generation import events, limits, usage
+from minimaker.generation import events, limits, model_blobs, preview, usage
 from minimaker.generation.build import build_mesh
-from minimaker.generation.export import FORMATS, MEDIA_TYPES, BlockReader, iter_export
+from minimaker.generation.export import FORMATS, MEDIA_TYPES, iter_export
 from minimaker.generation.relief import ReliefParams
 from minimaker.generation.tables import Model3D, ModelFile
 from minimaker.kernel.actors import SYSTEM_WORKER, Actor
@@ -125,52 +123,32 @@ class _Loaded:
     dek: bytes  # to encrypt the files as they are written, before phase two
 
 
-@dataclass(frozen=True)
-class _Written:
-    """One exported file, already encrypted into the blob store, not yet recorded."""
-
-    fmt: str
-    blob_id: str
-    size_bytes: int
+#: Each exported format's bytes, or its blocks as they are written.
+_Outputs = Mapping[str, bytes | Iterable[bytes]]
 
 
 def run_generation_job(c: Container, job: Job) -> None:
-    """Job handler: photo -> relief -> STL/GLB/OBJ, each encrypted under the owner's key."""
+    """Job handler: photo -> relief -> STL/GLB/OBJ and its previews (PNG), each encrypted
+    under the owner's key."""
     loaded = _load_for_generation(c, job)
     if loaded is None:
         return
     mesh = _build_mesh(c, loaded)
     crash_point("generation.mid_job")
+    # Drawn once, here, from the mesh in memory: a card then serves the stored PNG rather
+    # than decrypting and sampling the whole STL on every view (0.7 s at grid 512).
+    pngs = preview.model_pngs(mesh, loaded.params.mode)
     # Each format streams into its blob as it is written, one after the other (the exports
     # are lazy): the memory this takes is the mesh and one block, not three whole files
     # (policy 3.6; it was 2.5-3.4 GB at grid 2048).
     outputs = {fmt: iter_export(mesh, fmt) for fmt in FORMATS}
     del mesh
-    _store_generation(c, job, loaded, outputs)
+    _store_generation(c, job, loaded, outputs, pngs)
 
 
 def _build_mesh(c: Container, loaded: _Loaded) -> Any:
     """Decode within the decode budget, re-check the output cap, build the mesh (build.py)."""
     return build_mesh(c.settings, loaded.photo, loaded.params)
-
-
-def _write_files(
-    c: Container, loaded: _Loaded, outputs: Mapping[str, bytes | Iterable[bytes]]
-) -> list[_Written]:
-    """Encrypt each format's bytes (or blocks) into a new blob, outside any transaction so
-    no lock is held meanwhile; on any failure, the blobs written so far go."""
-    written: list[_Written] = []
-    try:
-        for fmt, data in outputs.items():
-            reader = io.BytesIO(data) if isinstance(data, bytes) else BlockReader(iter(data))
-            stored = c.blobs.put(loaded.dek, reader, blob_id=new_blob_id())  # type: ignore[arg-type]
-            written.append(_Written(fmt, stored.blob_id, stored.plaintext_size))
-            crash_point("generation.blob_written")
-    except BaseException:
-        for done in written:
-            c.blobs.delete(done.blob_id)
-        raise
-    return written
 
 
 def _load_for_generation(c: Container, job: Job) -> _Loaded | None:
@@ -198,11 +176,11 @@ def _load_for_generation(c: Container, job: Job) -> _Loaded | None:
 
 
 def _store_generation(
-    c: Container, job: Job, loaded: _Loaded, outputs: Mapping[str, bytes | Iterable[bytes]]
+    c: Container, job: Job, loaded: _Loaded, outputs: _Outputs, pngs: Mapping[str, bytes]
 ) -> None:
-    """Phase two: write the files, then record them unless the model, its photo or the
-    subject is gone now (then they go again)."""
-    written = _write_files(c, loaded, outputs)
+    """Phase two: write the files and previews, then record them unless the model, its photo
+    or the subject is gone now (then they go again)."""
+    written = model_blobs.write(c, loaded.dek, outputs, pngs)
     model_id, owner_id = loaded.model_id, loaded.owner_id
     with c.uow() as uow:
         for file in written:
@@ -221,7 +199,7 @@ def _store_generation(
             # The subject was erased while we worked: keep nothing, the rows go with them.
             _discard(uow, job, written)
             return
-        _record_files(uow, model_id=model_id, owner_id=owner_id, written=written)
+        model_blobs.record(uow, model_id=model_id, owner_id=owner_id, written=written)
         model.status, model.error, model.finished_at = DONE, None, c.clock.now()
         queue.finish(uow.session, job.id, now=c.clock.now())
         if allowed(uow, owner_id, Purpose.ANALYTICS, ("usage_event",)):
@@ -236,28 +214,12 @@ def _store_generation(
         uow.commit()
 
 
-def _discard(uow: UnitOfWork, job: Job, written: list[_Written]) -> None:
+def _discard(uow: UnitOfWork, job: Job, written: list[model_blobs.Written]) -> None:
     """Finish the job keeping none of the files written for it."""
     for file in written:
         uow.delete_blob_after_commit(file.blob_id)
     queue.finish(uow.session, job.id, now=uow.c.clock.now())
     uow.commit()
-
-
-def _record_files(
-    uow: UnitOfWork, *, model_id: str, owner_id: str, written: list[_Written]
-) -> None:
-    """Record each encrypted file of the model, in the caller's unit."""
-    for file in written:
-        uow.session.add(
-            ModelFile(
-                model_id=model_id,
-                format=file.fmt,
-                owner_id=owner_id,
-                blob_id=file.blob_id,
-                size_bytes=file.size_bytes,
-            )
-        )
 
 
 def _on_final_failure(c: Container, job: Job, reason: str) -> None:
@@ -334,7 +296,7 @@ def open_model_content(
 
 
 def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
-    """Delete a model, its files and (after commit) their encrypted blobs."""
+    """Delete a model, its files and previews and (after commit) their encrypted blobs."""
     with c.uow(write=False) as uow:
         owned_model(uow, user_id=user_id, model_id=model_id)
         files = _files(uow, model_id)
@@ -347,9 +309,9 @@ def delete_model(c: Container, *, user_id: str, model_id: str) -> None:
             corpus.discard(c, copy)
             raise
         corpus.stage(uow, copy)
-        for blob_id in _files(uow, model_id).values():
+        for blob_id in model_blobs.blob_ids(uow, [model_id]):  # its files and previews
             uow.delete_blob_after_commit(blob_id)
-        uow.session.execute(delete(ModelFile).where(ModelFile.model_id == model_id))
+        model_blobs.delete_rows(uow, model_id)
         uow.session.delete(row)
         uow.audit(
             events.MODEL_DELETED,

@@ -1,4 +1,4 @@
-"""Generation tables: models, their exported files, and usage events."""
+"""Generation tables: models, their exported files and previews, and usage events."""
 
 from __future__ import annotations
 
@@ -58,6 +58,20 @@ class ModelFile(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
 
 
+class ModelPreview(Base):
+    """A PNG preview of a model (one view: shaded, or back-lit), drawn once when the model
+    was made and encrypted in the blob store like its files; never offered as a download."""
+
+    __tablename__ = "model_previews"
+    model_id: Mapped[str] = mapped_column(
+        ID, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+    )
+    view: Mapped[str] = mapped_column(String(8), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ID, index=True)
+    blob_id: Mapped[str] = mapped_column(String(32), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
 class UsageEvent(Base):
     """A pseudonymous usage event (analytics purpose; objection stops new ones): its subject
     only as HMAC(day key, subject id), its time only as its UTC day (generation/usage.py)."""
@@ -98,6 +112,14 @@ def personal_data() -> tuple[Declaration, ...]:
         ),
         PersonalTable(
             ModelFile,
+            category="generated_model",
+            owner="owner_id",
+            blobs=("blob_id",),
+            exported_with="models",
+        ),
+        # Drawn from the model: erased, kept, exported, restricted with it (decisions/0033).
+        PersonalTable(
+            ModelPreview,
             category="generated_model",
             owner="owner_id",
             blobs=("blob_id",),
