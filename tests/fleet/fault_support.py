@@ -140,10 +140,10 @@ class Database:
             return conn.execute(text(sql), params).scalar_one()
 
     def blob_ids(self, owner_id: str | None = None) -> set[str]:
-        """The blobs the rows name (of one owner): photos and model files."""
+        """The blobs the rows name (of one owner): photos, model files and their previews."""
         where = "" if owner_id is None else " WHERE owner_id = :owner"
         found = set()
-        for table in ("uploads", "model_files"):
+        for table in ("uploads", "model_files", "model_previews"):
             found |= {
                 r[0] for r in self.rows(f"SELECT blob_id FROM {table}{where}", owner=owner_id)
             }

@@ -267,8 +267,9 @@ def test_sign_up_upload_generate_archive_erase_across_two_apis_and_two_workers(
     assert {kind for kind, _ in seen} & {"generate_model", "fulfil_request"}, seen
     assert {pid_of(holder) for _, holder in seen} <= worker_pids(running), seen
     # While everything exists, nothing of the person is readable at rest anywhere.
-    # The bucket holds five objects then: the photo, the model's STL, GLB and OBJ, the archive.
-    assert _scan_everything(running, engine, photo) == 5
+    # The bucket holds six objects then: the photo, the model's STL, GLB and OBJ, its shaded
+    # preview, the archive.
+    assert _scan_everything(running, engine, photo) == 6
 
     _erase(running, api, engine, headers)
     _nothing_left(running, api, engine, headers, photo)
