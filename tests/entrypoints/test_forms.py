@@ -136,7 +136,7 @@ def _big_png(width: int, height: int) -> bytes:
     ("content", "status", "message"),
     [
         (b"", 422, "Photo is required: choose a photo to upload."),
-        (b"%PDF-1.7 not a photo", 415, "Unsupported file type; allowed: image/jpeg"),
+        (b"%PDF-1.7 not a photo", 415, "This file is not a photo we can use. Choose a JPEG"),
         (photo_bytes()[:60], 422, "The image cannot be used: the file is truncated or corrupt."),
         (_big_png(4001, 2), 413, "exceeds the limit of 4000000 pixels"),
     ],

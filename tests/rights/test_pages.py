@@ -57,7 +57,8 @@ def test_the_centre_shows_the_profile_counts_categories_and_purposes(
     assert "<strong>0</strong> data archives" in page
     # Categories and purposes come from the policy file, with their retention and basis.
     assert "Photos the user uploads" in page and "Until the user deletes them" in page
-    assert "contract (Art. 6(1)(b))" in page
+    assert "Allowed by: Contract: Performance of the contract" in page
+    assert "<li>Service: Art. 6(1)(b) GDPR (contract)</li>" in page  # the law, in its note
 
 
 def test_the_centre_counts_every_table_the_registry_counts(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
@@ -18,6 +18,7 @@ from minimaker.entrypoints.page_shell.render import (
     fragment,
     render,
     see_other,
+    sentence,
 )
 from minimaker.entrypoints.page_shell.session import (
     CheckedForm,
@@ -61,7 +62,8 @@ _GENERATE_ERRORS = (
     TooManyAttempts,
 )
 _NUMBER_FIELDS = ("width_mm", "base_mm", "max_relief_mm")
-_MIB = 1024 * 1024
+#: Megabytes as the refusals count them (page_shell/failures.py), so hint and refusal agree.
+_MB = 1_000_000
 _DEFAULTS: dict[str, Any] = {
     **{name: f"{getattr(ReliefParams(), name):g}" for name in _NUMBER_FIELDS},
     "mode": ReliefParams().mode,
@@ -141,7 +143,9 @@ def _workspace(
         models_by_photo=by_photo,
         orphans=orphans,
         defaults=_DEFAULTS,
-        max_upload_mb=f"{v.c.settings.max_upload_bytes / _MIB:.3g}",
+        max_upload_mb=f"{v.c.settings.max_upload_bytes / _MB:.3g}",
+        max_upload_bytes=v.c.settings.max_upload_bytes,
+        too_large=friendly_failure(PayloadTooLarge(v.c.settings.max_upload_bytes))["error"],
         upload_error=upload_error,
         generate_error=generate_error,
         modes=MODES,
@@ -149,14 +153,38 @@ def _workspace(
 
 
 @router.post("/uploads")
-def upload_photo(form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
-    """Upload a photo; the same limits and checks as the API, nothing kept on failure."""
+def upload_photo(request: Request, form: CheckedForm, v: VisitorDep, user_id: UserId) -> Response:
+    """Upload a photo; the same limits and checks as the API, nothing kept on failure.
+
+    The form posted by upload.js asks for JSON: the new photo's card to put in place, or the
+    refusal in the words the page would show, so nothing else typed on the page is lost."""
+    script = "application/json" in request.headers.get("accept", "")
     try:
         data = _read_file(form.get("file"), v.c.settings.max_upload_bytes)
-        uploads.create_upload(v.c, user_id=user_id, data=data)
+        photo = uploads.create_upload(v.c, user_id=user_id, data=data)
     except _UPLOAD_ERRORS as exc:
-        return _workspace(v, user_id, status=exc.status, upload_error=friendly_failure(exc))
-    return see_other("/app")
+        failure = friendly_failure(exc)
+        if script:
+            return _upload_refused(exc.status, exc.code, failure)
+        return _workspace(v, user_id, status=exc.status, upload_error=failure)
+    if not script:
+        return see_other("/app")
+    card = fragment(
+        "_photo_card.html",
+        "photo_card",
+        photo=photo,
+        models=[],
+        csrf=v.form_token(),
+        modes=MODES,
+        defaults=_DEFAULTS,
+    )
+    return JSONResponse({"id": photo.id, "card": card}, 201, headers=NO_STORE)
+
+
+def _upload_refused(status: int, code: str, failure: dict[str, Any]) -> Response:
+    """A refused upload as upload.js shows it beside the field: the page's sentence and link."""
+    error = {"code": code, "message": sentence(failure["error"]), "field": "file"}
+    return JSONResponse({"error": {**error, "link": failure["link"]}}, status, headers=NO_STORE)
 
 
 def _read_file(file: UploadFile | str | None, limit: int) -> bytes:

@@ -37,6 +37,7 @@ from minimaker.rights import (
     holdings,
     intake,
     objection,
+    plain_words,
     preferences,
     rectification,
 )
@@ -112,8 +113,8 @@ def _centre(
         notice=notice,
         profile=profile,
         held=holdings.held_about(v.c, user_id=user_id),
-        categories=policy.categories,
-        purposes=policy.purposes,
+        categories=plain_words.categories(policy),
+        purposes=plain_words.purposes(policy),
         controller=policy.controller,
         objections=prefs.objections,
         consents=prefs.consents,

@@ -17,6 +17,7 @@ from minimaker.kernel.errors import (
     PayloadTooLarge,
     ProcessingRefused,
     QuotaExceeded,
+    UnsupportedMediaType,
 )
 
 _MB = 1_000_000
@@ -37,6 +38,9 @@ def friendly_failure(exc: MiniMakerError) -> dict[str, Any]:
             f"This photo is larger than the {_mb(exc.limit_bytes)} a photo may be. "
             "Choose a smaller one, or save it again at a lower quality"
         )
+        found.update(error=message, field_errors={"file": message})
+    elif isinstance(exc, UnsupportedMediaType):
+        message = "This file is not a photo we can use. Choose a JPEG, PNG or WebP photo"
         found.update(error=message, field_errors={"file": message})
     elif isinstance(exc, ImageTooLarge):
         found["error"] = f"{exc.message}. Choose a smaller photo, or scale this one down"

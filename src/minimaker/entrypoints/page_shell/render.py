@@ -47,7 +47,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
-    env.filters["sentence"] = _sentence
+    env.filters["sentence"] = sentence
     env.globals["labels"] = LABELS
     return env
 
@@ -56,7 +56,7 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
-def _sentence(message: str) -> str:
+def sentence(message: str) -> str:
     """Service messages are lower-case fragments; on a page they read as sentences."""
     text = message.strip()
     if not text:
