@@ -21,6 +21,7 @@ BENCHES = [
     "bench_anonymise.py",
     "bench_scope.py",
     "bench_s3.py",
+    "bench_fleet.py",
     "bench_quality.py",
 ]
 

@@ -79,7 +79,7 @@ def weed_binary() -> Path | None:
     return Path(found) if found else None
 
 
-def _command(weed: Path, folder: Path, ports: dict[str, int]) -> list[str]:
+def _command(weed: Path, folder: Path, ports: dict[str, int], volumes: int = 32) -> list[str]:
     flags = {
         "dir": str(folder / "data"),
         "ip": "127.0.0.1",
@@ -90,7 +90,7 @@ def _command(weed: Path, folder: Path, ports: dict[str, int]) -> list[str]:
         "master.telemetry": "false",  # nothing may leave this machine
         "volume.port": ports["volume"],
         "volume.port.grpc": ports["volume_grpc"],
-        "volume.max": 32,
+        "volume.max": volumes,  # of 64 MiB each: what the store holds at most
         "volume.preStopSeconds": 0,
         "filer.port": ports["filer"],
         "filer.port.grpc": ports["filer_grpc"],
@@ -139,7 +139,7 @@ class SeaweedRunner:
     """`weed server -s3` in one folder on fixed free ports: stopped and started again on the
     same data (a store going away mid-run and coming back), as `seaweed_s3` runs it once."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, volumes: int = 32) -> None:
         weed = weed_binary()
         if weed is None:
             raise FileNotFoundError("weed")
@@ -148,7 +148,7 @@ class SeaweedRunner:
         (folder / "s3.json").write_text(_identities())
         names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")
         ports = {name: free_port() for name in (*names, "s3", "s3_grpc")}
-        self._command = _command(weed, folder, ports)
+        self._command = _command(weed, folder, ports, volumes)
         self.server = SeaweedS3(endpoint=f"http://127.0.0.1:{ports['s3']}")
         self._process: subprocess.Popen[bytes] | None = None
 

@@ -30,6 +30,10 @@ from tests.seaweed import SeaweedRunner, SeaweedS3
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: tests/fleet/__init__.py
 START_TIMEOUT_S = 60.0
+#: What `serve --reuse-port` logs once it takes connections on the shared socket.
+SHARED_LISTENING = b"(SO_REUSEPORT)"
+#: What `minimaker worker` logs once it polls for jobs.
+WORKER_POLLING = b"polling for jobs"
 
 
 @dataclass
@@ -42,6 +46,9 @@ class Process:
     log: Path
     port: int | None = None
     popen: subprocess.Popen[bytes] | None = None
+    #: A line the process logs once it is ready: `serve --reuse-port` (another process may
+    #: answer /readyz on the shared port), a worker (it serves nothing to ask).
+    ready_line: bytes | None = None
 
     @property
     def base(self) -> str:
@@ -50,26 +57,34 @@ class Process:
 
     def start(self) -> None:
         assert self.popen is None or self.popen.poll() is not None, f"{self.name} is running"
+        logged = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(
                 self.command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
-        if self.port is not None:
-            self._wait_ready()
+        if self.port is not None or self.ready_line is not None:
+            self._wait_ready(logged)
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, logged: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             assert self.popen is not None
             if self.popen.poll() is not None:
                 raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.base + "/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
+            if self._ready(logged):
+                return
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} not ready: {self.log.read_text()[-3000:]}")
+
+    def _ready(self, logged: int) -> bool:
+        if self.ready_line is not None and self.ready_line not in self.log.read_bytes()[logged:]:
+            return False
+        if self.port is None:
+            return True
+        try:
+            return httpx.get(self.base + "/readyz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal it (kill -9 by default) and reap it."""
@@ -152,26 +167,37 @@ def _environment(url: str, s3: SeaweedS3, prefix: str, more: dict[str, str]) -> 
 
 @contextmanager
 def fleet(
-    folder: Path, admin_url: str, *, apis: int = 2, workers: int = 2, **settings: str
+    folder: Path,
+    admin_url: str,
+    *,
+    apis: int = 2,
+    workers: int = 2,
+    same_port: bool = False,
+    seaweed_volumes: int = 32,
+    **settings: str,
 ) -> Iterator[Fleet]:
     """Start a fresh database on `admin_url`'s server, a SeaweedFS in `folder`, `apis` API
     and `workers` worker processes with the MINIMAKER_* `settings` given; all stopped and the
-    database dropped at the end."""
+    database dropped at the end. `same_port`: the APIs share one port (`serve --reuse-port`),
+    so one URL reaches them all; `seaweed_volumes` of 64 MiB bound what the store holds."""
     with ExitStack() as stack:
         url = stack.enter_context(fresh_pg_database(admin_url, tag="fleet"))
-        store = SeaweedRunner(folder / "seaweed")
+        store = SeaweedRunner(folder / "seaweed", volumes=seaweed_volumes)
         stack.callback(store.stop)
         s3 = store.start()
         prefix = f"fleet{uuid.uuid4().hex[:8]}"
         env = _environment(url, s3, f"{prefix}/blobs", settings)
         running = Fleet(folder=folder, database_url=url, store=store, blob_prefix=prefix, env=env)
+        shared = free_port()
         for i in range(apis):
-            port = free_port()
+            port = shared if same_port else free_port()
             api = _process(folder, f"api{i}", env, "serve", "--host", "127.0.0.1", "--port")
-            api.command.append(str(port))
-            api.port = port
+            api.command += [str(port), "--reuse-port"] if same_port else [str(port)]
+            api.port, api.ready_line = port, SHARED_LISTENING if same_port else None
             running.apis.append(api)
         running.workers = [_process(folder, f"worker{i}", env, "worker") for i in range(workers)]
+        for process in running.workers:
+            process.ready_line = WORKER_POLLING
         for process in (*running.apis, *running.workers):
             stack.callback(process.stop)
             process.start()

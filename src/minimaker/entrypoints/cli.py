@@ -18,9 +18,12 @@ from minimaker.entrypoints import (
     cli_retention,
     cli_selfcheck,
     cli_staff,
+    serving,
 )
 from minimaker.entrypoints.cli_policy import policy_app
-from minimaker.entrypoints.serving import proxy_options
+
+# Re-exported: the proxy tests read serve's uvicorn options here.
+from minimaker.entrypoints.serving import proxy_options as proxy_options
 from minimaker.kernel.errors import MiniMakerError
 from minimaker.settings import Settings, load_settings
 
@@ -84,6 +87,15 @@ Insecure = Annotated[
 ]
 
 
+ReusePort = Annotated[
+    bool,
+    typer.Option(
+        help="Bind with SO_REUSEPORT: several serve processes share --host:--port and the "
+        "kernel spreads connections among them (Linux 3.9 and later)."
+    ),
+]
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -98,18 +110,18 @@ def serve(
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     insecure: Insecure = False,
+    reuse_port: ReusePort = False,
 ) -> None:
     """Serve the API and web pages; applies pending migrations first.
 
     Plain HTTP only on loopback, behind a declared trusted proxy, or with --insecure."""
-    from minimaker.entrypoints import serving
-
     settings = _settings()
     _logging(settings.log_format)
     # Before any socket or database (or the app's imports): a refusal leaves nothing behind.
     tls = serving.listening(settings, host=host, cert=tls_cert, key=tls_key, insecure=insecure)
-
-    import uvicorn
+    # Bound before the database too (a port held without SO_REUSEPORT is refused at once);
+    # it listens only once the app has started, so no connection waits on a process booting.
+    sock = serving.shared_socket(host, port) if reuse_port else None
 
     from minimaker.bootstrap import build
     from minimaker.entrypoints.app import create_app
@@ -117,17 +129,7 @@ def serve(
 
     c = build(settings)
     log_replayed(startup.prepare(c).replayed)
-    uvicorn.run(
-        create_app(c, worker=worker),
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=settings.access_log,
-        # JSON logs: uvicorn's own loggers then go through the root's JSON handler.
-        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-        **proxy_options(settings),
-        **serving.tls_options(tls),
-    )
+    serving.run(create_app(c, worker=worker), settings, tls, host=host, port=port, sock=sock)
 
 
 @app.command("worker")
@@ -149,6 +151,9 @@ def worker_cmd(
         if once:
             console.print(f"ran {w.run_until_idle()} jobs")
             return
+        logging.getLogger("minimaker.worker").info(
+            "polling for jobs every %s s", settings.worker_poll_s
+        )
         try:
             w.run_forever()
         except KeyboardInterrupt:

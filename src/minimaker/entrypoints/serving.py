@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import ssl
 import stat
 from collections.abc import Callable
@@ -25,7 +26,8 @@ from minimaker.kernel.errors import ConfigurationError
 from minimaker.settings import Settings, is_loopback
 
 if TYPE_CHECKING:
-    from uvicorn import Config
+    from starlette.types import ASGIApp
+    from uvicorn import Config, Server
 
 log = logging.getLogger("minimaker.serve")
 
@@ -152,3 +154,73 @@ def proxy_options(settings: Settings) -> ProxyOptions:
     if not settings.trusted_proxies or settings.forwarded_header != "x-forwarded-for":
         return {"proxy_headers": False}
     return {"proxy_headers": True, "forwarded_allow_ips": list(settings.trusted_proxies)}
+
+
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port with SO_REUSEPORT, not yet listening: several `serve
+    --reuse-port` processes bind the same address and the kernel spreads new connections
+    among those listening. ConfigurationError where that cannot work, before any database."""
+    if not hasattr(socket, "SO_REUSEPORT"):
+        raise ConfigurationError("--reuse-port needs SO_REUSEPORT, which this platform lacks")
+    if port == 0:
+        # Port 0 is a fresh random port per process: nothing would be shared.
+        raise ConfigurationError("--reuse-port needs a fixed --port, not 0")
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn chooses
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(
+            f"cannot bind {host}:{port} with --reuse-port ({exc.strerror}): a process that "
+            "did not set it holds the port, or one of another user"
+        ) from None
+    return sock
+
+
+def shared_port_server(config: Config) -> Server:
+    """A uvicorn server that says when it listens on its shared socket (uvicorn, handed a
+    socket, does not), so whoever starts the next process knows this one is taking
+    connections."""
+    import uvicorn
+
+    class SharedPortServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            for sock in sockets or []:
+                address = sock.getsockname()
+                log.info("listening on %s port %d (SO_REUSEPORT)", address[0], address[1])
+
+    return SharedPortServer(config)
+
+
+def run(
+    app: ASGIApp,
+    settings: Settings,
+    tls: TlsFiles | None,
+    *,
+    host: str,
+    port: int,
+    sock: socket.socket | None = None,
+) -> None:
+    """Serve `app` with uvicorn on host:port, or on `sock` (`shared_socket`) when given."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=settings.access_log,
+        # JSON logs: uvicorn's own loggers then go through the root's JSON handler.
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+        **proxy_options(settings),
+        **tls_options(tls),
+    )
+    server = uvicorn.Server(config) if sock is None else shared_port_server(config)
+    server.run(sockets=None if sock is None else [sock])
+    if not server.started:  # as uvicorn.run: a failed start-up is a failed exit
+        raise SystemExit(3)
