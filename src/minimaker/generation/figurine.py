@@ -40,6 +40,8 @@ MIN_THICKNESS_MM = 1.2
 BASE_MM, BASE_DEPTH_MM = 2.0, 12.0
 #: Relief detail on the front, at most (it fades out towards the outline).
 DETAIL_MM = 0.6
+#: No sample of the field lies closer to the surface than this (mm): the surface moves by less.
+OFF_LEVEL_MM = 1e-4
 
 
 def figurine_mesh(
@@ -57,17 +59,35 @@ def figurine_mesh(
     cell = width_mm / (cols + 2 * margin)
     if (rows + 4) * cell > MAX_LENGTH_MM:
         raise GenerationFailed(
-            f"the figurine would be {rows * cell:.0f} mm tall (limit {MAX_LENGTH_MM:.0f} mm); "
-            "choose a smaller width"
+            f"the figurine would be {(rows + 4) * cell:.0f} mm tall "
+            f"(limit {MAX_LENGTH_MM:.0f} mm); choose a smaller width"
         )
     front, back = _faces(grey, shape, cell, bulge_mm)
     field, spacing = _field(shape, (front, back), cell, margin, max(base_mm, BASE_MM))
-    vertices, faces, _, _ = marching_cubes(field, level=0.0, spacing=spacing)  # type: ignore[no-untyped-call]
-    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=True)
-    if mesh.volume < 0:
-        mesh.invert()
+    mesh = closed_surface(field, spacing)
     mesh.apply_translation(-mesh.bounds[0])
     verify_closed(mesh)
+    return mesh
+
+
+def closed_surface(
+    field: NDArray[np.float32], spacing: tuple[float, float, float]
+) -> trimesh.Trimesh:
+    """The surface where `field` (negative on its border) crosses 0, by marching cubes: closed,
+    wound outwards. Samples within OFF_LEVEL_MM of 0 are moved just outside, in place."""
+    # A sample exactly on the level gives marching cubes several vertices at one point, the
+    # corners of zero-area faces; merged, they pinched the surface into edges of four faces
+    # ("the mesh is not closed": a 300 x 200 photo at grid 256, 5 of 300 random silhouettes).
+    field[np.abs(field) < OFF_LEVEL_MM] = -OFF_LEVEL_MM
+    if not field.max() > 0:
+        raise GenerationFailed("the figurine has nothing to mesh")
+    vertices, faces, _, _ = marching_cubes(field, level=0.0, spacing=spacing)  # type: ignore[no-untyped-call]
+    # Not processed: marching cubes already shares each vertex between the faces about it, and
+    # no two vertices can coincide now, so a vertex merge could only ever fuse what must stay
+    # apart.
+    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False)
+    if mesh.volume < 0:
+        mesh.invert()
     return mesh
 
 
@@ -189,7 +209,11 @@ def _field(
     depth_mm = max(BASE_DEPTH_MM, 0.3 * height_mm, 2 * float(front.max()) + 4.0)
     base_cells = max(2, math.ceil(base_mm / cell))
     dy = cell / 2  # finer across: the thinnest walls get several voxels
-    ny = math.ceil(depth_mm / dy) + 4
+    # odd, so that the middle plane y = 0 is a layer of samples: the figure is inside there
+    # wherever its silhouette is, however thin. Between two layers, a figure thinner than dy
+    # (large cells: a small photo made wide, or a low bulge) fell through: a base alone, or
+    # a base and loose pieces.
+    ny = 2 * math.ceil(depth_mm / dy / 2) + 5
     nx, nz = cols + 2 * margin + 4, rows + base_cells + 4
     # float32 throughout: each voxel-sized temporary is 4 bytes a voxel (a few MB)
     f32 = np.float32
