@@ -16,10 +16,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -30,6 +31,7 @@ from tests.seaweed import SeaweedRunner, SeaweedS3
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: tests/fleet/__init__.py
 START_TIMEOUT_S = 60.0
+T = TypeVar("T")
 #: What `serve --reuse-port` logs once it takes connections on the shared socket.
 SHARED_LISTENING = b"(SO_REUSEPORT)"
 #: What `minimaker worker` logs once it polls for jobs.
@@ -202,3 +204,15 @@ def fleet(
             stack.callback(process.stop)
             process.start()
         yield running
+
+
+def wait_until(check: Callable[[], T | None], *, timeout_s: float, what: str) -> T:
+    """Call `check` until it returns something true (returned), or fail naming `what`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:g} s: {what}")
+        time.sleep(0.1)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import io
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,18 +106,6 @@ def generate(base: str, person: Person, upload_id: str, **params: Any) -> str:
     )
     assert answer.status_code == 202, answer.text
     return str(answer.json()["id"])
-
-
-def wait_until(check: Callable[[], Any], *, timeout_s: float, what: str) -> Any:
-    """Poll `check` until it returns something truthy (returned); fail naming `what`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout_s} s: {what}")
-        time.sleep(0.1)
 
 
 @dataclass

@@ -7,8 +7,7 @@ import itertools
 import re
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,18 +75,6 @@ def job_status(engine: Engine, kind: str) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT status FROM jobs WHERE kind = :k"), {"k": kind})
         return [r.status for r in rows]
-
-
-def wait_for(check: Callable[[], T | None], *, timeout_s: float, what: str) -> T:
-    """Call `check` until it returns something true, or fail."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:g} s")
-        time.sleep(0.2)
 
 
 def leaks_in_bucket(

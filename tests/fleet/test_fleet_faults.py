@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from minimaker.kernel.faults import CRASH_AT
-from tests.fleet import Fleet, Process
+from tests.fleet import Fleet, Process, wait_until
 from tests.fleet.fault_support import (
     LEASE_S,
     PASSWORD,
@@ -33,7 +33,6 @@ from tests.fleet.fault_support import (
     running_fleet,
     sign_up,
     upload,
-    wait_until,
 )
 
 pytestmark = pytest.mark.server

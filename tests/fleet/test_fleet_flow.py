@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 
 from minimaker.adapters.db import make_engine
 from minimaker.bootstrap import registries
-from tests.fleet import Fleet, fleet
+from tests.fleet import Fleet, fleet, wait_until
 from tests.fleet.support import (
     Rotation,
     Watch,
@@ -36,7 +36,6 @@ from tests.fleet.support import (
     set_cookies,
     sign_in,
     sign_up,
-    wait_for,
     worker_pids,
 )
 from tests.mailserver import Mailbox, smtp_server
@@ -147,7 +146,7 @@ def _generate_on_a_worker(
         assert got["status"] in ("queued", "running", "done"), got
         return got["status"] == "done" or None
 
-    wait_for(done, timeout_s=TIMEOUT_S, what="the model")
+    wait_until(done, timeout_s=TIMEOUT_S, what="the model")
     return model_id
 
 
@@ -170,7 +169,7 @@ def _access_archive(api: Rotation, headers: dict[str, str]) -> zipfile.ZipFile:
         got = api.get(f"/api/v1/privacy/requests/{request_id}", headers=headers).json()
         return got["status"] == "completed" or None
 
-    wait_for(completed, timeout_s=TIMEOUT_S, what="the access request")
+    wait_until(completed, timeout_s=TIMEOUT_S, what="the access request")
     r = api.get(f"/api/v1/privacy/requests/{request_id}/download", headers=headers)
     assert r.status_code == 200, r.text
     return zipfile.ZipFile(io.BytesIO(r.content))
@@ -211,7 +210,7 @@ def _erase(running: Fleet, api: Rotation, engine: Engine, headers: dict[str, str
             ).scalar_one()
         return status == "completed" or None
 
-    wait_for(completed, timeout_s=TIMEOUT_S, what="the erasure")
+    wait_until(completed, timeout_s=TIMEOUT_S, what="the erasure")
 
 
 def _nothing_left(
@@ -231,7 +230,7 @@ def _nothing_left(
 def _each_mail_once(mailbox: Mailbox) -> None:
     """Each mail went out once, though two workers deliver: the access request's and the
     erasure's confirmation (queued before the key went, sent after)."""
-    wait_for(
+    wait_until(
         lambda: len(mail_to(mailbox, PERSON["email"])) >= 2,
         timeout_s=TIMEOUT_S,
         what="the confirmations",

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.fleet import Fleet
+from tests.fleet import Fleet, wait_until
 from tests.fleet.fault_support import (
     Database,
     Person,
@@ -27,7 +27,6 @@ from tests.fleet.fault_support import (
     running_fleet,
     sign_up,
     upload,
-    wait_until,
 )
 
 pytestmark = pytest.mark.server
