@@ -51,15 +51,21 @@ class SeaweedS3:
     access_key: str = ACCESS_KEY
     secret_key: str = SECRET_KEY
 
-    def client(self) -> S3Client:
+    def client(self, *, timeout_s: float = 60.0) -> S3Client:
         """A plain boto3 client of this server, to look at what the store really wrote."""
+        config = Config(
+            retries={"max_attempts": 1},
+            s3={"addressing_style": "path"},
+            connect_timeout=timeout_s,
+            read_timeout=timeout_s,
+        )
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
             region_name=self.region,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
-            config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
+            config=config,
         )
 
     def url(self, prefix: str) -> str:
@@ -118,10 +124,10 @@ def _identities() -> str:
 def _wait_ready(server: SeaweedS3, process: subprocess.Popen[bytes], log: Path) -> None:
     """Until the gateway answers and a volume takes a write: the bucket made, an object put."""
     deadline = time.monotonic() + READY_TIMEOUT_S
-    client = server.client()
+    client = server.client(timeout_s=5.0)  # an answer that does not come is "not yet"
     while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"weed exited with {process.returncode}: {log.read_text()[-2000:]}")
+        if process.poll() is not None or b"address already in use" in log.read_bytes():
+            raise RuntimeError(f"weed did not start: {log.read_text()[-2000:]}")
         try:
             names = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
             if server.bucket not in names:
@@ -143,17 +149,38 @@ class SeaweedRunner:
         weed = weed_binary()
         if weed is None:
             raise FileNotFoundError("weed")
-        self.folder = folder
+        self.folder, self._weed, self._volumes = folder, weed, volumes
         (folder / "data").mkdir(parents=True)
         (folder / "s3.json").write_text(_identities())
+        self._choose_ports()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started = False
+
+    def _choose_ports(self) -> None:
         names = ("master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc")
         ports = {name: free_port() for name in (*names, "s3", "s3_grpc")}
-        self._command = _command(weed, folder, ports, volumes)
+        self._command = _command(self._weed, self.folder, ports, self._volumes)
         self.server = SeaweedS3(endpoint=f"http://127.0.0.1:{ports['s3']}")
-        self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> SeaweedS3:
-        """Start it (again) and wait until the bucket takes a write."""
+        """Start it (again, on the same ports) and wait until the bucket takes a write. The
+        first start tries fresh ports up to three times: a port chosen free may be taken by
+        another process before weed binds it."""
+        for attempt in range(1 if self._started else 3):
+            try:
+                self._launch()
+                break
+            except RuntimeError:
+                taken = b"address already in use" in (self.folder / "weed.log").read_bytes()
+                self.stop()
+                if not taken or attempt == 2:
+                    raise
+                (self.folder / "weed.log").rename(self.folder / f"weed-{attempt}.log")
+                self._choose_ports()
+        self._started = True
+        return self.server
+
+    def _launch(self) -> None:
         log = self.folder / "weed.log"
         with log.open("ab") as out:
             self._process = subprocess.Popen(
@@ -164,7 +191,6 @@ class SeaweedRunner:
                 start_new_session=True,  # its own group: stopped with everything it started
             )
         _wait_ready(self.server, self._process, log)
-        return self.server
 
     def stop(self) -> None:
         if self._process is not None:
