@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import PASSWORD
 from tests.conftest import photo_bytes
@@ -71,7 +71,10 @@ def test_a_dropped_photo_is_previewed_sent_with_progress_and_listed_keeping_the_
 ) -> None:
     page = _signed_in_page(browser, server, viewport)
     # The keyboard path: the field itself, inside the drop zone, opened with the space bar.
-    page.focus("#dropzone #file")
+    page.wait_for_load_state("load")  # every script run: nothing moves the focus after this
+    field = page.locator("#dropzone #file")
+    field.focus()
+    expect(field).to_be_focused()
     with page.expect_file_chooser() as chooser:
         page.keyboard.press("Space")
     chooser.value.set_files(str(photo_file(tmp_path)))
