@@ -44,6 +44,25 @@ def test_a_default_worker_runs_generation_fulfilment_and_every_periodic_duty(
     assert set(Worker(container).run_duties()) == set(container.registries.duties)
 
 
+def test_the_duties_that_sweep_a_whole_store_keep_their_own_interval_across_the_fleet(
+    container: Container,
+) -> None:
+    worker = Worker(container)
+    settings = container.settings
+    assert dict(container.registries.intervals) == {
+        "retention": "retention_interval_s",
+        "sweep_strays": "sweep_interval_s",
+        "selfcheck": "selfcheck_interval_s",
+    }
+    assert worker.every_s("sweep_strays") == max(settings.periodic_s, settings.sweep_interval_s)
+    assert worker.every_s("deliver_outbox") == settings.periodic_s
+
+
+def test_an_interval_for_a_duty_that_does_not_exist_is_refused() -> None:
+    with pytest.raises(ValueError, match="intervals of no duty: nightly"):
+        Registries(duties={}, intervals={"nightly": "sweep_interval_s"})
+
+
 def test_one_failing_duty_does_not_stop_the_others(
     container: Container, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -79,6 +79,12 @@ def registries() -> Registries:
             "selfcheck": selfcheck.ScheduledSelfcheck(selfcheck_probes()),
             "detect": detection.run_detection,
         },
+        # Each of these lists or sweeps a whole store: once per its own interval, fleet-wide.
+        intervals={
+            "retention": "retention_interval_s",
+            "sweep_strays": "sweep_interval_s",
+            "selfcheck": "selfcheck_interval_s",
+        },
     )
 
 

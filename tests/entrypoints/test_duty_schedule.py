@@ -93,8 +93,6 @@ def test_the_explicit_run_still_runs_every_duty_and_records_no_schedule(
 class _OwnSchedule:
     """A duty keeping an interval of its own, as retention, the sweep and the self-check do."""
 
-    interval_setting = "retention_interval_s"
-
     def __init__(self) -> None:
         self.ran = 0
 
@@ -111,7 +109,11 @@ def test_a_duty_with_an_interval_of_its_own_runs_once_per_that_interval_across_w
     containers = [build(settings, clock=clock) for _ in range(2)]
     duties = [_OwnSchedule() for _ in containers]
     for c, duty in zip(containers, duties, strict=True):
-        object.__setattr__(c, "registries", Registries(duties={"own": duty}))
+        object.__setattr__(
+            c,
+            "registries",
+            Registries(duties={"own": duty}, intervals={"own": "retention_interval_s"}),
+        )
     first, second = (Worker(c) for c in containers)
     assert first.run_scheduled_duties() == {"own": 1}
     clock.advance(seconds=settings.periodic_s)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from minimaker.adapters.blobs import is_blob_id, validate_blob_id
 from minimaker.adapters.s3_location import S3Location
@@ -164,18 +164,16 @@ class S3BlobStore:
         must not run against a bucket it can never use); StorageUnavailable if the store
         does not answer now (the process starts unready and resumes when it answers)."""
         bucket = self.location.bucket
-        try:
-            self.client.head_bucket(Bucket=bucket)
-        except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            reason = _REFUSALS.get(status or 0)
-            if reason is None:
-                with storage_errors("check"):
+        with storage_errors("check"):  # what is not a refusal of ours: StorageUnavailable
+            try:
+                self.client.head_bucket(Bucket=bucket)
+            except ClientError as exc:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                reason = _REFUSALS.get(status or 0)
+                if reason is None:
                     raise
-            raise ConfigurationError(f"MINIMAKER_BLOB_URL: bucket {bucket!r} {reason}") from None
-        except BotoCoreError:
-            with storage_errors("check"):
-                raise
+                refused = f"MINIMAKER_BLOB_URL: bucket {bucket!r} {reason}"
+                raise ConfigurationError(refused) from None
 
     def _object(self, blob_id: str) -> S3Object:
         return S3Object(self.client, self.location.bucket, self._key(blob_id))

@@ -134,11 +134,11 @@ class Worker:
         return done
 
     def every_s(self, name: str) -> float:
-        """How often a duty is due across the fleet: every periodic_s, or every interval of
-        its own when it keeps one (`interval_setting`: retention, the sweep, the self-check),
-        so that it runs once per that interval across all workers, not once per worker."""
+        """How often a duty is due across the fleet: every periodic_s, or the interval of its
+        own the registry names (retention, the sweep, the self-check), so that it runs once
+        per that interval across all workers, not once per worker."""
         periodic = self.c.settings.periodic_s
-        own = getattr(self.c.registries.duties[name], "interval_setting", None)
+        own = self.c.registries.intervals.get(name)
         return max(periodic, float(getattr(self.c.settings, own))) if own else periodic
 
     def run_until_idle(self, max_jobs: int = 10_000) -> int:

@@ -57,26 +57,10 @@ def write(
 def record(uow: UnitOfWork, *, model_id: str, owner_id: str, written: list[Written]) -> None:
     """Record each encrypted file and preview of the model, in the caller's unit."""
     for w in written:
-        if w.preview:
-            uow.session.add(
-                ModelPreview(
-                    model_id=model_id,
-                    view=w.name,
-                    owner_id=owner_id,
-                    blob_id=w.blob_id,
-                    size_bytes=w.size_bytes,
-                )
-            )
-        else:
-            uow.session.add(
-                ModelFile(
-                    model_id=model_id,
-                    format=w.name,
-                    owner_id=owner_id,
-                    blob_id=w.blob_id,
-                    size_bytes=w.size_bytes,
-                )
-            )
+        row = ModelPreview(view=w.name) if w.preview else ModelFile(format=w.name)
+        row.model_id, row.owner_id = model_id, owner_id
+        row.blob_id, row.size_bytes = w.blob_id, w.size_bytes
+        uow.session.add(row)
 
 
 def blob_ids(uow: UnitOfWork, model_ids: Collection[str]) -> list[str]:

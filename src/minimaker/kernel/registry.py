@@ -33,14 +33,20 @@ def _frozen(table: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Registries:
-    """Request type -> fulfiller, job kind -> handler, duty name -> duty."""
+    """Request type -> fulfiller, job kind -> handler, duty name -> duty, and the duties that
+    keep an interval of their own -> the setting that holds it (the others are due every
+    `periodic_s`): each runs once per its interval across every worker of the fleet."""
 
     fulfillers: Mapping[str, Fulfiller] = field(default_factory=dict)
     handlers: Mapping[str, JobHandler] = field(default_factory=dict)
     duties: Mapping[str, Duty] = field(default_factory=dict)
+    intervals: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("fulfillers", "handlers", "duties"):
+        unknown = set(self.intervals) - set(self.duties)
+        if unknown:
+            raise ValueError(f"intervals of no duty: {', '.join(sorted(unknown))}")
+        for name in ("fulfillers", "handlers", "duties", "intervals"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
 
     def fulfiller(self, request_type: str) -> Fulfiller:

@@ -174,9 +174,6 @@ class ScheduledSelfcheck:
     the container's clock as retention's schedule is; across workers too, as the newest
     recorded run counts, whoever started it."""
 
-    #: Its own schedule across the fleet: the worker claims it once per this interval.
-    interval_setting = "selfcheck_interval_s"
-
     def __init__(self, probes: Probes) -> None:
         self.probes = probes
         self._last: datetime | None = None

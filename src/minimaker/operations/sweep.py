@@ -105,9 +105,6 @@ class ScheduledSweep:
     idempotent, and each counts only what it removed itself.
     """
 
-    #: Its own schedule across the fleet: the worker claims it once per this interval.
-    interval_setting = "sweep_interval_s"
-
     def __init__(self) -> None:
         self._last = float("-inf")
         self._lock = threading.Lock()

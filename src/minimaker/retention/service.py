@@ -224,9 +224,6 @@ def holds(uow: object, subjects: Sequence[str], rule: str) -> set[str]:
 class ScheduledRetention:
     """The periodic duty: every rule swept at most every `retention_interval_s` (first at once)."""
 
-    #: Its own schedule across the fleet: the worker claims it once per this interval.
-    interval_setting = "retention_interval_s"
-
     def __init__(self, expiries: Sequence[Expiry]) -> None:
         self.expiries = tuple(expiries)
         self._last: datetime | None = None
